@@ -1,4 +1,6 @@
 //! kubeforge: Kubernetes provisioning over SSH from Kubespray-compatible inventories.
+pub mod diagnostic;
+pub mod inventory;
 pub mod shell;
 pub mod template;
 pub mod yaml;

@@ -1,0 +1,627 @@
+//! Kubespray-compatible inventories: INI or YAML hosts files, `group_vars/` and
+//! `host_vars/`, `-e` extra vars, and Ansible's variable precedence.
+
+mod ini;
+pub mod model;
+pub mod resolve;
+mod vars_files;
+mod yaml_format;
+
+use crate::diagnostic::{natural_cmp, Diagnostic, Location};
+pub use model::{GroupEntry, HostEntry, Parsed, Var, VarMap};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Groups kubeforge knows (Kubespray's names); any other group is accepted with a warning.
+pub const KNOWN_GROUPS: [&str; 8] = [
+    "all",
+    "ungrouped",
+    "kube_control_plane",
+    "kube_node",
+    "etcd",
+    "calico_rr",
+    "bastion",
+    "k8s_cluster",
+];
+
+/// Kubespray's old group names and their replacements.
+pub const DEPRECATED_GROUPS: [(&str, &str); 3] = [
+    ("kube-master", "kube_control_plane"),
+    ("kube-node", "kube_node"),
+    ("k8s-cluster", "k8s_cluster"),
+];
+
+/// The file names looked for when `-i` names a directory, in order.
+pub const INVENTORY_FILE_NAMES: [&str; 6] = [
+    "hosts.yaml",
+    "hosts.yml",
+    "inventory.ini",
+    "hosts.ini",
+    "inventory.yaml",
+    "hosts",
+];
+
+/// Built-in role defaults (the lowest precedence layer), shipped inside the binary.
+pub const DEFAULTS_FILE: &str = "roles/kubeforge_defaults/defaults/main.yml";
+const DEFAULTS_TEXT: &str = include_str!("../../roles/kubeforge_defaults/defaults/main.yml");
+
+/// Something that stops an inventory from loading.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum InventoryError {
+    /// A syntax or shape problem at a known place.
+    #[error("{location}: {message}")]
+    Syntax {
+        /// Where.
+        location: Location,
+        /// What.
+        message: String,
+        /// What to do.
+        #[help]
+        help: String,
+    },
+    /// A file that cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `-i DIR` with no inventory file in it.
+    #[error("no inventory file in {dir}")]
+    #[diagnostic(help("put one of hosts.yaml, hosts.yml, inventory.ini, hosts.ini, inventory.yaml or hosts in it, or pass the file itself with -i"))]
+    NotFound {
+        /// The directory given.
+        dir: String,
+    },
+    /// A variable that cannot be rendered.
+    #[error("variable '{name}' (set at {origin}) for host {host}: {message}")]
+    Template {
+        /// Host whose context failed.
+        host: String,
+        /// Variable name.
+        name: String,
+        /// Where it was set.
+        origin: Location,
+        /// The cause.
+        message: String,
+        /// What to do.
+        #[help]
+        help: String,
+    },
+    /// Errors found by validation (see `validate`).
+    #[error("the inventory has {} error(s)", .0.iter().filter(|d| d.is_error()).count())]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl InventoryError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        InventoryError::Io {
+            path: display_path(path),
+            source,
+        }
+    }
+}
+
+/// A path as shown to the operator: relative to the working directory when under it.
+pub fn display_path(p: &Path) -> String {
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(rel) = p.strip_prefix(&cwd) {
+            return rel.display().to_string();
+        }
+    }
+    p.display().to_string()
+}
+
+/// A loaded inventory: hosts, groups and every variable layer, before rendering.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// The inventory file.
+    pub file: PathBuf,
+    /// Its directory (Ansible's `inventory_dir`), absolute.
+    pub dir: PathBuf,
+    /// Hosts in natural name order.
+    pub hosts: Vec<HostEntry>,
+    /// Groups by name, including `all`, `ungrouped` and a derived `k8s_cluster`.
+    pub groups: BTreeMap<String, GroupEntry>,
+    /// Variables from `group_vars/`, by group.
+    pub group_vars: BTreeMap<String, VarMap>,
+    /// Variables from `host_vars/`, by host.
+    pub host_vars: BTreeMap<String, VarMap>,
+    /// Role defaults (lowest precedence).
+    pub defaults: VarMap,
+    /// `-e` extra vars (highest precedence).
+    pub extra: VarMap,
+    /// Warnings found while loading (deprecated names and such).
+    pub warnings: Vec<Diagnostic>,
+    depth: BTreeMap<String, usize>,
+}
+
+/// Finds the inventory file for `-i PATH` (a file, or a directory holding one).
+pub fn find_file(path: &Path) -> Result<PathBuf, InventoryError> {
+    if path.is_dir() {
+        for name in INVENTORY_FILE_NAMES {
+            let p = path.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        return Err(InventoryError::NotFound {
+            dir: display_path(path),
+        });
+    }
+    if !path.exists() {
+        return Err(InventoryError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        ));
+    }
+    Ok(path.to_path_buf())
+}
+
+fn looks_like_yaml(path: &Path, text: &str) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("yml" | "yaml" | "json") => true,
+        Some("ini" | "cfg") => false,
+        _ => text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+            .is_some_and(|l| !l.starts_with('[') && l.ends_with(':') || l == "---"),
+    }
+}
+
+/// Parses `-e` arguments: `key=value ...`, `@file.yml`, or a YAML/JSON mapping.
+pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
+    let mut out = VarMap::new();
+    for arg in args {
+        let arg = arg.trim();
+        if let Some(file) = arg.strip_prefix('@') {
+            out.extend(vars_files::load_file(Path::new(file))?);
+        } else if arg.starts_with('{') {
+            let node = crate::yaml::parse(arg).map_err(|e| InventoryError::Syntax {
+                location: Location::new("-e", 0),
+                message: format!("invalid -e mapping '{arg}': {}", e.message),
+                help: "write -e key=value, -e @vars.yml or -e '{\"key\": value}'".into(),
+            })?;
+            out.extend(yaml_format::vars_of("-e", &node)?);
+        } else {
+            for part in split_words(arg) {
+                let Some((k, v)) = part.split_once('=') else {
+                    return Err(InventoryError::Syntax {
+                        location: Location::new("-e", 0),
+                        message: format!("-e '{part}' is not key=value"),
+                        help: "write -e key=value, -e @vars.yml or -e '{\"key\": value}'".into(),
+                    });
+                };
+                out.insert(
+                    k.to_string(),
+                    Var {
+                        value: Value::String(v.to_string()),
+                        origin: Location::new("-e", 0),
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn split_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Built-in defaults, parsed from the copy shipped in the binary.
+pub fn builtin_defaults() -> Result<VarMap, InventoryError> {
+    let node = crate::yaml::parse(DEFAULTS_TEXT).map_err(|e| InventoryError::Syntax {
+        location: Location::new(DEFAULTS_FILE, e.line),
+        message: e.message,
+        help: "this file ships with kubeforge; report it".into(),
+    })?;
+    yaml_format::vars_of(DEFAULTS_FILE, &node)
+}
+
+impl Inventory {
+    /// Loads `-i PATH` with `-e` extra vars on top.
+    pub fn load(path: &Path, extra_vars: &[String]) -> Result<Inventory, InventoryError> {
+        let file = find_file(path)?;
+        let text = std::fs::read_to_string(&file).map_err(|e| InventoryError::io(&file, e))?;
+        let shown = display_path(&file);
+        let parsed = if looks_like_yaml(&file, &text) {
+            yaml_format::parse(&text, &shown)?
+        } else {
+            ini::parse(&text, &shown)?
+        };
+        let dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        let group_vars = vars_files::load_dir(&dir.join("group_vars"))?;
+        let host_vars = vars_files::load_dir(&dir.join("host_vars"))?;
+        let extra = parse_extra_vars(extra_vars)?;
+        Inventory::from_parts(file, dir, parsed, group_vars, host_vars, builtin_defaults()?, extra)
+    }
+
+    /// Parses inventory text directly (tests, fuzzing): no group_vars, no defaults.
+    pub fn from_text(text: &str, name: &str) -> Result<Inventory, InventoryError> {
+        let p = Path::new(name);
+        let parsed = if looks_like_yaml(p, text) {
+            yaml_format::parse(text, name)?
+        } else {
+            ini::parse(text, name)?
+        };
+        Inventory::from_parts(
+            p.to_path_buf(),
+            PathBuf::from("."),
+            parsed,
+            BTreeMap::new(),
+            BTreeMap::new(),
+            VarMap::new(),
+            VarMap::new(),
+        )
+    }
+
+    fn from_parts(
+        file: PathBuf,
+        dir: PathBuf,
+        mut parsed: Parsed,
+        mut group_vars: BTreeMap<String, VarMap>,
+        host_vars: BTreeMap<String, VarMap>,
+        defaults: VarMap,
+        extra: VarMap,
+    ) -> Result<Inventory, InventoryError> {
+        let mut warnings = Vec::new();
+        rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
+        let mut groups: BTreeMap<String, GroupEntry> = parsed
+            .groups
+            .into_iter()
+            .map(|(k, v)| (k, v))
+            .collect();
+        if !groups.contains_key("k8s_cluster") {
+            let children: Vec<String> = ["kube_control_plane", "kube_node", "calico_rr"]
+                .iter()
+                .filter(|g| groups.contains_key(**g))
+                .map(|g| g.to_string())
+                .collect();
+            groups.insert(
+                "k8s_cluster".into(),
+                GroupEntry {
+                    name: "k8s_cluster".into(),
+                    location: None,
+                    children,
+                    ..GroupEntry::default()
+                },
+            );
+        }
+        let mut hosts: Vec<HostEntry> = parsed.hosts.into_values().collect();
+        hosts.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+        for h in &hosts {
+            if h.name.is_empty() {
+                continue;
+            }
+        }
+        groups.entry("all".into()).or_insert_with(|| GroupEntry {
+            name: "all".into(),
+            ..GroupEntry::default()
+        });
+        for g in groups.values_mut() {
+            g.hosts.sort_by(|a, b| natural_cmp(a, b));
+            g.children.sort_by(|a, b| natural_cmp(a, b));
+            g.children.dedup();
+        }
+        let depth = group_depths(&groups)?;
+        let mut inv = Inventory {
+            file,
+            dir,
+            hosts,
+            groups,
+            group_vars,
+            host_vars,
+            defaults,
+            extra,
+            warnings,
+            depth,
+        };
+        // `ungrouped`: hosts in no group but `all`.
+        let ungrouped: Vec<String> = inv
+            .hosts
+            .iter()
+            .filter(|h| inv.direct_groups(&h.name).iter().all(|g| g == "all" || g == "ungrouped"))
+            .map(|h| h.name.clone())
+            .collect();
+        inv.groups.insert(
+            "ungrouped".into(),
+            GroupEntry {
+                name: "ungrouped".into(),
+                hosts: ungrouped,
+                ..GroupEntry::default()
+            },
+        );
+        Ok(inv)
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &str) -> Option<&HostEntry> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Groups that list the host directly.
+    pub fn direct_groups(&self, host: &str) -> Vec<String> {
+        self.groups
+            .values()
+            .filter(|g| g.hosts.iter().any(|h| h == host))
+            .map(|g| g.name.clone())
+            .collect()
+    }
+
+    /// Every group the host belongs to, through children, with `all`.
+    pub fn groups_of(&self, host: &str) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        let mut todo = self.direct_groups(host);
+        while let Some(g) = todo.pop() {
+            if out.insert(g.clone()) {
+                for parent in self.groups.values() {
+                    if parent.children.iter().any(|c| *c == g) {
+                        todo.push(parent.name.clone());
+                    }
+                }
+            }
+        }
+        out.insert("all".into());
+        out
+    }
+
+    /// Every host in the group (through children), in natural order. `all` is every host.
+    pub fn members(&self, group: &str) -> Vec<String> {
+        if group == "all" {
+            return self.hosts.iter().map(|h| h.name.clone()).collect();
+        }
+        let mut seen = BTreeSet::new();
+        let mut out = BTreeSet::new();
+        let mut todo = vec![group.to_string()];
+        while let Some(g) = todo.pop() {
+            if !seen.insert(g.clone()) {
+                continue;
+            }
+            if let Some(entry) = self.groups.get(&g) {
+                out.extend(entry.hosts.iter().cloned());
+                todo.extend(entry.children.iter().cloned());
+            }
+        }
+        let mut v: Vec<String> = out.into_iter().collect();
+        v.sort_by(|a, b| natural_cmp(a, b));
+        v
+    }
+
+    /// True if the host is in the group (through children).
+    pub fn in_group(&self, host: &str, group: &str) -> bool {
+        self.groups_of(host).contains(group)
+    }
+
+    /// The host's variables before rendering, merged with Ansible's precedence: role
+    /// defaults < inventory-file group vars < group_vars/all < group_vars/<group>
+    /// (parents before children) < inventory host vars < host_vars/<host> < -e.
+    pub fn layered_vars(&self, host: &str) -> VarMap {
+        let mut out = self.defaults.clone();
+        let mut groups: Vec<String> = self.groups_of(host).into_iter().collect();
+        groups.sort_by(|a, b| {
+            let da = self.depth.get(a).copied().unwrap_or(1);
+            let db = self.depth.get(b).copied().unwrap_or(1);
+            da.cmp(&db).then_with(|| a.cmp(b))
+        });
+        for g in &groups {
+            if let Some(entry) = self.groups.get(g) {
+                out.extend(entry.vars.clone());
+            }
+        }
+        if let Some(v) = self.group_vars.get("all") {
+            out.extend(v.clone());
+        }
+        for g in groups.iter().filter(|g| *g != "all") {
+            if let Some(v) = self.group_vars.get(g) {
+                out.extend(v.clone());
+            }
+        }
+        if let Some(h) = self.host(host) {
+            out.extend(h.vars.clone());
+        }
+        if let Some(v) = self.host_vars.get(host) {
+            out.extend(v.clone());
+        }
+        out.extend(self.extra.clone());
+        out
+    }
+}
+
+fn rename_deprecated(
+    parsed: &mut Parsed,
+    group_vars: &mut BTreeMap<String, VarMap>,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    for (old, new) in DEPRECATED_GROUPS {
+        if let Some(entry) = parsed.groups.shift_remove(old) {
+            warnings.push(
+                Diagnostic::warning(
+                    "deprecated-group",
+                    format!("group '{old}' is deprecated; read as '{new}'"),
+                )
+                .at(entry.location.clone())
+                .help(format!("rename the group to '{new}'")),
+            );
+            let target = parsed.group_mut(new, entry.location.clone());
+            for h in entry.hosts {
+                if !target.hosts.contains(&h) {
+                    target.hosts.push(h);
+                }
+            }
+            for c in entry.children {
+                if !target.children.contains(&c) {
+                    target.children.push(c);
+                }
+            }
+            for (k, v) in entry.vars {
+                target.vars.entry(k).or_insert(v);
+            }
+        }
+        for g in parsed.groups.values_mut() {
+            for c in g.children.iter_mut() {
+                if c == old {
+                    *c = new.to_string();
+                }
+            }
+        }
+        if let Some(vars) = group_vars.remove(old) {
+            let loc = vars.values().next().map(|v| Location::new(v.origin.file.clone(), 0));
+            warnings.push(
+                Diagnostic::warning(
+                    "deprecated-group",
+                    format!("group_vars for '{old}' are read as '{new}'"),
+                )
+                .at(loc)
+                .help(format!("rename group_vars/{old} to group_vars/{new}")),
+            );
+            let target = group_vars.entry(new.to_string()).or_default();
+            for (k, v) in vars {
+                target.entry(k).or_insert(v);
+            }
+        }
+    }
+}
+
+/// Depth of each group below `all` (for precedence); a cycle of children is an error.
+fn group_depths(groups: &BTreeMap<String, GroupEntry>) -> Result<BTreeMap<String, usize>, InventoryError> {
+    fn visit(
+        name: &str,
+        groups: &BTreeMap<String, GroupEntry>,
+        path: &mut Vec<String>,
+        depth: usize,
+        out: &mut BTreeMap<String, usize>,
+    ) -> Result<(), InventoryError> {
+        if path.iter().any(|p| p == name) {
+            let loc = groups
+                .get(name)
+                .and_then(|g| g.location.clone())
+                .unwrap_or_else(|| Location::new("inventory", 0));
+            return Err(InventoryError::Syntax {
+                location: loc,
+                message: format!("group '{name}' is its own ancestor: {} -> {name}", path.join(" -> ")),
+                help: "remove one of the children entries to break the cycle".into(),
+            });
+        }
+        let d = out.entry(name.to_string()).or_insert(depth);
+        *d = (*d).max(depth);
+        path.push(name.to_string());
+        if let Some(g) = groups.get(name) {
+            for c in &g.children {
+                visit(c, groups, path, depth + 1, out)?;
+            }
+        }
+        path.pop();
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    out.insert("all".to_string(), 0);
+    let all_children: BTreeSet<&String> = groups.values().flat_map(|g| g.children.iter()).collect();
+    for name in groups.keys() {
+        if name == "all" {
+            continue;
+        }
+        if !all_children.contains(name) {
+            visit(name, groups, &mut vec!["all".to_string()], 1, &mut out)?;
+        }
+    }
+    // Groups only reachable through a cycle were never visited: find the cycle.
+    for name in groups.keys() {
+        if !out.contains_key(name) {
+            visit(name, groups, &mut Vec::new(), 1, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(text: &str, name: &str) -> Inventory {
+        Inventory::from_text(text, name).unwrap()
+    }
+
+    #[test]
+    fn k8s_cluster_is_derived_and_children_expand() {
+        let i = inv(
+            "[kube_control_plane]\ncp1\n[kube_node]\nw2\nw10\n[etcd:children]\nkube_control_plane\n",
+            "i.ini",
+        );
+        assert_eq!(i.members("k8s_cluster"), ["cp1", "w2", "w10"]);
+        assert_eq!(i.members("etcd"), ["cp1"]);
+        assert!(i.in_group("cp1", "k8s_cluster"));
+    }
+
+    #[test]
+    fn deprecated_names_are_renamed_with_a_warning() {
+        let i = inv("[kube-master]\ncp1\n[kube-node]\nw1\n[k8s-cluster:children]\nkube-master\nkube-node\n", "i.ini");
+        assert_eq!(i.members("kube_control_plane"), ["cp1"]);
+        assert_eq!(i.members("k8s_cluster"), ["cp1", "w1"]);
+        assert_eq!(i.warnings.len(), 3);
+        assert_eq!(i.warnings[0].location, Some(Location::new("i.ini", 1)));
+    }
+
+    #[test]
+    fn precedence_child_over_parent_host_over_group() {
+        let text = "\
+all:
+  vars: {x: all, yy: all, z: all}
+  children:
+    k8s_cluster:
+      vars: {x: k8s, yy: k8s}
+      children:
+        kube_node:
+          vars: {x: node}
+          hosts:
+            w1: {z: host}
+";
+        let i = inv(text, "h.yaml");
+        let v = i.layered_vars("w1");
+        assert_eq!(v["x"].value, Value::from("node"));
+        assert_eq!(v["yy"].value, Value::from("k8s"));
+        assert_eq!(v["z"].value, Value::from("host"));
+        assert_eq!(v["x"].origin, Location::new("h.yaml", 8));
+    }
+
+    #[test]
+    fn children_cycle_is_an_error() {
+        let e = Inventory::from_text("[a:children]\nb\n[b:children]\na\n", "c.ini").unwrap_err();
+        assert!(e.to_string().contains("its own ancestor"), "{e}");
+    }
+
+    #[test]
+    fn extra_vars_forms() {
+        let v = parse_extra_vars(&["a=1 b='x y'".into(), "{\"c\": true}".into()]).unwrap();
+        assert_eq!(v["a"].value, Value::from("1"));
+        assert_eq!(v["b"].value, Value::from("x y"));
+        assert_eq!(v["c"].value, Value::Bool(true));
+        assert!(parse_extra_vars(&["novalue".into()]).is_err());
+    }
+}

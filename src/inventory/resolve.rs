@@ -1,0 +1,491 @@
+//! Renders each host's variables lazily: a value is rendered the first time a template
+//! asks for it, in that host's context, with cycle detection and errors that name the
+//! variable, the file it was set in, and the missing filter or lookup.
+
+use super::{Inventory, VarMap};
+use crate::diagnostic::Location;
+use crate::template;
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// A variable that could not be rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("variable '{name}' (set at {origin}) for host {host}: {message}")]
+pub struct ResolveError {
+    /// Host whose context was used.
+    pub host: String,
+    /// The variable.
+    pub name: String,
+    /// Where it was set.
+    pub origin: Location,
+    /// What went wrong.
+    pub message: String,
+    /// What to do.
+    pub help: String,
+}
+
+type Cached = Result<Option<(Value, Location)>, ResolveError>;
+
+struct Inner {
+    inv: Inventory,
+    layered: HashMap<String, VarMap>,
+    groups: Value,
+    cache: Mutex<HashMap<(String, String), Cached>>,
+}
+
+/// Renders variables for every host of one inventory. Cheap to clone.
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+    static NESTED_ERROR: RefCell<Option<ResolveError>> = const { RefCell::new(None) };
+}
+
+const MAGIC: [&str; 8] = [
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "inventory_dir",
+    "inventory_file",
+    "groups",
+    "group_names",
+    "hostvars",
+    "playbook_dir",
+];
+
+impl Resolver {
+    /// Prepares a resolver (variables are rendered on demand).
+    pub fn new(inv: Inventory) -> Resolver {
+        let layered = inv
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), inv.layered_vars(&h.name)))
+            .collect();
+        let mut groups = serde_json::Map::new();
+        for g in inv.groups.keys() {
+            groups.insert(g.clone(), Value::from(inv.members(g)));
+        }
+        groups.insert("all".into(), Value::from(inv.members("all")));
+        Resolver {
+            inner: Arc::new(Inner {
+                inv,
+                layered,
+                groups: Value::Object(groups),
+                cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The inventory behind this resolver.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inner.inv
+    }
+
+    /// The host's variable names (magic variables excluded), sorted.
+    pub fn names(&self, host: &str) -> Vec<String> {
+        self.inner
+            .layered
+            .get(host)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Where a host's variable was set (the winning layer), without rendering it.
+    pub fn origin(&self, host: &str, name: &str) -> Option<Location> {
+        self.inner
+            .layered
+            .get(host)
+            .and_then(|m| m.get(name))
+            .map(|v| v.origin.clone())
+    }
+
+    /// The raw (unrendered) value of a host's variable.
+    pub fn raw(&self, host: &str, name: &str) -> Option<&Value> {
+        self.inner.layered.get(host).and_then(|m| m.get(name)).map(|v| &v.value)
+    }
+
+    /// Renders one variable for a host; `Ok(None)` when it is not defined.
+    pub fn get(&self, host: &str, name: &str) -> Result<Option<Value>, ResolveError> {
+        resolve(&self.inner, host, name).map(|o| o.map(|(v, _)| v))
+    }
+
+    /// Renders every variable of a host, with where each was set; all failures at once.
+    pub fn all(&self, host: &str) -> Result<BTreeMap<String, (Value, Location)>, Vec<ResolveError>> {
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        for name in self.names(host) {
+            match resolve(&self.inner, host, &name) {
+                Ok(Some(v)) => {
+                    out.insert(name, v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    if !errors.contains(&e) {
+                        errors.push(e)
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// A template context for the host: its variables, magic variables, and `overlay`
+    /// (task vars, facts, loop items) on top.
+    pub fn scope(&self, host: &str, overlay: BTreeMap<String, minijinja::Value>) -> minijinja::Value {
+        minijinja::Value::from_object(HostScope {
+            inner: self.inner.clone(),
+            host: host.to_string(),
+            overlay: Arc::new(overlay),
+        })
+    }
+
+    /// Renders a value (strings with `{{ }}`/`{% %}`, recursively in lists and maps) in
+    /// the given context. `what` names it in errors.
+    pub fn render_in(scope: &minijinja::Value, raw: &Value) -> Result<Value, String> {
+        render(scope, raw)
+    }
+}
+
+#[derive(Debug)]
+struct HostScope {
+    inner: Arc<Inner>,
+    host: String,
+    overlay: Arc<BTreeMap<String, minijinja::Value>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inventory")
+    }
+}
+
+impl Object for HostScope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let name = key.as_str()?;
+        if let Some(v) = self.overlay.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = magic(&self.inner, &self.host, name) {
+            return Some(v);
+        }
+        match resolve(&self.inner, &self.host, name) {
+            Ok(Some((v, _))) => Some(minijinja::Value::from(Serde(&v))),
+            Ok(None) => None,
+            Err(e) => {
+                NESTED_ERROR.with(|n| {
+                    let mut n = n.borrow_mut();
+                    if n.is_none() {
+                        *n = Some(e);
+                    }
+                });
+                None
+            }
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<minijinja::Value> = self
+            .inner
+            .layered
+            .get(&self.host)
+            .map(|m| m.keys().map(|k| minijinja::Value::from(k.as_str())).collect())
+            .unwrap_or_default();
+        keys.extend(self.overlay.keys().map(|k| minijinja::Value::from(k.as_str())));
+        Enumerator::Values(keys)
+    }
+}
+
+#[derive(Debug)]
+struct HostVars {
+    inner: Arc<Inner>,
+}
+
+impl Object for HostVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let host = key.as_str()?;
+        self.inner.inv.host(host)?;
+        Some(minijinja::Value::from_object(HostScope {
+            inner: self.inner.clone(),
+            host: host.to_string(),
+            overlay: Arc::new(BTreeMap::new()),
+        }))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.inner
+                .inv
+                .hosts
+                .iter()
+                .map(|h| minijinja::Value::from(h.name.as_str()))
+                .collect(),
+        )
+    }
+}
+
+fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value> {
+    if !MAGIC.contains(&name) {
+        return None;
+    }
+    let inv = &inner.inv;
+    Some(match name {
+        "inventory_hostname" => minijinja::Value::from(host),
+        "inventory_hostname_short" => minijinja::Value::from(host.split('.').next().unwrap_or(host)),
+        "inventory_dir" => minijinja::Value::from(inv.dir.display().to_string()),
+        "inventory_file" => minijinja::Value::from(inv.file.display().to_string()),
+        "playbook_dir" => minijinja::Value::from(
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
+        "groups" => minijinja::Value::from(Serde(&inner.groups)),
+        "group_names" => minijinja::Value::from(
+            inv.groups_of(host)
+                .into_iter()
+                .filter(|g| g != "all")
+                .collect::<Vec<_>>(),
+        ),
+        _ => minijinja::Value::from_object(HostVars {
+            inner: inner.clone(),
+        }),
+    })
+}
+
+fn resolve(inner: &Arc<Inner>, host: &str, name: &str) -> Cached {
+    let key = (host.to_string(), name.to_string());
+    if let Ok(cache) = inner.cache.lock() {
+        if let Some(hit) = cache.get(&key) {
+            return hit.clone();
+        }
+    }
+    let Some(var) = inner.layered.get(host).and_then(|m| m.get(name)) else {
+        return Ok(None);
+    };
+    let on_stack = STACK.with(|s| s.borrow().contains(&key));
+    if on_stack {
+        let chain = STACK.with(|s| {
+            let s = s.borrow();
+            let start = s.iter().position(|k| *k == key).unwrap_or(0);
+            s[start..]
+                .iter()
+                .map(|(_, n)| n.clone())
+                .chain(std::iter::once(name.to_string()))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        });
+        return Err(ResolveError {
+            host: host.into(),
+            name: name.into(),
+            origin: var.origin.clone(),
+            message: format!("refers to itself: {chain}"),
+            help: "break the cycle: one of these variables must be a plain value".into(),
+        });
+    }
+    STACK.with(|s| s.borrow_mut().push(key.clone()));
+    // Each render collects the failures of the variables it asked for; the caller's
+    // collection is set aside meanwhile.
+    let saved = NESTED_ERROR.with(|n| n.borrow_mut().take());
+    let scope = minijinja::Value::from_object(HostScope {
+        inner: inner.clone(),
+        host: host.to_string(),
+        overlay: Arc::new(BTreeMap::new()),
+    });
+    let rendered = render(&scope, &var.value);
+    STACK.with(|s| s.borrow_mut().pop());
+    let nested = NESTED_ERROR.with(|n| std::mem::replace(&mut *n.borrow_mut(), saved));
+    let result = match rendered {
+        Ok(v) => Ok(Some((v, var.origin.clone()))),
+        Err(message) => {
+            // A variable this one needed failed first: that is the root cause.
+            Err(match nested {
+                Some(e) => e,
+                None => ResolveError {
+                    host: host.into(),
+                    name: name.into(),
+                    origin: var.origin.clone(),
+                    help: help_for(&message),
+                    message,
+                },
+            })
+        }
+    };
+    if let Ok(mut cache) = inner.cache.lock() {
+        cache.insert(key, result.clone());
+    }
+    result
+}
+
+fn help_for(message: &str) -> String {
+    if message.contains("undefined") {
+        "define the missing variable in group_vars, host_vars or with -e, or guard it with `is defined` / `| default(...)`".into()
+    } else if message.contains("filter") || message.contains("lookup") || message.contains("function") {
+        "kubeforge provides the Ansible filters Kubespray's inventories use; replace this one with a plain value or a supported filter (see README: Templates)".into()
+    } else {
+        "fix the template expression".into()
+    }
+}
+
+fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// Renders a raw value in a scope: templates in strings, recursively.
+fn render(scope: &minijinja::Value, raw: &Value) -> Result<Value, String> {
+    match raw {
+        Value::String(s) if is_template(s) => render_str(scope, s),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| render(scope, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key = if is_template(k) {
+                    match render_str(scope, k)? {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    }
+                } else {
+                    k.clone()
+                };
+                out.insert(key, render(scope, v)?);
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+fn single_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim().trim_start_matches('-').trim_end_matches('-'))
+}
+
+fn render_str(scope: &minijinja::Value, s: &str) -> Result<Value, String> {
+    let env = template::env();
+    let src = template::normalize(s);
+    if let Some(expr) = single_expression(&src) {
+        let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
+        let v = compiled.eval(scope.clone()).map_err(|e| describe(&e))?;
+        if v.is_undefined() {
+            return Err(format!("'{}' is undefined", expr.trim()));
+        }
+        return serde_json::to_value(&v).map_err(|e| e.to_string());
+    }
+    let out = env.render_str(&src, scope.clone()).map_err(|e| describe(&e))?;
+    let t = out.trim();
+    if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
+        if let Ok(node) = crate::yaml::parse(t) {
+            return Ok(node.to_value());
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// A template error in one line: kind and detail.
+pub fn describe(e: &minijinja::Error) -> String {
+    use minijinja::ErrorKind as K;
+    let detail = e.detail().unwrap_or("").to_string();
+    match e.kind() {
+        K::UndefinedError => {
+            if detail.is_empty() {
+                "uses an undefined variable".into()
+            } else {
+                format!("undefined: {detail}")
+            }
+        }
+        K::UnknownFilter => format!("unknown filter: {detail} (not provided by kubeforge)"),
+        K::UnknownFunction => format!("unknown function: {detail}"),
+        K::UnknownTest => format!("unknown test: {detail}"),
+        K::UnknownMethod => format!("unknown method: {detail}"),
+        K::SyntaxError => format!("template syntax error: {detail}"),
+        _ => {
+            let mut s = e.to_string();
+            if let Some(src) = std::error::Error::source(e) {
+                s.push_str(&format!(": {src}"));
+            }
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Inventory;
+
+    fn resolver(text: &str) -> Resolver {
+        Resolver::new(Inventory::from_text(text, "h.yaml").unwrap())
+    }
+
+    #[test]
+    fn renders_lazily_in_host_context_keeping_types() {
+        let r = resolver(
+            "all:\n  vars:\n    base: /etc\n    dir: \"{{ base }}/k8s\"\n    flag: \"{{ 1 == 1 }}\"\n    hn: \"{{ inventory_hostname }}-x\"\n    lst: \"{{ groups['all'] }}\"\n  hosts:\n    a:\n    b:\n",
+        );
+        assert_eq!(r.get("a", "dir").unwrap(), Some(Value::from("/etc/k8s")));
+        assert_eq!(r.get("a", "flag").unwrap(), Some(Value::Bool(true)));
+        assert_eq!(r.get("b", "hn").unwrap(), Some(Value::from("b-x")));
+        assert_eq!(r.get("a", "lst").unwrap(), Some(serde_json::json!(["a", "b"])));
+        assert_eq!(r.get("a", "nope").unwrap(), None);
+    }
+
+    #[test]
+    fn cycles_are_reported_with_the_chain() {
+        let r = resolver("all:\n  vars:\n    a: \"{{ b }}\"\n    b: \"{{ a }}\"\n  hosts:\n    h:\n");
+        let e = r.get("h", "a").unwrap_err();
+        assert!(e.message.contains("refers to itself: a -> b -> a"), "{e}");
+        assert_eq!(e.origin.line, 3);
+    }
+
+    #[test]
+    fn unknown_filter_names_variable_file_and_filter() {
+        let r = resolver("all:\n  vars:\n    x: \"{{ 'a' | community.general.json_query('b') }}\"\n  hosts:\n    h:\n");
+        let e = r.get("h", "x").unwrap_err();
+        assert_eq!(e.name, "x");
+        assert_eq!(e.origin, Location::new("h.yaml", 3));
+        assert!(e.message.contains("community.general.json_query"), "{e}");
+    }
+
+    #[test]
+    fn nested_failure_points_at_the_root_variable() {
+        let r = resolver("all:\n  vars:\n    a: \"{{ b }}/x\"\n    b: \"{{ missing_thing }}\"\n  hosts:\n    h:\n");
+        let e = r.get("h", "a").unwrap_err();
+        assert_eq!(e.name, "b", "{e}");
+        assert!(e.message.contains("missing_thing"), "{e}");
+    }
+
+    #[test]
+    fn hostvars_reach_other_hosts() {
+        let r = resolver("all:\n  hosts:\n    a: {ip: 10.0.0.1}\n    b: {peer: \"{{ hostvars['a']['ip'] }}\"}\n");
+        assert_eq!(r.get("b", "peer").unwrap(), Some(Value::from("10.0.0.1")));
+    }
+
+    #[test]
+    fn rendered_list_text_becomes_a_list() {
+        let r = resolver("all:\n  vars:\n    x: \"{%- if y is defined -%}[{{ y }}]{%- else -%}[]{%- endif -%}\"\n  hosts:\n    h:\n");
+        assert_eq!(r.get("h", "x").unwrap(), Some(serde_json::json!([])));
+    }
+}
