@@ -4,3 +4,5 @@ pub mod inventory;
 pub mod shell;
 pub mod template;
 pub mod yaml;
+pub mod network;
+pub mod topology;
