@@ -6,3 +6,7 @@ pub mod template;
 pub mod yaml;
 pub mod network;
 pub mod topology;
+pub mod artifacts;
+pub mod cluster;
+pub mod validate;
+pub mod report;

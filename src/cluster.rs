@@ -1,0 +1,235 @@
+//! The resolved cluster: every host with its roles, components, addresses and rendered
+//! variables, plus the layout and network settings. Built from the inventory alone.
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::inventory::resolve::Resolver;
+use crate::inventory::Inventory;
+use crate::network::{self, NetworkSettings};
+use crate::topology::{self, Component, Facts, Layout, Role, Settings};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// How to reach a host over SSH (from ansible_host, ansible_port, ansible_user, key file).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SshTarget {
+    /// Address or DNS name to connect to.
+    pub address: String,
+    /// TCP port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// Private key file, when set.
+    pub key_file: Option<String>,
+}
+
+/// One host, resolved.
+#[derive(Debug, Clone)]
+pub struct ClusterHost {
+    /// Inventory hostname.
+    pub name: String,
+    /// Roles from its groups.
+    pub roles: BTreeSet<Role>,
+    /// Components from the topology table.
+    pub components: Vec<Component>,
+    /// Every group it belongs to (sorted, `all` included).
+    pub groups: BTreeSet<String>,
+    /// Node IPs in family order (IPv4 first).
+    pub ips: Vec<IpAddr>,
+    /// Families for which no address could be found.
+    pub missing_families: Vec<String>,
+    /// SSH target.
+    pub ssh: SshTarget,
+    /// The etcd member name (`etcd_member_name`, else the hostname), for etcd members.
+    pub etcd_member_name: Option<String>,
+    /// Rendered variables with where each was set (empty if rendering failed).
+    pub vars: BTreeMap<String, (Value, Location)>,
+    /// Settings used for the topology table.
+    pub settings: Settings,
+}
+
+impl ClusterHost {
+    /// True when the host has the role.
+    pub fn has_role(&self, r: Role) -> bool {
+        self.roles.contains(&r)
+    }
+    /// True when the host has the component.
+    pub fn has(&self, c: Component) -> bool {
+        self.components.contains(&c)
+    }
+    /// An etcd member outside k8s_cluster.
+    pub fn is_etcd_only(&self) -> bool {
+        self.has_role(Role::Etcd) && !self.has_role(Role::ControlPlane) && !self.has_role(Role::Worker)
+    }
+    /// The address etcd uses (first family).
+    pub fn main_ip(&self) -> Option<&IpAddr> {
+        self.ips.first()
+    }
+    /// etcd peer URL (IPv6 in brackets).
+    pub fn etcd_peer_url(&self) -> Option<String> {
+        self.main_ip().map(|ip| network::url("https", ip, 2380))
+    }
+    /// etcd client URL (IPv6 in brackets).
+    pub fn etcd_client_url(&self) -> Option<String> {
+        self.main_ip().map(|ip| network::url("https", ip, 2379))
+    }
+    /// A rendered variable.
+    pub fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name).map(|(v, _)| v)
+    }
+}
+
+/// The whole cluster as the inventory describes it.
+#[derive(Clone)]
+pub struct Cluster {
+    /// Layout.
+    pub layout: Layout,
+    /// Families and CIDRs (from the first control-plane host's variables).
+    pub network: NetworkSettings,
+    /// Hosts in natural name order.
+    pub hosts: Vec<ClusterHost>,
+    /// Problems found while building (rendering, addresses, network).
+    pub diagnostics: Vec<Diagnostic>,
+    /// The variable resolver (for tasks and templates).
+    pub resolver: Resolver,
+}
+
+fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<String> {
+    vars.get(name).and_then(|(v, _)| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+impl Cluster {
+    /// Resolves every host. Rendering failures become diagnostics, not panics.
+    pub fn build(inv: Inventory) -> Cluster {
+        let resolver = Resolver::new(inv);
+        let inv = resolver.inventory();
+        let mut diagnostics = inv.warnings.clone();
+        let cp = inv.members("kube_control_plane");
+        let workers = inv.members("kube_node");
+        let etcd = inv.members("etcd");
+        let k8s = inv.members("k8s_cluster");
+        let mut hosts = Vec::new();
+        for h in &inv.hosts {
+            let vars = match resolver.all(&h.name) {
+                Ok(v) => v,
+                Err(errors) => {
+                    for e in errors {
+                        let d = Diagnostic::error("template", format!("variable '{}' for host {}: {}", e.name, e.host, e.message))
+                            .at(Some(e.origin.clone()))
+                            .help(e.help.clone());
+                        if !diagnostics.contains(&d) {
+                            diagnostics.push(d);
+                        }
+                    }
+                    BTreeMap::new()
+                }
+            };
+            let mut roles = BTreeSet::new();
+            if cp.contains(&h.name) {
+                roles.insert(Role::ControlPlane);
+            }
+            if workers.contains(&h.name) {
+                roles.insert(Role::Worker);
+            }
+            if etcd.contains(&h.name) {
+                roles.insert(Role::Etcd);
+            }
+            let defaults = Settings::default();
+            let settings = Settings {
+                container_manager: str_var(&vars, "container_manager").unwrap_or(defaults.container_manager),
+                kube_network_plugin: str_var(&vars, "kube_network_plugin").unwrap_or(defaults.kube_network_plugin),
+                etcd_deployment_type: str_var(&vars, "etcd_deployment_type").unwrap_or(defaults.etcd_deployment_type),
+                cni_uses_etcd: str_var(&vars, "cilium_identity_allocation_mode").as_deref() == Some("kvstore"),
+            };
+            let components = topology::components(&Facts {
+                roles: roles.clone(),
+                settings: settings.clone(),
+            });
+            let ssh = SshTarget {
+                address: str_var(&vars, "ansible_host").unwrap_or_else(|| h.name.clone()),
+                port: vars
+                    .get("ansible_port")
+                    .and_then(|(v, _)| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(22),
+                user: str_var(&vars, "ansible_user").unwrap_or_else(|| "root".into()),
+                key_file: str_var(&vars, "ansible_ssh_private_key_file"),
+            };
+            let etcd_member_name = roles.contains(&Role::Etcd).then(|| {
+                str_var(&vars, "etcd_member_name")
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| h.name.clone())
+            });
+            hosts.push(ClusterHost {
+                name: h.name.clone(),
+                roles,
+                components,
+                groups: inv.groups_of(&h.name),
+                ips: Vec::new(),
+                missing_families: Vec::new(),
+                ssh,
+                etcd_member_name,
+                vars,
+                settings,
+            });
+        }
+        // Cluster-wide network settings come from one deterministic host: the first
+        // control plane (natural order), else the first k8s host, else the first host.
+        let reference = cp
+            .first()
+            .or(k8s.first())
+            .and_then(|n| hosts.iter().find(|h| &h.name == n))
+            .or(hosts.first());
+        let empty = BTreeMap::new();
+        let ref_vars = reference.map(|h| &h.vars).unwrap_or(&empty);
+        let get = |n: &str| ref_vars.get(n).cloned();
+        let network = NetworkSettings::from_vars(&get, &mut diagnostics);
+        for h in &mut hosts {
+            let vars = &h.vars;
+            let get = |n: &str| vars.get(n).cloned();
+            let (ips, missing) = network::node_ips(network.ipv4, network.ipv6, &get);
+            h.ips = ips;
+            h.missing_families = missing;
+        }
+        let layout = topology::layout(&cp, &k8s, &etcd);
+        Cluster {
+            layout,
+            network,
+            hosts,
+            diagnostics,
+            resolver,
+        }
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &str) -> Option<&ClusterHost> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Hosts with a role, in natural order.
+    pub fn with_role(&self, r: Role) -> Vec<&ClusterHost> {
+        self.hosts.iter().filter(|h| h.has_role(r)).collect()
+    }
+
+    /// etcd's `initial-cluster` string: `name=peer_url,...` in natural order.
+    pub fn etcd_initial_cluster(&self) -> String {
+        self.with_role(Role::Etcd)
+            .iter()
+            .filter_map(|h| Some(format!("{}={}", h.etcd_member_name.as_ref()?, h.etcd_peer_url()?)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// etcd client endpoints, comma-separated, natural order.
+    pub fn etcd_endpoints(&self) -> String {
+        self.with_role(Role::Etcd)
+            .iter()
+            .filter_map(|h| h.etcd_client_url())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
