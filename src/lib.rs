@@ -10,3 +10,6 @@ pub mod artifacts;
 pub mod cluster;
 pub mod validate;
 pub mod report;
+pub mod modules;
+pub mod playbook;
+pub mod plan;

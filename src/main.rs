@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 /// Exit code: a check found errors (inventory commands).
 const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit code: invalid input (inventory, playbook, flags) for plan and run.
+const EXIT_INVALID: u8 = 4;
 
 #[derive(Parser)]
 #[command(name = "kubeforge", version, about = "Kubernetes clusters over SSH from Kubespray-compatible inventories")]
@@ -23,6 +25,31 @@ enum Command {
     /// Inspect and validate an inventory (nothing is contacted).
     #[command(subcommand)]
     Inventory(InventoryCmd),
+    /// Show which tasks run on which host, in order, checked before any SSH.
+    Plan {
+        #[command(flatten)]
+        inv: InventoryArgs,
+        /// The playbook (e.g. playbooks/cluster.yml).
+        playbook: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+#[derive(Args, Clone, Default)]
+struct SelectArgs {
+    /// Only these hosts (a pattern: group, host, a:b, a:&b, a:!b).
+    #[arg(short = 'l', long)]
+    limit: Option<String>,
+    /// Only tasks with these tags (comma-separated).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Skip tasks with these tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    skip_tags: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -78,6 +105,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inventory(cmd) => inventory(cmd),
+        Command::Plan {
+            inv,
+            playbook,
+            select,
+            format,
+        } => plan(&inv, &playbook, &select, format),
     }
 }
 
@@ -155,4 +188,58 @@ fn inventory(cmd: InventoryCmd) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Loads inventory and playbook, validates both, and builds the plan. Any problem is
+/// printed and mapped to EXIT_INVALID; nothing has been contacted yet.
+fn prepare(
+    args: &InventoryArgs,
+    playbook: &std::path::Path,
+    select: &SelectArgs,
+) -> Result<(Cluster, kubeforge::plan::Plan), ExitCode> {
+    let invalid = || ExitCode::from(EXIT_INVALID);
+    let book = kubeforge::playbook::load(playbook).map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        invalid()
+    })?;
+    let mut inventory = Inventory::load(&args.inventory, &args.extra_vars).map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        invalid()
+    })?;
+    for (k, v) in kubeforge::plan::role_defaults(&book) {
+        inventory.defaults.entry(k).or_insert(v);
+    }
+    let cluster = Cluster::build(inventory);
+    let diags = kubeforge::validate::validate(&cluster);
+    print_diagnostics(&diags);
+    if diags.iter().any(|d| d.is_error()) {
+        eprintln!("the inventory has errors; nothing was run (see `kubeforge inventory check`)");
+        return Err(invalid());
+    }
+    let opts = kubeforge::plan::PlanOptions {
+        limit: select.limit.clone(),
+        tags: select.tags.clone(),
+        skip_tags: select.skip_tags.clone(),
+    };
+    let plan = kubeforge::plan::build(&cluster, &book, &opts).map_err(|e| {
+        print_diagnostics(&e.0);
+        eprintln!("{e}; nothing was run");
+        invalid()
+    })?;
+    Ok((cluster, plan))
+}
+
+fn plan(args: &InventoryArgs, playbook: &std::path::Path, select: &SelectArgs, format: CheckFormat) -> ExitCode {
+    let (cluster, plan) = match prepare(args, playbook, select) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    match format {
+        CheckFormat::Text => print!("{}", kubeforge::plan::plan_text(&cluster, &plan)),
+        CheckFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&kubeforge::plan::plan_json(&cluster, &plan)).unwrap_or_default()
+        ),
+    }
+    ExitCode::SUCCESS
 }

@@ -648,3 +648,24 @@ mod tests {
         assert_eq!(eval("'v1.2.3' | regex_replace('^v', '')").to_string(), "1.2.3");
     }
 }
+
+/// Evaluates a `when:`-style condition in a context. An undefined name is an error,
+/// never a silent false.
+pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
+    let src = normalize(expr);
+    let src = src.trim();
+    let src = src
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .unwrap_or(src);
+    let compiled = env()
+        .compile_expression(src)
+        .map_err(|e| crate::inventory::resolve::describe(&e))?;
+    let v = compiled
+        .eval(ctx.clone())
+        .map_err(|e| crate::inventory::resolve::describe(&e))?;
+    if v.is_undefined() {
+        return Err(format!("'{src}' is undefined"));
+    }
+    Ok(v.is_true())
+}

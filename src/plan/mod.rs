@@ -1,0 +1,254 @@
+//! The plan: which tasks run on which hosts, in which order, checked before any SSH.
+//! Placement is enforced here: a task whose `needs` a host's components do not cover
+//! is refused for that host unless its condition already rules the host out.
+
+pub mod pattern;
+mod print;
+
+pub use print::{plan_json, plan_text};
+
+use crate::cluster::Cluster;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::playbook::{Play, Playbook, Task};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Options that narrow a plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `--limit PATTERN`.
+    pub limit: Option<String>,
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+}
+
+/// Whether a task goes to a host, decided at plan time where possible.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// Runs (its condition holds from inventory variables alone, or it has none).
+    Runs,
+    /// Depends on something known only at run time (a registered result, a fact).
+    Conditional(String),
+    /// Its condition is false for this host.
+    Skipped(String),
+}
+
+/// A task in a play, with where it goes.
+#[derive(Debug, Clone)]
+pub struct PlannedTask {
+    /// The task.
+    pub task: Task,
+    /// Per host of the play.
+    pub placement: BTreeMap<String, Placement>,
+}
+
+/// A play with its hosts and tasks.
+#[derive(Debug, Clone)]
+pub struct PlannedPlay {
+    /// Index in the playbook.
+    pub index: usize,
+    /// The play.
+    pub play: Play,
+    /// Hosts it targets, natural order, after `--limit`.
+    pub hosts: Vec<String>,
+    /// Plays (indexes) it waits for.
+    pub deps: Vec<usize>,
+    /// Tasks in order (tags applied), with a `meta: flush_handlers` at each role's end.
+    pub tasks: Vec<PlannedTask>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Plays in order.
+    pub plays: Vec<PlannedPlay>,
+}
+
+/// Problems that stop a plan.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the plan is refused: {} problem(s)", .0.len())]
+pub struct PlanError(pub Vec<Diagnostic>);
+
+fn tag_selected(task_tags: &BTreeSet<String>, opts: &PlanOptions) -> bool {
+    if task_tags.contains("never") && !opts.tags.iter().any(|t| task_tags.contains(t)) {
+        return false;
+    }
+    if opts.skip_tags.iter().any(|t| task_tags.contains(t)) {
+        return false;
+    }
+    if opts.tags.is_empty() || task_tags.contains("always") || opts.tags.iter().any(|t| t == "all") {
+        return true;
+    }
+    opts.tags.iter().any(|t| task_tags.contains(t))
+}
+
+fn flush_task(role: &str, location: Location) -> Task {
+    Task {
+        name: format!("{role}: run notified handlers"),
+        module: "meta".into(),
+        args: serde_json::json!({"action": "flush_handlers"}),
+        when: Vec::new(),
+        loop_: None,
+        register: None,
+        notify: Vec::new(),
+        tags: vec!["always".into()],
+        become_: None,
+        run_once: false,
+        delegate_to: None,
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: false,
+        retries: 0,
+        until: None,
+        delay: 0,
+        timeout: None,
+        needs: Vec::new(),
+        vars: BTreeMap::new(),
+        no_log: false,
+        location,
+        role: Some(role.to_string()),
+    }
+}
+
+/// Decides a task's placement on a host from its `when` with inventory variables.
+fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
+    if task.when.is_empty() {
+        return Placement::Runs;
+    }
+    let mut overlay: BTreeMap<String, minijinja::Value> = play
+        .vars
+        .iter()
+        .chain(task.vars.iter())
+        .map(|(k, v)| (k.clone(), minijinja::Value::from(minijinja::value::Serde(v))))
+        .collect();
+    overlay.insert("ansible_check_mode".into(), minijinja::Value::from(false));
+    let scope = cluster.resolver.scope(host, overlay);
+    for cond in &task.when {
+        match crate::template::eval_condition(cond, &scope) {
+            Ok(true) => {}
+            Ok(false) => return Placement::Skipped(format!("when: {cond}")),
+            Err(e) => return Placement::Conditional(format!("when: {cond} ({e})")),
+        }
+    }
+    Placement::Runs
+}
+
+/// Builds the plan: selects hosts, applies tags, checks placement. All problems at once.
+pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let inv = cluster.resolver.inventory();
+    let mut problems = Vec::new();
+    let limit = match &opts.limit {
+        Some(l) => match pattern::select(inv, l, false) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                problems.push(Diagnostic::error("bad-limit", e.to_string()).help("--limit takes a group, a host or a pattern such as 'kube_node:!instance-2'"));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut plays = Vec::new();
+    for (index, play) in book.plays.iter().enumerate() {
+        let hosts = match pattern::select(inv, &play.hosts, true) {
+            Ok(h) => h,
+            Err(e) => {
+                problems.push(Diagnostic::error("bad-pattern", e.to_string()).at(Some(play.location.clone())));
+                continue;
+            }
+        };
+        let hosts: Vec<String> = hosts.into_iter().filter(|h| limit.as_ref().is_none_or(|l| l.contains(h))).collect();
+        let deps: Vec<usize> = match &play.needs {
+            None if index > 0 => vec![index - 1],
+            None => Vec::new(),
+            Some(names) => names.iter().filter_map(|n| book.plays.iter().position(|p| &p.name == n)).collect(),
+        };
+        let mut tasks = Vec::new();
+        let push = |task: &Task, tasks: &mut Vec<PlannedTask>, problems: &mut Vec<Diagnostic>| {
+            let tags: BTreeSet<String> = task.tags.iter().chain(play.tags.iter()).cloned().collect();
+            if !tag_selected(&tags, opts) {
+                return;
+            }
+            let mut placement = BTreeMap::new();
+            for h in &hosts {
+                let p = place(cluster, play, task, h);
+                if !matches!(p, Placement::Skipped(_)) && !task.needs.is_empty() {
+                    if let Some(ch) = cluster.host(h) {
+                        let missing: Vec<&str> = task.needs.iter().filter(|c| !ch.has(**c)).map(|c| c.as_str()).collect();
+                        if !missing.is_empty() {
+                            problems.push(
+                                Diagnostic::error(
+                                    "placement",
+                                    format!(
+                                        "task '{}' needs {} but host {h} (roles: {}) does not have it (components: {})",
+                                        task.name,
+                                        missing.join(", "),
+                                        ch.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
+                                        if ch.components.is_empty() { "none".to_string() } else { ch.components.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",") },
+                                    ),
+                                )
+                                .at(Some(task.location.clone()))
+                                .help("narrow the play's hosts, or add a `when:` that excludes hosts without the component"),
+                            );
+                        }
+                    }
+                }
+                placement.insert(h.clone(), p);
+            }
+            tasks.push(PlannedTask {
+                task: task.clone(),
+                placement,
+            });
+        };
+        for r in &play.roles {
+            if let Some(role) = book.roles.get(r) {
+                for t in &role.tasks {
+                    push(t, &mut tasks, &mut problems);
+                }
+                if !role.handlers.is_empty() {
+                    let t = flush_task(r, Location::new(crate::inventory::display_path(&role.dir), 0));
+                    push(&t, &mut tasks, &mut problems);
+                }
+            }
+        }
+        for t in &play.tasks {
+            push(t, &mut tasks, &mut problems);
+        }
+        if !play.handlers.is_empty() {
+            let t = flush_task(&play.name, play.location.clone());
+            push(&t, &mut tasks, &mut problems);
+        }
+        plays.push(PlannedPlay {
+            index,
+            play: play.clone(),
+            hosts,
+            deps,
+            tasks,
+        });
+    }
+    if problems.is_empty() {
+        Ok(Plan { plays })
+    } else {
+        Err(PlanError(problems))
+    }
+}
+
+/// The playbook's role defaults, merged into the inventory's lowest layer.
+pub fn role_defaults(book: &Playbook) -> crate::inventory::VarMap {
+    let mut out = crate::inventory::VarMap::new();
+    for role in book.roles.values() {
+        for (k, v) in &role.defaults {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    out
+}
+
+/// A JSON value's text for messages.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

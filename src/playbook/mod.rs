@@ -1,0 +1,153 @@
+//! Playbooks, plays, roles and tasks: an Ansible-familiar YAML format, loaded with
+//! file:line on everything so that mistakes are reported before anything runs.
+
+mod load;
+mod role;
+
+pub use load::load;
+pub use role::Role;
+
+use crate::diagnostic::Location;
+use crate::topology::Component;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A loaded playbook: plays in order, with every role they use.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    /// The playbook file.
+    pub path: PathBuf,
+    /// Plays in file order.
+    pub plays: Vec<Play>,
+    /// Roles by name.
+    pub roles: BTreeMap<String, Role>,
+}
+
+/// One play: a host pattern and the roles and tasks to run there.
+#[derive(Debug, Clone)]
+pub struct Play {
+    /// Name (defaults to the host pattern).
+    pub name: String,
+    /// Host pattern (`a:b`, `a:&b`, `a:!b`).
+    pub hosts: String,
+    /// Roles in order.
+    pub roles: Vec<String>,
+    /// Tasks after the roles.
+    pub tasks: Vec<Task>,
+    /// Handlers of the play's own tasks.
+    pub handlers: Vec<Task>,
+    /// Play variables.
+    pub vars: BTreeMap<String, Value>,
+    /// Hosts per batch (`serial`), all at once when None.
+    pub serial: Option<usize>,
+    /// Stop every host when one fails.
+    pub any_errors_fatal: bool,
+    /// Stop when more than this percentage of hosts failed.
+    pub max_fail_percentage: Option<f64>,
+    /// Run tasks with sudo.
+    pub become_: bool,
+    /// Tags applied to every task of the play.
+    pub tags: Vec<String>,
+    /// Plays (by name) this play waits for. None: the previous play (Ansible order).
+    pub needs: Option<Vec<String>>,
+    /// Where the play starts.
+    pub location: Location,
+}
+
+/// How a task repeats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loop {
+    /// The items (a list, or a template rendering to one).
+    pub items: Value,
+    /// The loop variable name (default `item`).
+    pub var: String,
+}
+
+/// One task: a module call and the keywords around it.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Name shown in output.
+    pub name: String,
+    /// Module name (normalized: `ansible.builtin.` dropped).
+    pub module: String,
+    /// Module arguments (unrendered).
+    pub args: Value,
+    /// Conditions, all must hold.
+    pub when: Vec<String>,
+    /// Loop.
+    pub loop_: Option<Loop>,
+    /// Variable to store the result in.
+    pub register: Option<String>,
+    /// Handlers to notify when changed.
+    pub notify: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// sudo for this task (None: the play's setting).
+    pub become_: Option<bool>,
+    /// Run on one host only, for all.
+    pub run_once: bool,
+    /// Run on this host instead.
+    pub delegate_to: Option<String>,
+    /// Expression deciding `changed`.
+    pub changed_when: Option<String>,
+    /// Expression deciding failure.
+    pub failed_when: Option<String>,
+    /// Keep going on failure.
+    pub ignore_errors: bool,
+    /// Retry count with `until`.
+    pub retries: u32,
+    /// Condition to stop retrying.
+    pub until: Option<String>,
+    /// Seconds between retries.
+    pub delay: u64,
+    /// Timeout in seconds for the remote command (None: the run's default).
+    pub timeout: Option<u64>,
+    /// Components the host must have (placement).
+    pub needs: Vec<Component>,
+    /// Task variables.
+    pub vars: BTreeMap<String, Value>,
+    /// Hide values in output.
+    pub no_log: bool,
+    /// Where it is written.
+    pub location: Location,
+    /// The role it belongs to.
+    pub role: Option<String>,
+}
+
+/// Something wrong in a playbook or role, with its location.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
+#[error("{location}: {message}")]
+pub struct PlaybookError {
+    /// Where.
+    pub location: Location,
+    /// What.
+    pub message: String,
+    /// What to do.
+    #[help]
+    pub help: String,
+}
+
+impl PlaybookError {
+    pub(crate) fn new(location: Location, message: impl Into<String>, help: impl Into<String>) -> Self {
+        PlaybookError {
+            location,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+impl Playbook {
+    /// All tasks a play runs in order (roles' tasks, then the play's own).
+    pub fn play_tasks<'a>(&'a self, play: &'a Play) -> Vec<&'a Task> {
+        let mut out = Vec::new();
+        for r in &play.roles {
+            if let Some(role) = self.roles.get(r) {
+                out.extend(role.tasks.iter());
+            }
+        }
+        out.extend(play.tasks.iter());
+        out
+    }
+}
