@@ -13,3 +13,4 @@ pub mod report;
 pub mod modules;
 pub mod playbook;
 pub mod plan;
+pub mod transport;

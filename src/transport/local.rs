@@ -1,0 +1,139 @@
+//! Runs scripts on this machine (tests, `ansible_connection: local`).
+
+use super::{shell_command, sudo_wants_password, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError};
+use std::path::Path;
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+
+/// The local machine.
+#[derive(Debug, Default, Clone)]
+pub struct Local;
+
+async fn run(cmd: String, stdin: Vec<u8>, timeout: std::time::Duration) -> Result<ExecOutput, TransportError> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| TransportError::Other(format!("cannot start sh: {e}")))?;
+    let pid = child.id();
+    let mut input = child.stdin.take();
+    let writer = async move {
+        if let Some(w) = input.as_mut() {
+            // The script may exit before reading all of stdin; that is not an error.
+            let _ = w.write_all(&stdin).await;
+            let _ = w.shutdown().await;
+        }
+        drop(input);
+    };
+    let waited = async {
+        let (_, out) = tokio::join!(writer, child.wait_with_output());
+        out
+    };
+    match tokio::time::timeout(timeout, waited).await {
+        Ok(Ok(out)) => Ok(ExecOutput {
+            exit_code: out.status.code().and_then(|c| u32::try_from(c).ok()),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }),
+        Ok(Err(e)) => Err(TransportError::Other(format!("local command failed: {e}"))),
+        Err(_) => {
+            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+                // Kill the process group we started (its leader is our child), never
+                // anything else. SAFETY: kill(2) with a negative pid targets one group.
+                unsafe {
+                    if libc::getpgid(pid) == pid {
+                        libc::kill(-pid, libc::SIGKILL);
+                    }
+                }
+            }
+            Err(TransportError::Timeout(timeout.as_secs()))
+        }
+    }
+}
+
+impl Transport for Local {
+    fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>> {
+        Box::pin(async move {
+            let out = run(shell_command(req.become_), req.script.into_bytes(), req.timeout).await?;
+            if req.become_ && out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
+                return Err(TransportError::SudoPassword);
+            }
+            Ok(out)
+        })
+    }
+
+    fn upload<'a>(&'a self, local: &'a Path, remote: &'a str, mode: u32, become_: bool) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async move {
+            let data = tokio::fs::read(local)
+                .await
+                .map_err(|e| TransportError::Other(format!("cannot read {}: {e}", local.display())))?;
+            let out = run(upload_command(remote, mode, become_), data, std::time::Duration::from_secs(600)).await?;
+            if out.exit_code == Some(0) {
+                Ok(())
+            } else {
+                Err(TransportError::Other(format!(
+                    "upload to {remote} failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )))
+            }
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn req(script: &str, secs: u64) -> ExecRequest {
+        ExecRequest {
+            script: script.into(),
+            become_: false,
+            timeout: Duration::from_secs(secs),
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_scripts_from_stdin() {
+        let out = Local.exec(req("echo hi; echo err >&2; exit 3", 10)).await.unwrap();
+        assert_eq!(out.stdout, b"hi\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.exit_code, Some(3));
+    }
+
+    #[tokio::test]
+    async fn kills_at_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("late");
+        let script = format!("sleep 5; touch {}", marker.display());
+        let started = std::time::Instant::now();
+        let e = Local.exec(req(&script, 1)).await.unwrap_err();
+        assert_eq!(e, TransportError::Timeout(1));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!marker.exists(), "the timed-out script kept running");
+    }
+
+    #[tokio::test]
+    async fn uploads_atomically_with_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"payload").unwrap();
+        let dest = dir.path().join("sub/dest");
+        Local.upload(&src, dest.to_str().unwrap(), 0o640, false).await.unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"payload");
+        assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o640);
+        let leftovers: Vec<_> = std::fs::read_dir(dest.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temp file left behind");
+    }
+}
