@@ -82,12 +82,25 @@ mod tests {
         let t: Table = serde_saphyr::from_str(TABLE_TEXT).expect("artifacts.yml parses");
         assert!(!t.artifacts.is_empty());
         for a in &t.artifacts {
-            assert!(a.checksums.contains_key(&a.default_version), "{}: default version has no checksum", a.name);
+            assert!(
+                a.checksums.contains_key(&a.default_version),
+                "{}: default version has no checksum",
+                a.name
+            );
             for (ver, arches) in &a.checksums {
                 for (arch, sha) in arches {
-                    assert!(["amd64", "arm64"].contains(&arch.as_str()), "{} {ver}: arch {arch}", a.name);
+                    assert!(
+                        ["amd64", "arm64"].contains(&arch.as_str()),
+                        "{} {ver}: arch {arch}",
+                        a.name
+                    );
                     assert_eq!(sha.len(), 64, "{} {ver} {arch}", a.name);
-                    assert!(sha.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{} {ver} {arch}", a.name);
+                    assert!(
+                        sha.chars()
+                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                        "{} {ver} {arch}",
+                        a.name
+                    );
                 }
             }
             assert!(a.url.contains("{{ version }}"), "{}", a.name);

@@ -59,7 +59,9 @@ impl ClusterHost {
     }
     /// An etcd member outside k8s_cluster.
     pub fn is_etcd_only(&self) -> bool {
-        self.has_role(Role::Etcd) && !self.has_role(Role::ControlPlane) && !self.has_role(Role::Worker)
+        self.has_role(Role::Etcd)
+            && !self.has_role(Role::ControlPlane)
+            && !self.has_role(Role::Worker)
     }
     /// The address etcd uses (first family).
     pub fn main_ip(&self) -> Option<&IpAddr> {
@@ -113,21 +115,43 @@ impl Cluster {
         let etcd = inv.members("etcd");
         let k8s = inv.members("k8s_cluster");
         let mut hosts = Vec::new();
+        // One diagnostic per failing variable definition, however many hosts it fails
+        // for (a broken group_vars/all entry is one problem, not one per host).
+        let mut failures: Vec<(crate::inventory::resolve::ResolveError, Vec<String>)> = Vec::new();
         for h in &inv.hosts {
-            let vars = match resolver.all(&h.name) {
-                Ok(v) => v,
-                Err(errors) => {
-                    for e in errors {
-                        let d = Diagnostic::error("template", format!("variable '{}' for host {}: {}", e.name, e.host, e.message))
-                            .at(Some(e.origin.clone()))
-                            .help(e.help.clone());
-                        if !diagnostics.contains(&d) {
-                            diagnostics.push(d);
+            // Keep every variable that renders: one broken variable must not hide the
+            // host's addresses and settings (which would add made-up errors).
+            let mut vars = BTreeMap::new();
+            for name in resolver.names(&h.name) {
+                match resolver.get(&h.name, &name) {
+                    Ok(Some(v)) => {
+                        let origin = resolver.origin(&h.name, &name).unwrap_or_else(|| {
+                            Location::new(crate::inventory::display_path(&inv.file), 0)
+                        });
+                        vars.insert(name, (v, origin));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let same = |(f, _): &&mut (
+                            crate::inventory::resolve::ResolveError,
+                            Vec<String>,
+                        )| {
+                            f.name == e.name && f.origin == e.origin && f.message == e.message
+                        };
+                        match failures.iter_mut().find(same) {
+                            Some((_, hosts)) => {
+                                if !hosts.contains(&e.host) {
+                                    hosts.push(e.host.clone());
+                                }
+                            }
+                            None => {
+                                let host = e.host.clone();
+                                failures.push((e, vec![host]));
+                            }
                         }
                     }
-                    BTreeMap::new()
                 }
-            };
+            }
             let mut roles = BTreeSet::new();
             if cp.contains(&h.name) {
                 roles.insert(Role::ControlPlane);
@@ -140,10 +164,14 @@ impl Cluster {
             }
             let defaults = Settings::default();
             let settings = Settings {
-                container_manager: str_var(&vars, "container_manager").unwrap_or(defaults.container_manager),
-                kube_network_plugin: str_var(&vars, "kube_network_plugin").unwrap_or(defaults.kube_network_plugin),
-                etcd_deployment_type: str_var(&vars, "etcd_deployment_type").unwrap_or(defaults.etcd_deployment_type),
-                cni_uses_etcd: str_var(&vars, "cilium_identity_allocation_mode").as_deref() == Some("kvstore"),
+                container_manager: str_var(&vars, "container_manager")
+                    .unwrap_or(defaults.container_manager),
+                kube_network_plugin: str_var(&vars, "kube_network_plugin")
+                    .unwrap_or(defaults.kube_network_plugin),
+                etcd_deployment_type: str_var(&vars, "etcd_deployment_type")
+                    .unwrap_or(defaults.etcd_deployment_type),
+                cni_uses_etcd: str_var(&vars, "cilium_identity_allocation_mode").as_deref()
+                    == Some("kvstore"),
             };
             let components = topology::components(&Facts {
                 roles: roles.clone(),
@@ -153,7 +181,10 @@ impl Cluster {
                 address: str_var(&vars, "ansible_host").unwrap_or_else(|| h.name.clone()),
                 port: vars
                     .get("ansible_port")
-                    .and_then(|(v, _)| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                    .and_then(|(v, _)| {
+                        v.as_u64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    })
                     .and_then(|p| u16::try_from(p).ok())
                     .unwrap_or(22),
                 user: str_var(&vars, "ansible_user").unwrap_or_else(|| "root".into()),
@@ -176,6 +207,24 @@ impl Cluster {
                 vars,
                 settings,
             });
+        }
+        for (e, failed_for) in failures {
+            let who = match failed_for.as_slice() {
+                [one] => format!("host {one}"),
+                [a, b, c, rest @ ..] if !rest.is_empty() => {
+                    format!("hosts {a}, {b}, {c} and {} more", rest.len())
+                }
+                many => format!("hosts {}", many.join(", ")),
+            };
+            let d = Diagnostic::error(
+                "template",
+                format!("variable '{}' for {who}: {}", e.name, e.message),
+            )
+            .at(Some(e.origin.clone()))
+            .help(e.help.clone());
+            if !diagnostics.contains(&d) {
+                diagnostics.push(d);
+            }
         }
         // Cluster-wide network settings come from one deterministic host: the first
         // control plane (natural order), else the first k8s host, else the first host.
@@ -219,7 +268,13 @@ impl Cluster {
     pub fn etcd_initial_cluster(&self) -> String {
         self.with_role(Role::Etcd)
             .iter()
-            .filter_map(|h| Some(format!("{}={}", h.etcd_member_name.as_ref()?, h.etcd_peer_url()?)))
+            .filter_map(|h| {
+                Some(format!(
+                    "{}={}",
+                    h.etcd_member_name.as_ref()?,
+                    h.etcd_peer_url()?
+                ))
+            })
             .collect::<Vec<_>>()
             .join(",")
     }

@@ -158,6 +158,9 @@ mod tests {
         let d = Diagnostic::error("x", "bad")
             .at(Some(Location::new("a.yml", 3)))
             .help("fix it");
-        assert_eq!(d.to_string(), "error[x]: bad\n  --> a.yml:3\n  = help: fix it");
+        assert_eq!(
+            d.to_string(),
+            "error[x]: bad\n  --> a.yml:3\n  = help: fix it"
+        );
     }
 }

@@ -5,6 +5,7 @@ use kubeforge::cluster::Cluster;
 use kubeforge::diagnostic::Diagnostic;
 use kubeforge::inventory::Inventory;
 use kubeforge::report;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,7 +15,11 @@ const EXIT_CHECK_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 4;
 
 #[derive(Parser)]
-#[command(name = "kubeforge", version, about = "Kubernetes clusters over SSH from Kubespray-compatible inventories")]
+#[command(
+    name = "kubeforge",
+    version,
+    about = "Kubernetes clusters over SSH from Kubespray-compatible inventories"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +30,8 @@ enum Command {
     /// Inspect and validate an inventory (nothing is contacted).
     #[command(subcommand)]
     Inventory(InventoryCmd),
+    /// Run a playbook on the inventory's hosts.
+    Run(Box<RunArgs>),
     /// Show which tasks run on which host, in order, checked before any SSH.
     Plan {
         #[command(flatten)]
@@ -37,6 +44,49 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    inv: InventoryArgs,
+    /// The playbook (e.g. playbooks/cluster.yml).
+    playbook: PathBuf,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Change nothing; report what would change.
+    #[arg(short = 'C', long)]
+    check: bool,
+    /// Show unified diffs of file contents (secret-looking values masked).
+    #[arg(short = 'D', long)]
+    diff: bool,
+    /// Hosts worked on at once (default: all).
+    #[arg(short = 'f', long)]
+    forks: Option<usize>,
+    /// Seconds a remote command may run unless its task sets `timeout`.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    /// JSON Lines events: `--output json` (stdout; human output goes to stderr) or `--output json=FILE`.
+    #[arg(long)]
+    output: Option<String>,
+    #[command(flatten)]
+    ssh: SshArgs,
+}
+
+#[derive(Args, Clone, Default)]
+struct SshArgs {
+    /// Private key for every host without ansible_ssh_private_key_file.
+    #[arg(long)]
+    private_key: Option<PathBuf>,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    known_hosts: Option<PathBuf>,
+    /// Record the keys of hosts not yet in known_hosts (a changed key is always refused).
+    #[arg(long)]
+    accept_new_host_keys: bool,
+    /// Seconds to wait for an SSH connection.
+    #[arg(long, default_value_t = 10)]
+    connect_timeout: u64,
 }
 
 #[derive(Args, Clone, Default)]
@@ -105,6 +155,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inventory(cmd) => inventory(cmd),
+        Command::Run(args) => run(*args),
         Command::Plan {
             inv,
             playbook,
@@ -145,7 +196,10 @@ fn inventory(cmd: InventoryCmd) -> ExitCode {
                     print_diagnostics(&diags);
                     let hosts = cluster.hosts.len();
                     if errors == 0 {
-                        println!("inventory ok: {hosts} host(s), layout {}, {warnings} warning(s)", cluster.layout.as_str());
+                        println!(
+                            "inventory ok: {hosts} host(s), layout {}, {warnings} warning(s)",
+                            cluster.layout.as_str()
+                        );
                     } else {
                         println!("inventory has {errors} error(s) and {warnings} warning(s)");
                     }
@@ -174,15 +228,25 @@ fn inventory(cmd: InventoryCmd) -> ExitCode {
                     return ExitCode::from(EXIT_CHECK_FAILED);
                 }
             }
-            let fatal: Vec<Diagnostic> = cluster.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+            let fatal: Vec<Diagnostic> = cluster
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect();
             if !fatal.is_empty() {
                 print_diagnostics(&fatal);
                 return ExitCode::from(EXIT_CHECK_FAILED);
             }
             let doc = report::inventory::show_json(&cluster, host.as_deref(), show_secrets);
             match format {
-                ShowFormat::Table => print!("{}", report::inventory::show_table(&cluster, host.as_deref(), show_secrets)),
-                ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
+                ShowFormat::Table => print!(
+                    "{}",
+                    report::inventory::show_table(&cluster, host.as_deref(), show_secrets)
+                ),
+                ShowFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+                }
                 ShowFormat::Yaml => print!("{}", serde_saphyr::to_string(&doc).unwrap_or_default()),
             }
             ExitCode::SUCCESS
@@ -229,7 +293,12 @@ fn prepare(
     Ok((cluster, plan))
 }
 
-fn plan(args: &InventoryArgs, playbook: &std::path::Path, select: &SelectArgs, format: CheckFormat) -> ExitCode {
+fn plan(
+    args: &InventoryArgs,
+    playbook: &std::path::Path,
+    select: &SelectArgs,
+    format: CheckFormat,
+) -> ExitCode {
     let (cluster, plan) = match prepare(args, playbook, select) {
         Ok(x) => x,
         Err(code) => return code,
@@ -238,8 +307,120 @@ fn plan(args: &InventoryArgs, playbook: &std::path::Path, select: &SelectArgs, f
         CheckFormat::Text => print!("{}", kubeforge::plan::plan_text(&cluster, &plan)),
         CheckFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&kubeforge::plan::plan_json(&cluster, &plan)).unwrap_or_default()
+            serde_json::to_string_pretty(&kubeforge::plan::plan_json(&cluster, &plan))
+                .unwrap_or_default()
         ),
     }
     ExitCode::SUCCESS
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("kubeforge")
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let (cluster, plan) = match prepare(&args.inv, &args.playbook, &args.select) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let book = match kubeforge::playbook::load(&args.playbook) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let (json_target, human_to_stderr) = match args.output.as_deref() {
+        None => (None, false),
+        Some("json") => (Some(None), true),
+        Some(o) => match o.strip_prefix("json=") {
+            Some(f) if !f.is_empty() => (Some(Some(PathBuf::from(f))), false),
+            _ => {
+                eprintln!("error: --output takes json or json=FILE, not '{o}'");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        },
+    };
+    let json_writer: Option<Box<dyn std::io::Write + Send>> = match &json_target {
+        None => None,
+        Some(None) => Some(Box::new(std::io::stdout())),
+        Some(Some(path)) => match std::fs::File::create(path) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(EXIT_INVALID);
+            }
+        },
+    };
+    let forks = args.forks.unwrap_or(cluster.hosts.len()).max(1);
+    let opts = kubeforge::run::RunOptions {
+        check: args.check,
+        diff: args.diff,
+        forks,
+        default_timeout: args.timeout.max(1),
+        cache_dir: cache_dir(),
+        playbook_dir: args
+            .playbook
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let connector = kubeforge::connect::connector(kubeforge::connect::ConnectOptions {
+        private_key: args.ssh.private_key.clone(),
+        known_hosts: args.ssh.known_hosts.clone(),
+        accept_new_host_keys: args.ssh.accept_new_host_keys,
+        connect_timeout: std::time::Duration::from_secs(args.ssh.connect_timeout.max(1)),
+        bastion: kubeforge::connect::bastion_of(&cluster),
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let code = runtime.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: finishing running steps, starting no new ones");
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let printer = tokio::task::spawn_blocking(move || {
+            use std::io::IsTerminal;
+            let (out, tty): (Box<dyn std::io::Write + Send>, bool) = if human_to_stderr {
+                (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+            } else {
+                (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
+            };
+            let mut human = kubeforge::report::human::Human::new(out, tty);
+            let mut json = json_writer;
+            while let Some(ev) = rx.blocking_recv() {
+                human.event(&ev);
+                if let Some(w) = json.as_mut() {
+                    if let Ok(line) = serde_json::to_string(&ev) {
+                        let _ = writeln!(w, "{line}");
+                    }
+                }
+            }
+            if let Some(w) = json.as_mut() {
+                let _ = w.flush();
+            }
+        });
+        let summary =
+            kubeforge::run::run(cluster, book, plan, opts, connector, tx, interrupted).await;
+        let _ = printer.await;
+        summary.exit_code()
+    });
+    ExitCode::from(code)
 }

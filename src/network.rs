@@ -61,7 +61,14 @@ where
             diags.push(
                 Diagnostic::error("bad-cidr", format!("{name}: '{text}' is not a CIDR"))
                     .at(Some(loc))
-                    .help(format!("write an {family} network such as {}", if want_v6 { "fd00:10::/108" } else { "10.233.0.0/18" })),
+                    .help(format!(
+                        "write an {family} network such as {}",
+                        if want_v6 {
+                            "fd00:10::/108"
+                        } else {
+                            "10.233.0.0/18"
+                        }
+                    )),
             );
             None
         }
@@ -71,11 +78,17 @@ where
                 diags.push(
                     Diagnostic::error(
                         "cidr-family",
-                        format!("{name}: '{text}' is {}, but {name} holds the {family} range", if is_v6 { "IPv6" } else { "IPv4" }),
+                        format!(
+                            "{name}: '{text}' is {}, but {name} holds the {family} range",
+                            if is_v6 { "IPv6" } else { "IPv4" }
+                        ),
                     )
                     .at(Some(loc))
                     .help(if want_v6 {
-                        format!("put an IPv6 CIDR in {name}; IPv4 ranges go in {}", name.trim_end_matches("_ipv6"))
+                        format!(
+                            "put an IPv6 CIDR in {name}; IPv4 ranges go in {}",
+                            name.trim_end_matches("_ipv6")
+                        )
                     } else {
                         format!("put an IPv4 CIDR in {name}; IPv6 ranges go in {name}_ipv6")
                     }),
@@ -84,9 +97,12 @@ where
             }
             if net.addr() != net.network() {
                 diags.push(
-                    Diagnostic::error("cidr-host-bits", format!("{name}: '{text}' has host bits set"))
-                        .at(Some(loc))
-                        .help(format!("use the network address: {}", net.trunc())),
+                    Diagnostic::error(
+                        "cidr-host-bits",
+                        format!("{name}: '{text}' has host bits set"),
+                    )
+                    .at(Some(loc))
+                    .help(format!("use the network address: {}", net.trunc())),
                 );
                 return None;
             }
@@ -96,7 +112,9 @@ where
 }
 
 fn prefix(get: Lookup, name: &str, max: u8, default: u8, diags: &mut Vec<Diagnostic>) -> u8 {
-    let Some((v, loc)) = get(name) else { return default };
+    let Some((v, loc)) = get(name) else {
+        return default;
+    };
     let n = match &v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -106,9 +124,12 @@ fn prefix(get: Lookup, name: &str, max: u8, default: u8, diags: &mut Vec<Diagnos
         Some(n) => n,
         None => {
             diags.push(
-                Diagnostic::error("bad-node-prefix", format!("{name}: '{v}' is not a prefix length 0..{max}"))
-                    .at(Some(loc))
-                    .help("give the per-node pod range size as a number, e.g. 24 (IPv4) or 120 (IPv6)"),
+                Diagnostic::error(
+                    "bad-node-prefix",
+                    format!("{name}: '{v}' is not a prefix length 0..{max}"),
+                )
+                .at(Some(loc))
+                .help("give the per-node pod range size as a number, e.g. 24 (IPv4) or 120 (IPv6)"),
             );
             default
         }
@@ -118,15 +139,24 @@ fn prefix(get: Lookup, name: &str, max: u8, default: u8, diags: &mut Vec<Diagnos
 impl NetworkSettings {
     /// Reads the families and CIDRs; problems are added to `diags` (all at once).
     pub fn from_vars(get: Lookup, diags: &mut Vec<Diagnostic>) -> NetworkSettings {
-        let mut ipv4 = get("ipv4_stack").and_then(|(v, _)| as_bool(&v)).unwrap_or(true);
-        let mut ipv6 = get("ipv6_stack").and_then(|(v, _)| as_bool(&v)).unwrap_or(false);
+        let mut ipv4 = get("ipv4_stack")
+            .and_then(|(v, _)| as_bool(&v))
+            .unwrap_or(true);
+        let mut ipv6 = get("ipv6_stack")
+            .and_then(|(v, _)| as_bool(&v))
+            .unwrap_or(false);
         if let Some((v, loc)) = get("enable_dual_stack_networks") {
             diags.push(
-                Diagnostic::warning("deprecated-variable", "enable_dual_stack_networks is deprecated")
-                    .at(Some(loc.clone()))
-                    .help("set ipv4_stack: true and ipv6_stack: true instead"),
+                Diagnostic::warning(
+                    "deprecated-variable",
+                    "enable_dual_stack_networks is deprecated",
+                )
+                .at(Some(loc.clone()))
+                .help("set ipv4_stack: true and ipv6_stack: true instead"),
             );
-            if as_bool(&v) == Some(true) && get("ipv6_stack").is_none_or(|(_, l)| l.file.starts_with("roles/")) {
+            if as_bool(&v) == Some(true)
+                && get("ipv6_stack").is_none_or(|(_, l)| l.file.starts_with("roles/"))
+            {
                 ipv4 = true;
                 ipv6 = true;
             }
@@ -134,9 +164,12 @@ impl NetworkSettings {
         if !ipv4 && !ipv6 {
             let loc = var_loc(get, "ipv4_stack").or_else(|| var_loc(get, "ipv6_stack"));
             diags.push(
-                Diagnostic::error("no-ip-family", "neither ipv4_stack nor ipv6_stack is enabled")
-                    .at(loc)
-                    .help("set ipv4_stack: true, ipv6_stack: true, or both for dual stack"),
+                Diagnostic::error(
+                    "no-ip-family",
+                    "neither ipv4_stack nor ipv6_stack is enabled",
+                )
+                .at(loc)
+                .help("set ipv4_stack: true, ipv6_stack: true, or both for dual stack"),
             );
         }
         let mut s = NetworkSettings {
@@ -205,21 +238,40 @@ impl NetworkSettings {
     /// Checks that ranges do not overlap and that the pod ranges hold `nodes` nodes.
     pub fn check_ranges(&self, nodes: usize, get: Lookup, diags: &mut Vec<Diagnostic>) {
         let pairs: [(Option<IpNet>, Option<IpNet>, &str, &str, u8); 2] = [
-            (self.service_v4.map(IpNet::V4), self.pods_v4.map(IpNet::V4), "kube_service_addresses", "kube_pods_subnet", self.node_prefix_v4),
-            (self.service_v6.map(IpNet::V6), self.pods_v6.map(IpNet::V6), "kube_service_addresses_ipv6", "kube_pods_subnet_ipv6", self.node_prefix_v6),
+            (
+                self.service_v4.map(IpNet::V4),
+                self.pods_v4.map(IpNet::V4),
+                "kube_service_addresses",
+                "kube_pods_subnet",
+                self.node_prefix_v4,
+            ),
+            (
+                self.service_v6.map(IpNet::V6),
+                self.pods_v6.map(IpNet::V6),
+                "kube_service_addresses_ipv6",
+                "kube_pods_subnet_ipv6",
+                self.node_prefix_v6,
+            ),
         ];
         for (svc, pods, svc_name, pod_name, node_prefix) in pairs {
             if let (Some(s), Some(p)) = (svc, pods) {
                 if s.contains(&p.network()) || p.contains(&s.network()) {
                     diags.push(
-                        Diagnostic::error("cidr-overlap", format!("{svc_name} ({s}) and {pod_name} ({p}) overlap"))
-                            .at(var_loc(get, pod_name).or_else(|| var_loc(get, svc_name)))
-                            .help("give services and pods disjoint ranges"),
+                        Diagnostic::error(
+                            "cidr-overlap",
+                            format!("{svc_name} ({s}) and {pod_name} ({p}) overlap"),
+                        )
+                        .at(var_loc(get, pod_name).or_else(|| var_loc(get, svc_name)))
+                        .help("give services and pods disjoint ranges"),
                     );
                 }
             }
             if let Some(p) = pods {
-                let prefix_name = if pod_name.ends_with("_ipv6") { "kube_network_node_prefix_ipv6" } else { "kube_network_node_prefix" };
+                let prefix_name = if pod_name.ends_with("_ipv6") {
+                    "kube_network_node_prefix_ipv6"
+                } else {
+                    "kube_network_node_prefix"
+                };
                 if node_prefix < p.prefix_len() {
                     diags.push(
                         Diagnostic::error("node-prefix", format!("{prefix_name} ({node_prefix}) is shorter than {pod_name}'s prefix (/{})", p.prefix_len()))
@@ -229,7 +281,11 @@ impl NetworkSettings {
                     continue;
                 }
                 let bits = u32::from(node_prefix - p.prefix_len());
-                let capacity: u128 = if bits >= 127 { u128::MAX } else { 1u128 << bits };
+                let capacity: u128 = if bits >= 127 {
+                    u128::MAX
+                } else {
+                    1u128 << bits
+                };
                 if (nodes as u128) > capacity {
                     diags.push(
                         Diagnostic::error(
@@ -254,13 +310,19 @@ pub fn node_ips(ipv4: bool, ipv6: bool, get: Lookup) -> (Vec<IpAddr>, Vec<String
     let mut ips = Vec::new();
     let mut missing = Vec::new();
     if ipv4 {
-        match ["ip", "access_ip", "ansible_host"].iter().find_map(|n| addr(n).filter(IpAddr::is_ipv4)) {
+        match ["ip", "access_ip", "ansible_host"]
+            .iter()
+            .find_map(|n| addr(n).filter(IpAddr::is_ipv4))
+        {
             Some(a) => ips.push(a),
             None => missing.push("IPv4".to_string()),
         }
     }
     if ipv6 {
-        match ["ip6", "access_ip6", "ansible_host"].iter().find_map(|n| addr(n).filter(IpAddr::is_ipv6)) {
+        match ["ip6", "access_ip6", "ansible_host"]
+            .iter()
+            .find_map(|n| addr(n).filter(IpAddr::is_ipv6))
+        {
             Some(a) => ips.push(a),
             None => missing.push("IPv6".to_string()),
         }
@@ -282,7 +344,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn lookup(pairs: &[(&str, Value)]) -> impl Fn(&str) -> Option<(Value, Location)> {
-        let m: BTreeMap<String, Value> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let m: BTreeMap<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         move |n: &str| m.get(n).map(|v| (v.clone(), Location::new("vars.yml", 1)))
     }
 
@@ -293,8 +358,14 @@ mod tests {
             ("kube_service_addresses", "10.233.0.0/18".into()),
             ("kube_pods_subnet", "10.233.64.0/18".into()),
             ("kube_network_node_prefix", 24.into()),
-            ("kube_service_addresses_ipv6", "fd85:ee78:d8a6:8607::1000/116".into()),
-            ("kube_pods_subnet_ipv6", "fd85:ee78:d8a6:8607::1:0000/112".into()),
+            (
+                "kube_service_addresses_ipv6",
+                "fd85:ee78:d8a6:8607::1000/116".into(),
+            ),
+            (
+                "kube_pods_subnet_ipv6",
+                "fd85:ee78:d8a6:8607::1:0000/112".into(),
+            ),
             ("kube_network_node_prefix_ipv6", 120.into()),
         ]
     }
@@ -305,8 +376,14 @@ mod tests {
         let mut d = Vec::new();
         let n = NetworkSettings::from_vars(&get, &mut d);
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(n.service_subnet(), "10.233.0.0/18,fd85:ee78:d8a6:8607::1000/116");
-        assert_eq!(n.pod_subnet(), "10.233.64.0/18,fd85:ee78:d8a6:8607::1:0/112");
+        assert_eq!(
+            n.service_subnet(),
+            "10.233.0.0/18,fd85:ee78:d8a6:8607::1000/116"
+        );
+        assert_eq!(
+            n.pod_subnet(),
+            "10.233.64.0/18,fd85:ee78:d8a6:8607::1:0/112"
+        );
         assert_eq!(n.apiserver_service_ip().unwrap().to_string(), "10.233.0.1");
     }
 
@@ -318,7 +395,10 @@ mod tests {
         let mut d = Vec::new();
         let n = NetworkSettings::from_vars(&get, &mut d);
         assert_eq!(n.service_subnet(), "fd85:ee78:d8a6:8607::1000/116");
-        assert_eq!(n.apiserver_service_ip().unwrap().to_string(), "fd85:ee78:d8a6:8607::1001");
+        assert_eq!(
+            n.apiserver_service_ip().unwrap().to_string(),
+            "fd85:ee78:d8a6:8607::1001"
+        );
     }
 
     #[test]
@@ -327,9 +407,21 @@ mod tests {
             ("kube_pods_subnet", "10.233.0.0/20".into(), "cidr-overlap"),
             ("kube_pods_subnet", "not-a-cidr".into(), "bad-cidr"),
             ("kube_pods_subnet", "fd00::/64".into(), "cidr-family"),
-            ("kube_service_addresses_ipv6", "10.0.0.0/8".into(), "cidr-family"),
-            ("kube_pods_subnet", "10.233.64.1/18".into(), "cidr-host-bits"),
-            ("kube_pods_subnet", "10.233.64.0/23".into(), "pod-range-too-small"),
+            (
+                "kube_service_addresses_ipv6",
+                "10.0.0.0/8".into(),
+                "cidr-family",
+            ),
+            (
+                "kube_pods_subnet",
+                "10.233.64.1/18".into(),
+                "cidr-host-bits",
+            ),
+            (
+                "kube_pods_subnet",
+                "10.233.64.0/23".into(),
+                "pod-range-too-small",
+            ),
             ("kube_network_node_prefix", 16.into(), "node-prefix"),
         ];
         for (name, value, code) in cases {
@@ -340,15 +432,24 @@ mod tests {
             let mut d = Vec::new();
             let n = NetworkSettings::from_vars(&get, &mut d);
             n.check_ranges(3, &get, &mut d);
-            assert!(d.iter().any(|x| x.code == code), "{name}: want {code}, got {d:?}");
+            assert!(
+                d.iter().any(|x| x.code == code),
+                "{name}: want {code}, got {d:?}"
+            );
         }
     }
 
     #[test]
     fn node_ips_and_urls() {
-        let get = lookup(&[("ip", "10.0.0.1".into()), ("ansible_host", "fd00::5".into())]);
+        let get = lookup(&[
+            ("ip", "10.0.0.1".into()),
+            ("ansible_host", "fd00::5".into()),
+        ]);
         let (ips, missing) = node_ips(true, true, &get);
-        assert_eq!(ips.iter().map(|i| i.to_string()).collect::<Vec<_>>(), ["10.0.0.1", "fd00::5"]);
+        assert_eq!(
+            ips.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+            ["10.0.0.1", "fd00::5"]
+        );
         assert!(missing.is_empty());
         assert_eq!(url("https", &ips[1], 2380), "https://[fd00::5]:2380");
         let (_, missing) = node_ips(true, true, &lookup(&[("ip", "10.0.0.1".into())]));

@@ -3,8 +3,7 @@
 /// Quotes a string for a POSIX shell (single quotes; safe for any content).
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c))
     {
         return s.to_string();

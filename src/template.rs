@@ -85,7 +85,11 @@ pub fn truthy(v: &Value) -> bool {
         ValueKind::Bool => v.is_true(),
         ValueKind::Number => v.as_i64().map(|n| n == 1).unwrap_or(false),
         ValueKind::String => matches!(
-            v.as_str().unwrap_or("").trim().to_ascii_lowercase().as_str(),
+            v.as_str()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+                .as_str(),
             "yes" | "on" | "true" | "1" | "y" | "t"
         ),
         _ => false,
@@ -431,7 +435,10 @@ fn family_filter(v: Value, want_v4: bool) -> Result<Value, Error> {
         }
         return Ok(Value::from(out));
     }
-    let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let text = v
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string());
     Ok(match parse_ip_or_net(&text) {
         Some(IpNet::V4(_)) if want_v4 => Value::from(text),
         Some(IpNet::V6(_)) if !want_v4 => Value::from(text),
@@ -448,7 +455,10 @@ fn ipv6(v: Value) -> Result<Value, Error> {
 }
 
 fn ipwrap(v: Value) -> Value {
-    let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let text = v
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string());
     if text.parse::<std::net::Ipv6Addr>().is_ok() {
         Value::from(format!("[{text}]"))
     } else {
@@ -523,7 +533,10 @@ fn password_lookup(spec: &str) -> Result<String, Error> {
     for p in parts {
         if let Some(n) = p.strip_prefix("length=") {
             length = n.parse().map_err(|_| {
-                Error::new(ErrorKind::InvalidOperation, format!("password lookup: bad length '{n}'"))
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("password lookup: bad length '{n}'"),
+                )
             })?;
         } else if let Some(c) = p.strip_prefix("chars=") {
             for set in c.split(',') {
@@ -542,15 +555,26 @@ fn password_lookup(spec: &str) -> Result<String, Error> {
         }
     }
     if charset.is_empty() {
-        charset.extend(('a'..='z').chain('A'..='Z').chain('0'..='9').chain(".,:-_".chars()));
+        charset.extend(
+            ('a'..='z')
+                .chain('A'..='Z')
+                .chain('0'..='9')
+                .chain(".,:-_".chars()),
+        );
     }
     if path.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidOperation, "password lookup needs a path"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "password lookup needs a path",
+        ));
     }
     let p = Path::new(path);
     if p.exists() && path != "/dev/null" {
         let s = std::fs::read_to_string(p).map_err(|e| {
-            Error::new(ErrorKind::InvalidOperation, format!("password lookup: {path}: {e}"))
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("password lookup: {path}: {e}"),
+            )
         })?;
         // Ansible stores "secret salt=..." on one line; the secret is the first word.
         return Ok(s.split_whitespace().next().unwrap_or("").to_string());
@@ -562,7 +586,10 @@ fn password_lookup(spec: &str) -> Result<String, Error> {
         .collect();
     if path != "/dev/null" {
         write_secret(p, &secret).map_err(|e| {
-            Error::new(ErrorKind::InvalidOperation, format!("password lookup: cannot store {path}: {e}"))
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("password lookup: cannot store {path}: {e}"),
+            )
         })?;
     }
     Ok(secret)
@@ -574,7 +601,8 @@ fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o600))?;
     writeln!(tmp, "{secret}")?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -610,7 +638,14 @@ mod tests {
 
     #[test]
     fn ansible_bool_semantics() {
-        for (s, want) in [("'yes'", true), ("'on'", true), ("'no'", false), ("'False'", false), ("1", true), ("'x'", false)] {
+        for (s, want) in [
+            ("'yes'", true),
+            ("'on'", true),
+            ("'no'", false),
+            ("'False'", false),
+            ("1", true),
+            ("'x'", false),
+        ] {
             assert_eq!(eval(&format!("{s} | bool")).is_true(), want, "{s}");
         }
     }
@@ -638,14 +673,24 @@ mod tests {
 
     #[test]
     fn unknown_lookup_names_itself() {
-        let err = env().compile_expression("lookup('k8s', 'x')").unwrap().eval(()).unwrap_err();
+        let err = env()
+            .compile_expression("lookup('k8s', 'x')")
+            .unwrap()
+            .eval(())
+            .unwrap_err();
         assert!(err.to_string().contains("lookup plugin 'k8s'"), "{err}");
     }
 
     #[test]
     fn combine_and_regex() {
-        assert_eq!(eval("{'a': 1} | combine({'b': 2}) | to_json").to_string(), r#"{"a":1,"b":2}"#);
-        assert_eq!(eval("'v1.2.3' | regex_replace('^v', '')").to_string(), "1.2.3");
+        assert_eq!(
+            eval("{'a': 1} | combine({'b': 2}) | to_json").to_string(),
+            r#"{"a":1,"b":2}"#
+        );
+        assert_eq!(
+            eval("'v1.2.3' | regex_replace('^v', '')").to_string(),
+            "1.2.3"
+        );
     }
 }
 

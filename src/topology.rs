@@ -305,20 +305,50 @@ mod tests {
     #[test]
     fn table_rows() {
         use Role::*;
-        let k8s = [Containerd, Runc, Nerdctl, Crictl, CniPlugins, Kubelet, Kubeadm];
+        let k8s = [
+            Containerd, Runc, Nerdctl, Crictl, CniPlugins, Kubelet, Kubeadm,
+        ];
         let cases: Vec<(&str, Facts, Vec<Component>)> = vec![
-            ("etcd-only host mode: etcd and nothing container-related", facts(&[Etcd], Settings::default()), vec![Component::Etcd]),
-            ("etcd-only kubeadm mode: nothing", facts(&[Etcd], with(|s| s.etcd_deployment_type = "kubeadm".into())), vec![]),
-            ("worker", facts(&[Worker], Settings::default()), [&k8s[..], &[Cilium]].concat()),
-            ("separate control plane gets client certs and kubectl", facts(&[ControlPlane], Settings::default()),
-                [&[EtcdClientCerts][..], &k8s[..], &[Kubectl, Cilium]].concat()),
-            ("stacked control plane", facts(&[ControlPlane, Etcd, Worker], Settings::default()),
-                [&[Component::Etcd][..], &k8s[..], &[Kubectl, Cilium]].concat()),
-            ("cni plugin: no cilium", facts(&[Worker], with(|s| s.kube_network_plugin = "cni".into())), k8s.to_vec()),
-            ("cilium kvstore: workers get etcd client certs", facts(&[Worker], with(|s| s.cni_uses_etcd = true)),
-                [&[EtcdClientCerts][..], &k8s[..], &[Cilium]].concat()),
-            ("another container manager: no containerd/runc/nerdctl", facts(&[Worker], with(|s| s.container_manager = "crio".into())),
-                vec![Crictl, CniPlugins, Kubelet, Kubeadm, Cilium]),
+            (
+                "etcd-only host mode: etcd and nothing container-related",
+                facts(&[Etcd], Settings::default()),
+                vec![Component::Etcd],
+            ),
+            (
+                "etcd-only kubeadm mode: nothing",
+                facts(&[Etcd], with(|s| s.etcd_deployment_type = "kubeadm".into())),
+                vec![],
+            ),
+            (
+                "worker",
+                facts(&[Worker], Settings::default()),
+                [&k8s[..], &[Cilium]].concat(),
+            ),
+            (
+                "separate control plane gets client certs and kubectl",
+                facts(&[ControlPlane], Settings::default()),
+                [&[EtcdClientCerts][..], &k8s[..], &[Kubectl, Cilium]].concat(),
+            ),
+            (
+                "stacked control plane",
+                facts(&[ControlPlane, Etcd, Worker], Settings::default()),
+                [&[Component::Etcd][..], &k8s[..], &[Kubectl, Cilium]].concat(),
+            ),
+            (
+                "cni plugin: no cilium",
+                facts(&[Worker], with(|s| s.kube_network_plugin = "cni".into())),
+                k8s.to_vec(),
+            ),
+            (
+                "cilium kvstore: workers get etcd client certs",
+                facts(&[Worker], with(|s| s.cni_uses_etcd = true)),
+                [&[EtcdClientCerts][..], &k8s[..], &[Cilium]].concat(),
+            ),
+            (
+                "another container manager: no containerd/runc/nerdctl",
+                facts(&[Worker], with(|s| s.container_manager = "crio".into())),
+                vec![Crictl, CniPlugins, Kubelet, Kubeadm, Cilium],
+            ),
             ("no roles: nothing", facts(&[], Settings::default()), vec![]),
         ];
         for (name, f, want) in cases {
@@ -348,9 +378,22 @@ mod tests {
     fn layouts() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(layout(&v(&["a"]), &v(&["a"]), &v(&["a"])), Layout::AllInOne);
-        assert_eq!(layout(&v(&["a"]), &v(&["a", "b"]), &v(&["a"])), Layout::Default);
-        assert_eq!(layout(&v(&["a", "b", "c"]), &v(&["a", "b", "c", "d"]), &v(&["a", "b", "c"])), Layout::Ha);
-        assert_eq!(layout(&v(&["a"]), &v(&["a", "b"]), &v(&["c"])), Layout::Separate);
+        assert_eq!(
+            layout(&v(&["a"]), &v(&["a", "b"]), &v(&["a"])),
+            Layout::Default
+        );
+        assert_eq!(
+            layout(
+                &v(&["a", "b", "c"]),
+                &v(&["a", "b", "c", "d"]),
+                &v(&["a", "b", "c"])
+            ),
+            Layout::Ha
+        );
+        assert_eq!(
+            layout(&v(&["a"]), &v(&["a", "b"]), &v(&["c"])),
+            Layout::Separate
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         .first()
         .map(|h| h.settings.etcd_deployment_type.clone())
         .unwrap_or_else(|| "host".into());
-    let etcd_type_loc = cps.first().and_then(|h| h.vars.get("etcd_deployment_type").map(|(_, l)| l.clone()));
+    let etcd_type_loc = cps
+        .first()
+        .and_then(|h| h.vars.get("etcd_deployment_type").map(|(_, l)| l.clone()));
     if etcd.is_empty() && etcd_type == "host" {
         d.push(
             Diagnostic::error("no-etcd", "the etcd group is empty but etcd_deployment_type is host")
@@ -74,9 +76,12 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         );
     } else if etcd.len() == 1 {
         d.push(
-            Diagnostic::warning("single-etcd", "the etcd group has one member: no fault tolerance")
-                .at(Some(group_loc("etcd")))
-                .help("use 3 etcd members for production"),
+            Diagnostic::warning(
+                "single-etcd",
+                "the etcd group has one member: no fault tolerance",
+            )
+            .at(Some(group_loc("etcd")))
+            .help("use 3 etcd members for production"),
         );
     }
     if etcd_type == "kubeadm" {
@@ -91,13 +96,22 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         }
     }
     for h in &inv.hosts {
-        let roles_groups = ["kube_control_plane", "kube_node", "etcd", "calico_rr", "bastion"];
+        let roles_groups = [
+            "kube_control_plane",
+            "kube_node",
+            "etcd",
+            "calico_rr",
+            "bastion",
+        ];
         let groups = inv.groups_of(&h.name);
         if !roles_groups.iter().any(|g| groups.contains(*g)) {
             d.push(
-                Diagnostic::error("host-without-group", format!("host {} is in no kubeforge group", h.name))
-                    .at(Some(h.location.clone()))
-                    .help("add it to kube_control_plane, kube_node or etcd (or bastion), or remove it"),
+                Diagnostic::error(
+                    "host-without-group",
+                    format!("host {} is in no kubeforge group", h.name),
+                )
+                .at(Some(h.location.clone()))
+                .help("add it to kube_control_plane, kube_node or etcd (or bastion), or remove it"),
             );
         }
     }
@@ -123,21 +137,40 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
             if let Some(other) = seen.get(&a) {
                 let loc = inv.host(&h.name).map(|e| e.location.clone());
                 d.push(
-                    Diagnostic::error("duplicate-address", format!("hosts {other} and {} have the same address {a}", h.name))
-                        .at(loc)
-                        .help("give each host its own ansible_host / ip, or remove the duplicate entry"),
+                    Diagnostic::error(
+                        "duplicate-address",
+                        format!("hosts {other} and {} have the same address {a}", h.name),
+                    )
+                    .at(loc)
+                    .help(
+                        "give each host its own ansible_host / ip, or remove the duplicate entry",
+                    ),
                 );
             } else {
                 seen.insert(a, &h.name);
             }
         }
-        if cluster.hosts.iter().any(|_| true) && (h.has_role(Role::ControlPlane) || h.has_role(Role::Worker) || h.has_role(Role::Etcd)) {
+        if cluster.hosts.iter().any(|_| true)
+            && (h.has_role(Role::ControlPlane)
+                || h.has_role(Role::Worker)
+                || h.has_role(Role::Etcd))
+        {
             for fam in &h.missing_families {
-                let (vars, stack) = if fam == "IPv6" { ("ip6", "ipv6_stack") } else { ("ip", "ipv4_stack") };
+                let (vars, stack) = if fam == "IPv6" {
+                    ("ip6", "ipv6_stack")
+                } else {
+                    ("ip", "ipv4_stack")
+                };
                 d.push(
-                    Diagnostic::error("missing-address", format!("{stack} is on but host {} has no {fam} address", h.name))
-                        .at(inv.host(&h.name).map(|e| e.location.clone()))
-                        .help(format!("set {vars} (or an {fam} ansible_host) for {}", h.name)),
+                    Diagnostic::error(
+                        "missing-address",
+                        format!("{stack} is on but host {} has no {fam} address", h.name),
+                    )
+                    .at(inv.host(&h.name).map(|e| e.location.clone()))
+                    .help(format!(
+                        "set {vars} (or an {fam} ansible_host) for {}",
+                        h.name
+                    )),
                 );
             }
         }
@@ -147,19 +180,28 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
     let checks: [(&str, &[&str]); 3] = [
         ("container_manager", &topology::SUPPORTED_CONTAINER_MANAGERS),
         ("kube_network_plugin", &topology::SUPPORTED_NETWORK_PLUGINS),
-        ("etcd_deployment_type", &topology::SUPPORTED_ETCD_DEPLOYMENT_TYPES),
+        (
+            "etcd_deployment_type",
+            &topology::SUPPORTED_ETCD_DEPLOYMENT_TYPES,
+        ),
     ];
     for (name, supported) in checks {
         let mut reported = Vec::new();
         for h in &cluster.hosts {
             if let Some((v, loc)) = h.vars.get(name) {
-                let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 if !supported.contains(&text.as_str()) && !reported.contains(loc) {
                     reported.push(loc.clone());
                     d.push(
-                        Diagnostic::error("unsupported-value", format!("{name}: '{text}' is not supported by kubeforge yet"))
-                            .at(Some(loc.clone()))
-                            .help(format!("supported values: {}", supported.join(", "))),
+                        Diagnostic::error(
+                            "unsupported-value",
+                            format!("{name}: '{text}' is not supported by kubeforge yet"),
+                        )
+                        .at(Some(loc.clone()))
+                        .help(format!("supported values: {}", supported.join(", "))),
                     );
                 }
             }
@@ -198,17 +240,24 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
     // Versions must have pinned checksums.
     let mut reported = Vec::new();
     for h in &cluster.hosts {
-        for (var, artifact) in [("kube_version", "kubeadm"), ("etcd_version", "etcd")] {
+        for a in crate::artifacts::all() {
+            let (var, artifact) = (a.version_var.as_str(), a.name.as_str());
             if let Some((v, loc)) = h.vars.get(var) {
-                let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 let text = text.trim_start_matches('v').to_string();
                 let pinned = crate::artifacts::versions(artifact);
                 if !pinned.iter().any(|p| *p == text) && !reported.contains(loc) {
                     reported.push(loc.clone());
                     d.push(
-                        Diagnostic::error("unpinned-version", format!("{var}: no pinned checksum for version '{text}'"))
-                            .at(Some(loc.clone()))
-                            .help(format!("use one of: {}", pinned.join(", "))),
+                        Diagnostic::error(
+                            "unpinned-version",
+                            format!("{var}: no pinned checksum for version '{text}'"),
+                        )
+                        .at(Some(loc.clone()))
+                        .help(format!("use one of: {}", pinned.join(", "))),
                     );
                 }
             }

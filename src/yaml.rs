@@ -218,10 +218,12 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses one YAML document into a spanned node. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    if text.trim().is_empty() || text.lines().all(|l| {
-        let t = l.trim();
-        t.is_empty() || t.starts_with('#') || t == "---"
-    }) {
+    if text.trim().is_empty()
+        || text.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#') || t == "---"
+        })
+    {
         return Ok(Node {
             line: 1,
             col: 1,

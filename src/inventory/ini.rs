@@ -22,6 +22,7 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
         let lineno = u32::try_from(idx + 1).unwrap_or(u32::MAX);
         let loc = Location::new(file, lineno);
         let err = |message: String, help: &str| InventoryError::Syntax {
+            code: "ini-syntax",
             location: Location::new(file, lineno),
             message,
             help: help.to_string(),
@@ -68,7 +69,9 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
         match section {
             Section::Children => {
                 let tokens = tokenize(line).map_err(|m| err(m, "close the quote"))?;
-                let Some(first) = tokens.first() else { continue };
+                let Some(first) = tokens.first() else {
+                    continue;
+                };
                 if tokens.len() > 1 {
                     return Err(err(
                         format!("a [{group}:children] line names one group, found '{line}'"),
@@ -87,14 +90,17 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     ));
                 };
                 let key = k.trim();
-                check_var_name(key).map_err(|m| err(m, "variable names are letters, digits and '_'"))?;
+                check_var_name(key)
+                    .map_err(|m| err(m, "variable names are letters, digits and '_'"))?;
                 let value = strip_inline_comment(v.trim());
                 let (text, quoted) = unquote(value);
                 let var = Var {
                     value: literal(&text, quoted),
                     origin: loc.clone(),
                 };
-                inv.group_mut(&group, Some(loc)).vars.insert(key.to_string(), var);
+                inv.group_mut(&group, Some(loc))
+                    .vars
+                    .insert(key.to_string(), var);
             }
             Section::Hosts => {
                 let tokens = tokenize(line).map_err(|m| err(m, "close the quote"))?;
@@ -105,11 +111,15 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                 for t in rest {
                     let Some((k, v)) = t.text.split_once('=') else {
                         return Err(err(
-                            format!("expected key=value after host '{}', found '{}'", first.text, t.text),
+                            format!(
+                                "expected key=value after host '{}', found '{}'",
+                                first.text, t.text
+                            ),
                             "host lines are: name key=value key2=value2",
                         ));
                     };
-                    check_var_name(k).map_err(|m| err(m, "variable names are letters, digits and '_'"))?;
+                    check_var_name(k)
+                        .map_err(|m| err(m, "variable names are letters, digits and '_'"))?;
                     vars.insert(
                         k.to_string(),
                         Var {
@@ -132,7 +142,8 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     err(m, "a range is written name[01:10] or name[a:f], optionally with a stride [1:9:2]")
                 })?;
                 for name in names {
-                    check_name(&name).map_err(|m| err(m, "host names are letters, digits, '.', '_' and '-'"))?;
+                    check_name(&name)
+                        .map_err(|m| err(m, "host names are letters, digits, '.', '_' and '-'"))?;
                     inv.add_host(&group, &name, loc.clone(), vars.clone());
                 }
             }
@@ -260,14 +271,22 @@ fn literal(text: &str, quoted: bool) -> Value {
     }
     if text.contains('.') && !text.starts_with('.') && !text.ends_with('.') {
         if let Ok(f) = text.parse::<f64>() {
-            if text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+            if text
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            {
                 if let Some(n) = serde_json::Number::from_f64(f) {
                     return Value::Number(n);
                 }
             }
         }
     }
-    if (text.starts_with('[') && text.ends_with(']')) || (text.starts_with('{') && text.ends_with('}')) {
+    // A Jinja template is never a Python literal: `x={{ y }}` stays a string to render
+    // (read as a flow mapping it would become the dict {{"y": null}: null}).
+    let template = text.contains("{{") || text.contains("{%") || text.contains("{#");
+    let list_or_dict = (text.starts_with('[') && text.ends_with(']'))
+        || (text.starts_with('{') && text.ends_with('}'));
+    if list_or_dict && !template {
         if let Ok(node) = crate::yaml::parse(text) {
             return node.to_value();
         }
@@ -295,7 +314,11 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
         .find(']')
         .map(|i| i + open)
         .ok_or_else(|| format!("unclosed '[' in host pattern '{pattern}'"))?;
-    let (head, body, tail) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let (head, body, tail) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
     let parts: Vec<&str> = body.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {
         return Err(format!("bad range '[{body}]' in '{pattern}'"));
@@ -311,9 +334,15 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     let mut items = Vec::new();
     if let (Ok(a), Ok(b)) = (parts[0].parse::<u64>(), parts[1].parse::<u64>()) {
         if a > b || b - a > 10_000 {
-            return Err(format!("range '[{body}]' in '{pattern}' is empty or too large"));
+            return Err(format!(
+                "range '[{body}]' in '{pattern}' is empty or too large"
+            ));
         }
-        let width = if parts[0].starts_with('0') { parts[0].len() } else { 0 };
+        let width = if parts[0].starts_with('0') {
+            parts[0].len()
+        } else {
+            0
+        };
         for n in (a..=b).step_by(stride) {
             items.push(format!("{n:0width$}"));
         }
@@ -328,14 +357,24 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     } else {
         return Err(format!("bad range '[{body}]' in '{pattern}'"));
     }
-    let mut out = Vec::new();
-    for it in items {
-        for rest in expand_range(tail)? {
+    // Several ranges in one pattern multiply: cap the product, not just each range.
+    let rests = expand_range(tail)?;
+    if items.len().saturating_mul(rests.len()) > MAX_RANGE_HOSTS {
+        return Err(format!(
+            "'{pattern}' expands to more than {MAX_RANGE_HOSTS} hosts"
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len() * rests.len());
+    for it in &items {
+        for rest in &rests {
             out.push(format!("{head}{it}{rest}"));
         }
     }
     Ok(out)
 }
+
+/// The most hosts one range pattern may expand to.
+const MAX_RANGE_HOSTS: usize = 10_001;
 
 #[cfg(test)]
 mod tests {
@@ -356,14 +395,23 @@ ansible_user=ubuntu
 flag=True
 ";
         let inv = parse(text, "inv.ini").unwrap();
-        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["node1", "node4", "node5"]);
+        assert_eq!(
+            inv.hosts.keys().collect::<Vec<_>>(),
+            ["node1", "node4", "node5"]
+        );
         let n1 = &inv.hosts["node1"];
         assert_eq!(n1.vars["ip"].value, Value::from("10.3.0.1"));
         assert_eq!(n1.vars["ip"].origin, Location::new("inv.ini", 3));
         assert_eq!(inv.groups["etcd"].children, ["kube_control_plane"]);
-        assert_eq!(inv.hosts["node4"].vars["ansible_port"].value, Value::from(2222));
+        assert_eq!(
+            inv.hosts["node4"].vars["ansible_port"].value,
+            Value::from(2222)
+        );
         assert_eq!(inv.groups["all"].vars["flag"].value, Value::Bool(true));
-        assert_eq!(inv.groups["all"].vars["ansible_user"].value, Value::from("ubuntu"));
+        assert_eq!(
+            inv.groups["all"].vars["ansible_user"].value,
+            Value::from("ubuntu")
+        );
     }
 
     #[test]

@@ -47,17 +47,18 @@ pub const DEFAULTS_FILE: &str = "roles/kubeforge_defaults/defaults/main.yml";
 const DEFAULTS_TEXT: &str = include_str!("../../roles/kubeforge_defaults/defaults/main.yml");
 
 /// Something that stops an inventory from loading.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
     /// A syntax or shape problem at a known place.
     #[error("{location}: {message}")]
     Syntax {
+        /// Stable short code for scripts (e.g. `ini-syntax`, `group-cycle`).
+        code: &'static str,
         /// Where.
         location: Location,
         /// What.
         message: String,
         /// What to do.
-        #[help]
         help: String,
     },
     /// A file that cannot be read.
@@ -70,7 +71,6 @@ pub enum InventoryError {
     },
     /// `-i DIR` with no inventory file in it.
     #[error("no inventory file in {dir}")]
-    #[diagnostic(help("put one of hosts.yaml, hosts.yml, inventory.ini, hosts.ini, inventory.yaml or hosts in it, or pass the file itself with -i"))]
     NotFound {
         /// The directory given.
         dir: String,
@@ -87,12 +87,40 @@ pub enum InventoryError {
         /// The cause.
         message: String,
         /// What to do.
-        #[help]
         help: String,
     },
     /// Errors found by validation (see `validate`).
     #[error("the inventory has {} error(s)", .0.iter().filter(|d| d.is_error()).count())]
     Invalid(Vec<Diagnostic>),
+}
+
+impl InventoryError {
+    /// Stable short code, as `Diagnostic::code` (printed by the CLI).
+    pub fn code(&self) -> &'static str {
+        match self {
+            InventoryError::Syntax { code, .. } => code,
+            InventoryError::Io { .. } => "io",
+            InventoryError::NotFound { .. } => "no-inventory-file",
+            InventoryError::Template { .. } => "template",
+            InventoryError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+impl miette::Diagnostic for InventoryError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(InventoryError::code(self)))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        match self {
+            InventoryError::Syntax { help, .. } | InventoryError::Template { help, .. } => Some(Box::new(help)),
+            InventoryError::NotFound { .. } => Some(Box::new(
+                "put one of hosts.yaml, hosts.yml, inventory.ini, hosts.ini, inventory.yaml or hosts in it, or pass the file itself with -i",
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl InventoryError {
@@ -181,6 +209,7 @@ pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
             out.extend(vars_files::load_file(Path::new(file))?);
         } else if arg.starts_with('{') {
             let node = crate::yaml::parse(arg).map_err(|e| InventoryError::Syntax {
+                code: "extra-vars",
                 location: Location::new("-e", 0),
                 message: format!("invalid -e mapping '{arg}': {}", e.message),
                 help: "write -e key=value, -e @vars.yml or -e '{\"key\": value}'".into(),
@@ -190,6 +219,7 @@ pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
             for part in split_words(arg) {
                 let Some((k, v)) = part.split_once('=') else {
                     return Err(InventoryError::Syntax {
+                        code: "extra-vars",
                         location: Location::new("-e", 0),
                         message: format!("-e '{part}' is not key=value"),
                         help: "write -e key=value, -e @vars.yml or -e '{\"key\": value}'".into(),
@@ -234,11 +264,19 @@ fn split_words(s: &str) -> Vec<String> {
 /// Built-in defaults, parsed from the copy shipped in the binary.
 pub fn builtin_defaults() -> Result<VarMap, InventoryError> {
     let node = crate::yaml::parse(DEFAULTS_TEXT).map_err(|e| InventoryError::Syntax {
+        code: "defaults",
         location: Location::new(DEFAULTS_FILE, e.line),
         message: e.message,
         help: "this file ships with kubeforge; report it".into(),
     })?;
-    yaml_format::vars_of(DEFAULTS_FILE, &node)
+    let mut vars = yaml_format::vars_of(DEFAULTS_FILE, &node)?;
+    for a in crate::artifacts::all() {
+        vars.entry(a.version_var.clone()).or_insert_with(|| Var {
+            value: Value::String(a.default_version.clone()),
+            origin: Location::new("src/artifacts.yml", 0),
+        });
+    }
+    Ok(vars)
 }
 
 impl Inventory {
@@ -260,7 +298,15 @@ impl Inventory {
         let group_vars = vars_files::load_dir(&dir.join("group_vars"))?;
         let host_vars = vars_files::load_dir(&dir.join("host_vars"))?;
         let extra = parse_extra_vars(extra_vars)?;
-        Inventory::from_parts(file, dir, parsed, group_vars, host_vars, builtin_defaults()?, extra)
+        Inventory::from_parts(
+            file,
+            dir,
+            parsed,
+            group_vars,
+            host_vars,
+            builtin_defaults()?,
+            extra,
+        )
     }
 
     /// Parses inventory text directly (tests, fuzzing): no group_vars, no defaults.
@@ -293,26 +339,27 @@ impl Inventory {
     ) -> Result<Inventory, InventoryError> {
         let mut warnings = Vec::new();
         rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
-        let mut groups: BTreeMap<String, GroupEntry> = parsed
-            .groups
-            .into_iter()
-            .map(|(k, v)| (k, v))
+        let mut groups: BTreeMap<String, GroupEntry> =
+            parsed.groups.into_iter().map(|(k, v)| (k, v)).collect();
+        // Kubespray's dynamic_groups role puts every kube_control_plane, kube_node and
+        // calico_rr host in k8s_cluster whatever the inventory says, so a k8s_cluster
+        // declared only for its vars (`[k8s_cluster:vars]`) still holds those hosts.
+        let derived: Vec<String> = ["kube_control_plane", "kube_node", "calico_rr"]
+            .iter()
+            .filter(|g| groups.contains_key(**g))
+            .map(|g| g.to_string())
             .collect();
-        if !groups.contains_key("k8s_cluster") {
-            let children: Vec<String> = ["kube_control_plane", "kube_node", "calico_rr"]
-                .iter()
-                .filter(|g| groups.contains_key(**g))
-                .map(|g| g.to_string())
-                .collect();
-            groups.insert(
-                "k8s_cluster".into(),
-                GroupEntry {
-                    name: "k8s_cluster".into(),
-                    location: None,
-                    children,
-                    ..GroupEntry::default()
-                },
-            );
+        let k8s = groups
+            .entry("k8s_cluster".into())
+            .or_insert_with(|| GroupEntry {
+                name: "k8s_cluster".into(),
+                location: None,
+                ..GroupEntry::default()
+            });
+        for c in derived {
+            if !k8s.children.contains(&c) {
+                k8s.children.push(c);
+            }
         }
         let mut hosts: Vec<HostEntry> = parsed.hosts.into_values().collect();
         hosts.sort_by(|a, b| natural_cmp(&a.name, &b.name));
@@ -347,7 +394,11 @@ impl Inventory {
         let ungrouped: Vec<String> = inv
             .hosts
             .iter()
-            .filter(|h| inv.direct_groups(&h.name).iter().all(|g| g == "all" || g == "ungrouped"))
+            .filter(|h| {
+                inv.direct_groups(&h.name)
+                    .iter()
+                    .all(|g| g == "all" || g == "ungrouped")
+            })
             .map(|h| h.name.clone())
             .collect();
         inv.groups.insert(
@@ -492,7 +543,10 @@ fn rename_deprecated(
             }
         }
         if let Some(vars) = group_vars.remove(old) {
-            let loc = vars.values().next().map(|v| Location::new(v.origin.file.clone(), 0));
+            let loc = vars
+                .values()
+                .next()
+                .map(|v| Location::new(v.origin.file.clone(), 0));
             warnings.push(
                 Diagnostic::warning(
                     "deprecated-group",
@@ -510,7 +564,9 @@ fn rename_deprecated(
 }
 
 /// Depth of each group below `all` (for precedence); a cycle of children is an error.
-fn group_depths(groups: &BTreeMap<String, GroupEntry>) -> Result<BTreeMap<String, usize>, InventoryError> {
+fn group_depths(
+    groups: &BTreeMap<String, GroupEntry>,
+) -> Result<BTreeMap<String, usize>, InventoryError> {
     fn visit(
         name: &str,
         groups: &BTreeMap<String, GroupEntry>,
@@ -524,8 +580,12 @@ fn group_depths(groups: &BTreeMap<String, GroupEntry>) -> Result<BTreeMap<String
                 .and_then(|g| g.location.clone())
                 .unwrap_or_else(|| Location::new("inventory", 0));
             return Err(InventoryError::Syntax {
+                code: "group-cycle",
                 location: loc,
-                message: format!("group '{name}' is its own ancestor: {} -> {name}", path.join(" -> ")),
+                message: format!(
+                    "group '{name}' is its own ancestor: {} -> {name}",
+                    path.join(" -> ")
+                ),
                 help: "remove one of the children entries to break the cycle".into(),
             });
         }
@@ -581,7 +641,10 @@ mod tests {
 
     #[test]
     fn deprecated_names_are_renamed_with_a_warning() {
-        let i = inv("[kube-master]\ncp1\n[kube-node]\nw1\n[k8s-cluster:children]\nkube-master\nkube-node\n", "i.ini");
+        let i = inv(
+            "[kube-master]\ncp1\n[kube-node]\nw1\n[k8s-cluster:children]\nkube-master\nkube-node\n",
+            "i.ini",
+        );
         assert_eq!(i.members("kube_control_plane"), ["cp1"]);
         assert_eq!(i.members("k8s_cluster"), ["cp1", "w1"]);
         assert_eq!(i.warnings.len(), 3);

@@ -47,6 +47,10 @@ thread_local! {
     static NESTED_ERROR: RefCell<Option<ResolveError>> = const { RefCell::new(None) };
 }
 
+/// How many variables deep one variable's rendering may reach (each level costs a
+/// template render on the stack; real inventories nest a handful of levels).
+pub const MAX_NESTING: usize = 32;
+
 const MAGIC: [&str; 8] = [
     "inventory_hostname",
     "inventory_hostname_short",
@@ -106,7 +110,11 @@ impl Resolver {
 
     /// The raw (unrendered) value of a host's variable.
     pub fn raw(&self, host: &str, name: &str) -> Option<&Value> {
-        self.inner.layered.get(host).and_then(|m| m.get(name)).map(|v| &v.value)
+        self.inner
+            .layered
+            .get(host)
+            .and_then(|m| m.get(name))
+            .map(|v| &v.value)
     }
 
     /// Renders one variable for a host; `Ok(None)` when it is not defined.
@@ -115,7 +123,10 @@ impl Resolver {
     }
 
     /// Renders every variable of a host, with where each was set; all failures at once.
-    pub fn all(&self, host: &str) -> Result<BTreeMap<String, (Value, Location)>, Vec<ResolveError>> {
+    pub fn all(
+        &self,
+        host: &str,
+    ) -> Result<BTreeMap<String, (Value, Location)>, Vec<ResolveError>> {
         let mut out = BTreeMap::new();
         let mut errors = Vec::new();
         for name in self.names(host) {
@@ -140,7 +151,11 @@ impl Resolver {
 
     /// A template context for the host: its variables, magic variables, and `overlay`
     /// (task vars, facts, loop items) on top.
-    pub fn scope(&self, host: &str, overlay: BTreeMap<String, minijinja::Value>) -> minijinja::Value {
+    pub fn scope(
+        &self,
+        host: &str,
+        overlay: BTreeMap<String, minijinja::Value>,
+    ) -> minijinja::Value {
         minijinja::Value::from_object(HostScope {
             inner: self.inner.clone(),
             host: host.to_string(),
@@ -201,9 +216,17 @@ impl Object for HostScope {
             .inner
             .layered
             .get(&self.host)
-            .map(|m| m.keys().map(|k| minijinja::Value::from(k.as_str())).collect())
+            .map(|m| {
+                m.keys()
+                    .map(|k| minijinja::Value::from(k.as_str()))
+                    .collect()
+            })
             .unwrap_or_default();
-        keys.extend(self.overlay.keys().map(|k| minijinja::Value::from(k.as_str())));
+        keys.extend(
+            self.overlay
+                .keys()
+                .map(|k| minijinja::Value::from(k.as_str())),
+        );
         Enumerator::Values(keys)
     }
 }
@@ -247,7 +270,9 @@ fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value>
     let inv = &inner.inv;
     Some(match name {
         "inventory_hostname" => minijinja::Value::from(host),
-        "inventory_hostname_short" => minijinja::Value::from(host.split('.').next().unwrap_or(host)),
+        "inventory_hostname_short" => {
+            minijinja::Value::from(host.split('.').next().unwrap_or(host))
+        }
         "inventory_dir" => minijinja::Value::from(inv.dir.display().to_string()),
         "inventory_file" => minijinja::Value::from(inv.file.display().to_string()),
         "playbook_dir" => minijinja::Value::from(
@@ -298,6 +323,26 @@ fn resolve(inner: &Arc<Inner>, host: &str, name: &str) -> Cached {
             help: "break the cycle: one of these variables must be a plain value".into(),
         });
     }
+    // Every level of nesting is a template render on the native stack: refuse chains
+    // deeper than any real inventory has, instead of overflowing the stack.
+    let depth = STACK.with(|s| s.borrow().len());
+    if depth >= MAX_NESTING {
+        let first = STACK.with(|s| {
+            s.borrow()
+                .first()
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default()
+        });
+        return Err(ResolveError {
+            host: host.into(),
+            name: name.into(),
+            origin: var.origin.clone(),
+            message: format!(
+                "variables nest more than {MAX_NESTING} levels deep ({first} -> ... -> {name})"
+            ),
+            help: "make one of the variables in the chain a plain value".into(),
+        });
+    }
     STACK.with(|s| s.borrow_mut().push(key.clone()));
     // Each render collects the failures of the variables it asked for; the caller's
     // collection is set aside meanwhile.
@@ -335,7 +380,10 @@ fn resolve(inner: &Arc<Inner>, host: &str, name: &str) -> Cached {
 fn help_for(message: &str) -> String {
     if message.contains("undefined") {
         "define the missing variable in group_vars, host_vars or with -e, or guard it with `is defined` / `| default(...)`".into()
-    } else if message.contains("filter") || message.contains("lookup") || message.contains("function") {
+    } else if message.contains("filter")
+        || message.contains("lookup")
+        || message.contains("function")
+    {
         "kubeforge provides the Ansible filters Kubespray's inventories use; replace this one with a plain value or a supported filter (see README: Templates)".into()
     } else {
         "fix the template expression".into()
@@ -394,7 +442,9 @@ fn render_str(scope: &minijinja::Value, s: &str) -> Result<Value, String> {
         }
         return serde_json::to_value(&v).map_err(|e| e.to_string());
     }
-    let out = env.render_str(&src, scope.clone()).map_err(|e| describe(&e))?;
+    let out = env
+        .render_str(&src, scope.clone())
+        .map_err(|e| describe(&e))?;
     let t = out.trim();
     if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
         if let Ok(node) = crate::yaml::parse(t) {
@@ -448,13 +498,17 @@ mod tests {
         assert_eq!(r.get("a", "dir").unwrap(), Some(Value::from("/etc/k8s")));
         assert_eq!(r.get("a", "flag").unwrap(), Some(Value::Bool(true)));
         assert_eq!(r.get("b", "hn").unwrap(), Some(Value::from("b-x")));
-        assert_eq!(r.get("a", "lst").unwrap(), Some(serde_json::json!(["a", "b"])));
+        assert_eq!(
+            r.get("a", "lst").unwrap(),
+            Some(serde_json::json!(["a", "b"]))
+        );
         assert_eq!(r.get("a", "nope").unwrap(), None);
     }
 
     #[test]
     fn cycles_are_reported_with_the_chain() {
-        let r = resolver("all:\n  vars:\n    a: \"{{ b }}\"\n    b: \"{{ a }}\"\n  hosts:\n    h:\n");
+        let r =
+            resolver("all:\n  vars:\n    a: \"{{ b }}\"\n    b: \"{{ a }}\"\n  hosts:\n    h:\n");
         let e = r.get("h", "a").unwrap_err();
         assert!(e.message.contains("refers to itself: a -> b -> a"), "{e}");
         assert_eq!(e.origin.line, 3);
@@ -479,7 +533,9 @@ mod tests {
 
     #[test]
     fn hostvars_reach_other_hosts() {
-        let r = resolver("all:\n  hosts:\n    a: {ip: 10.0.0.1}\n    b: {peer: \"{{ hostvars['a']['ip'] }}\"}\n");
+        let r = resolver(
+            "all:\n  hosts:\n    a: {ip: 10.0.0.1}\n    b: {peer: \"{{ hostvars['a']['ip'] }}\"}\n",
+        );
         assert_eq!(r.get("b", "peer").unwrap(), Some(Value::from("10.0.0.1")));
     }
 

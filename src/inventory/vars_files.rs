@@ -82,6 +82,7 @@ pub fn load_file(path: &Path) -> Result<VarMap, InventoryError> {
     let shown = display_path(path);
     let text = std::fs::read_to_string(path).map_err(|e| InventoryError::io(path, e))?;
     let node = crate::yaml::parse(&text).map_err(|e| InventoryError::Syntax {
+        code: "yaml-syntax",
         location: Location::new(&shown, e.line),
         message: format!("invalid YAML: {}", e.message),
         help: "fix the YAML syntax (indentation, quotes, duplicate keys)".into(),

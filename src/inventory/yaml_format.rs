@@ -8,6 +8,7 @@ use crate::yaml::{Node, NodeKind};
 /// Parses YAML inventory text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
     let root = crate::yaml::parse(text).map_err(|e| InventoryError::Syntax {
+        code: "yaml-syntax",
         location: Location::new(file, e.line),
         message: format!("invalid YAML: {}", e.message),
         help: "fix the YAML syntax (indentation, quotes, duplicate keys)".into(),
@@ -17,7 +18,11 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
         return Ok(inv);
     }
     let Some(groups) = root.as_map() else {
-        return Err(shape(file, &root, "the top level must be a mapping of groups, usually `all:`"));
+        return Err(shape(
+            file,
+            &root,
+            "the top level must be a mapping of groups, usually `all:`",
+        ));
     };
     for (name, body) in groups {
         let name = group_name(file, name)?;
@@ -42,6 +47,7 @@ fn body_line(key_line: u32, _body: &Node) -> u32 {
 
 fn shape(file: &str, node: &Node, help: &str) -> InventoryError {
     InventoryError::Syntax {
+        code: "yaml-shape",
         location: Location::new(file, node.line),
         message: format!("unexpected {} here", node.type_name()),
         help: help.to_string(),
@@ -55,7 +61,12 @@ fn group_name(file: &str, key: &Node) -> Result<String, InventoryError> {
     }
 }
 
-fn parse_group(inv: &mut Parsed, file: &str, group: &str, body: &Node) -> Result<(), InventoryError> {
+fn parse_group(
+    inv: &mut Parsed,
+    file: &str,
+    group: &str,
+    body: &Node,
+) -> Result<(), InventoryError> {
     if body.is_null() {
         return Ok(());
     }
@@ -89,9 +100,12 @@ fn parse_group(inv: &mut Parsed, file: &str, group: &str, body: &Node) -> Result
             }
             other => {
                 return Err(InventoryError::Syntax {
+                    code: "unknown-key",
                     location: Location::new(file, key.line),
                     message: format!("unknown key '{other}' in group '{group}'"),
-                    help: "a group holds only hosts:, children: and vars: (is the indentation right?)".into(),
+                    help:
+                        "a group holds only hosts:, children: and vars: (is the indentation right?)"
+                            .into(),
                 })
             }
         }
@@ -99,7 +113,12 @@ fn parse_group(inv: &mut Parsed, file: &str, group: &str, body: &Node) -> Result
     Ok(())
 }
 
-fn parse_hosts(inv: &mut Parsed, file: &str, group: &str, value: &Node) -> Result<(), InventoryError> {
+fn parse_hosts(
+    inv: &mut Parsed,
+    file: &str,
+    group: &str,
+    value: &Node,
+) -> Result<(), InventoryError> {
     if value.is_null() {
         return Ok(());
     }
@@ -169,11 +188,17 @@ all:
 ";
         let inv = parse(text, "h.yaml").unwrap();
         assert_eq!(inv.hosts.len(), 2);
-        assert_eq!(inv.hosts["node1"].vars["ansible_host"].value, Value::from("10.0.0.1"));
+        assert_eq!(
+            inv.hosts["node1"].vars["ansible_host"].value,
+            Value::from("10.0.0.1")
+        );
         assert_eq!(inv.hosts["node1"].vars["ansible_host"].origin.line, 4);
         assert_eq!(inv.groups["etcd"].children, ["kube_control_plane"]);
         assert_eq!(inv.groups["etcd"].vars["x"].origin.line, 14);
-        assert_eq!(inv.groups["all"].vars["ansible_user"].value, Value::from("root"));
+        assert_eq!(
+            inv.groups["all"].vars["ansible_user"].value,
+            Value::from("root")
+        );
     }
 
     #[test]

@@ -28,22 +28,179 @@ macro_rules! spec {
 
 /// The module table.
 pub const SPECS: [ModuleSpec; 19] = [
-    spec!("file", ["path", "state", "mode", "owner", "group", "src", "recurse"], ["path"], None),
-    spec!("copy", ["dest", "content", "src", "mode", "owner", "group", "remote_src", "backup"], ["dest", "content|src"], None),
-    spec!("template", ["src", "dest", "mode", "owner", "group", "backup"], ["src", "dest"], None),
-    spec!("lineinfile", ["path", "line", "regexp", "state", "create", "mode", "owner", "group", "insertafter", "insertbefore"], ["path"], None),
-    spec!("blockinfile", ["path", "block", "marker", "state", "create", "mode", "owner", "group"], ["path"], None),
-    spec!("command", ["cmd", "argv", "creates", "removes", "chdir", "environment", "stdin"], ["cmd|argv"], Some("cmd")),
-    spec!("shell", ["cmd", "creates", "removes", "chdir", "environment", "executable", "stdin"], ["cmd"], Some("cmd")),
-    spec!("systemd", ["name", "state", "enabled", "daemon_reload", "masked"], [], None),
-    spec!("sysctl", ["name", "value", "state", "sysctl_file", "reload"], ["name"], None),
-    spec!("modprobe", ["name", "state", "persistent", "params"], ["name"], None),
-    spec!("get_url", ["url", "dest", "checksum", "mode", "owner", "group", "timeout", "validate_certs", "download_once"], ["url", "dest", "checksum"], None),
-    spec!("unarchive", ["src", "dest", "remote_src", "creates", "extra_opts", "mode", "owner", "group", "include"], ["src", "dest"], None),
-    spec!("wait_for", ["port", "host", "path", "state", "timeout", "delay", "search_regex"], [], None),
-    spec!("uri", ["url", "status_code", "method", "ca_path", "client_cert", "client_key", "validate_certs", "return_content", "timeout", "body", "headers"], ["url"], None),
-    spec!("assert", ["that", "fail_msg", "success_msg", "msg", "quiet"], ["that"], None),
-    ModuleSpec { name: "set_fact", args: &[], required: &[], free_form: None, any_args: true },
+    spec!(
+        "file",
+        ["path", "state", "mode", "owner", "group", "src", "recurse"],
+        ["path"],
+        None
+    ),
+    spec!(
+        "copy",
+        [
+            "dest",
+            "content",
+            "src",
+            "mode",
+            "owner",
+            "group",
+            "remote_src",
+            "backup"
+        ],
+        ["dest", "content|src"],
+        None
+    ),
+    spec!(
+        "template",
+        ["src", "dest", "mode", "owner", "group", "backup"],
+        ["src", "dest"],
+        None
+    ),
+    spec!(
+        "lineinfile",
+        [
+            "path",
+            "line",
+            "regexp",
+            "state",
+            "create",
+            "mode",
+            "owner",
+            "group",
+            "insertafter",
+            "insertbefore"
+        ],
+        ["path"],
+        None
+    ),
+    spec!(
+        "blockinfile",
+        ["path", "block", "marker", "state", "create", "mode", "owner", "group"],
+        ["path"],
+        None
+    ),
+    spec!(
+        "command",
+        [
+            "cmd",
+            "argv",
+            "creates",
+            "removes",
+            "chdir",
+            "environment",
+            "stdin"
+        ],
+        ["cmd|argv"],
+        Some("cmd")
+    ),
+    spec!(
+        "shell",
+        [
+            "cmd",
+            "creates",
+            "removes",
+            "chdir",
+            "environment",
+            "executable",
+            "stdin"
+        ],
+        ["cmd"],
+        Some("cmd")
+    ),
+    spec!(
+        "systemd",
+        ["name", "state", "enabled", "daemon_reload", "masked"],
+        [],
+        None
+    ),
+    spec!(
+        "sysctl",
+        ["name", "value", "state", "sysctl_file", "reload"],
+        ["name"],
+        None
+    ),
+    spec!(
+        "modprobe",
+        ["name", "state", "persistent", "params"],
+        ["name"],
+        None
+    ),
+    spec!(
+        "get_url",
+        [
+            "url",
+            "dest",
+            "checksum",
+            "mode",
+            "owner",
+            "group",
+            "timeout",
+            "validate_certs",
+            "download_once"
+        ],
+        ["url", "dest", "checksum"],
+        None
+    ),
+    spec!(
+        "unarchive",
+        [
+            "src",
+            "dest",
+            "remote_src",
+            "creates",
+            "extra_opts",
+            "mode",
+            "owner",
+            "group",
+            "include"
+        ],
+        ["src", "dest"],
+        None
+    ),
+    spec!(
+        "wait_for",
+        [
+            "port",
+            "host",
+            "path",
+            "state",
+            "timeout",
+            "delay",
+            "search_regex"
+        ],
+        [],
+        None
+    ),
+    spec!(
+        "uri",
+        [
+            "url",
+            "status_code",
+            "method",
+            "ca_path",
+            "client_cert",
+            "client_key",
+            "validate_certs",
+            "return_content",
+            "timeout",
+            "body",
+            "headers"
+        ],
+        ["url"],
+        None
+    ),
+    spec!(
+        "assert",
+        ["that", "fail_msg", "success_msg", "msg", "quiet"],
+        ["that"],
+        None
+    ),
+    ModuleSpec {
+        name: "set_fact",
+        args: &[],
+        required: &[],
+        free_form: None,
+        any_args: true,
+    },
     spec!("debug", ["msg", "var", "verbosity"], [], None),
     spec!("fail", ["msg"], [], None),
     spec!("meta", ["action"], ["action"], Some("action")),
@@ -51,8 +208,25 @@ pub const SPECS: [ModuleSpec; 19] = [
 
 /// Module names, for messages.
 pub const NAMES: [&str; 19] = [
-    "file", "copy", "template", "lineinfile", "blockinfile", "command", "shell", "systemd", "sysctl", "modprobe",
-    "get_url", "unarchive", "wait_for", "uri", "assert", "set_fact", "debug", "fail", "meta",
+    "file",
+    "copy",
+    "template",
+    "lineinfile",
+    "blockinfile",
+    "command",
+    "shell",
+    "systemd",
+    "sysctl",
+    "modprobe",
+    "get_url",
+    "unarchive",
+    "wait_for",
+    "uri",
+    "assert",
+    "set_fact",
+    "debug",
+    "fail",
+    "meta",
 ];
 
 fn canonical(name: &str) -> &str {
@@ -105,7 +279,10 @@ fn split_kv(s: &str) -> Vec<(String, String)> {
 /// Errors are (message, help).
 pub fn parse_args(module: &str, node: &Node) -> Result<Value, (String, String)> {
     let Some(spec) = spec(module) else {
-        return Err((format!("unknown module '{module}'"), format!("modules: {}", NAMES.join(", "))));
+        return Err((
+            format!("unknown module '{module}'"),
+            format!("modules: {}", NAMES.join(", ")),
+        ));
     };
     let mut map = serde_json::Map::new();
     match &node.kind {
@@ -121,13 +298,20 @@ pub fn parse_args(module: &str, node: &Node) -> Result<Value, (String, String)> 
                 let mut rest = Vec::new();
                 for word in s.split(' ') {
                     match word.split_once('=') {
-                        Some((k, v)) if spec.args.contains(&k) && k != ff && !rest.iter().any(|w: &&str| !w.is_empty()) => {
+                        Some((k, v))
+                            if spec.args.contains(&k)
+                                && k != ff
+                                && !rest.iter().any(|w: &&str| !w.is_empty()) =>
+                        {
                             map.insert(k.to_string(), Value::from(v));
                         }
                         _ => rest.push(word),
                     }
                 }
-                map.insert(ff.to_string(), Value::from(rest.join(" ").trim().to_string()));
+                map.insert(
+                    ff.to_string(),
+                    Value::from(rest.join(" ").trim().to_string()),
+                );
             } else {
                 for (k, v) in split_kv(s) {
                     if v.is_empty() && !s.contains('=') {
@@ -142,8 +326,14 @@ pub fn parse_args(module: &str, node: &Node) -> Result<Value, (String, String)> 
         }
         _ => {
             return Err((
-                format!("{module}'s arguments must be a mapping, found a {}", node.type_name()),
-                format!("write {module}: {{ {}: ... }}", spec.args.first().unwrap_or(&"arg")),
+                format!(
+                    "{module}'s arguments must be a mapping, found a {}",
+                    node.type_name()
+                ),
+                format!(
+                    "write {module}: {{ {}: ... }}",
+                    spec.args.first().unwrap_or(&"arg")
+                ),
             ))
         }
     }
@@ -165,16 +355,24 @@ pub fn parse_args(module: &str, node: &Node) -> Result<Value, (String, String)> 
             }
         }
     }
+    let _ = OWNERSHIP;
+    Ok(Value::Object(map))
+}
+
+/// Checks that a module's required arguments are present (after `args:` is merged).
+pub fn check_required(module: &str, args: &Value) -> Result<(), (String, String)> {
+    let Some(spec) = spec(module) else {
+        return Ok(());
+    };
     for req in spec.required {
-        if !req.split('|').any(|r| map.contains_key(r)) {
+        if !req.split('|').any(|r| args.get(r).is_some()) {
             return Err((
                 format!("{module}: missing argument {}", req.replace('|', " or ")),
                 format!("{module} takes: {}", spec.args.join(", ")),
             ));
         }
     }
-    let _ = OWNERSHIP;
-    Ok(Value::Object(map))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -201,7 +399,8 @@ mod tests {
     fn unknown_and_missing_arguments() {
         let e = parse_args("file", &node("{path: /a, colour: red}")).unwrap_err();
         assert!(e.0.contains("unknown argument 'colour'"), "{e:?}");
-        let e = parse_args("copy", &node("{dest: /a}")).unwrap_err();
+        let v = parse_args("copy", &node("{dest: /a}")).unwrap();
+        let e = check_required("copy", &v).unwrap_err();
         assert!(e.0.contains("missing argument content or src"), "{e:?}");
         assert!(parse_args("set_fact", &node("{anything: 1}")).is_ok());
     }

@@ -78,7 +78,8 @@ fn tag_selected(task_tags: &BTreeSet<String>, opts: &PlanOptions) -> bool {
     if opts.skip_tags.iter().any(|t| task_tags.contains(t)) {
         return false;
     }
-    if opts.tags.is_empty() || task_tags.contains("always") || opts.tags.iter().any(|t| t == "all") {
+    if opts.tags.is_empty() || task_tags.contains("always") || opts.tags.iter().any(|t| t == "all")
+    {
         return true;
     }
     opts.tags.iter().any(|t| task_tags.contains(t))
@@ -121,7 +122,12 @@ fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
         .vars
         .iter()
         .chain(task.vars.iter())
-        .map(|(k, v)| (k.clone(), minijinja::Value::from(minijinja::value::Serde(v))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                minijinja::Value::from(minijinja::value::Serde(v)),
+            )
+        })
         .collect();
     overlay.insert("ansible_check_mode".into(), minijinja::Value::from(false));
     let scope = cluster.resolver.scope(host, overlay);
@@ -140,13 +146,15 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
     let inv = cluster.resolver.inventory();
     let mut problems = Vec::new();
     let limit = match &opts.limit {
-        Some(l) => match pattern::select(inv, l, false) {
-            Ok(h) => Some(h),
-            Err(e) => {
-                problems.push(Diagnostic::error("bad-limit", e.to_string()).help("--limit takes a group, a host or a pattern such as 'kube_node:!instance-2'"));
-                None
+        Some(l) => {
+            match pattern::select(inv, l, false) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    problems.push(Diagnostic::error("bad-limit", e.to_string()).help("--limit takes a group, a host or a pattern such as 'kube_node:!instance-2'"));
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     let mut plays = Vec::new();
@@ -154,19 +162,28 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
         let hosts = match pattern::select(inv, &play.hosts, true) {
             Ok(h) => h,
             Err(e) => {
-                problems.push(Diagnostic::error("bad-pattern", e.to_string()).at(Some(play.location.clone())));
+                problems.push(
+                    Diagnostic::error("bad-pattern", e.to_string()).at(Some(play.location.clone())),
+                );
                 continue;
             }
         };
-        let hosts: Vec<String> = hosts.into_iter().filter(|h| limit.as_ref().is_none_or(|l| l.contains(h))).collect();
+        let hosts: Vec<String> = hosts
+            .into_iter()
+            .filter(|h| limit.as_ref().is_none_or(|l| l.contains(h)))
+            .collect();
         let deps: Vec<usize> = match &play.needs {
             None if index > 0 => vec![index - 1],
             None => Vec::new(),
-            Some(names) => names.iter().filter_map(|n| book.plays.iter().position(|p| &p.name == n)).collect(),
+            Some(names) => names
+                .iter()
+                .filter_map(|n| book.plays.iter().position(|p| &p.name == n))
+                .collect(),
         };
         let mut tasks = Vec::new();
         let push = |task: &Task, tasks: &mut Vec<PlannedTask>, problems: &mut Vec<Diagnostic>| {
-            let tags: BTreeSet<String> = task.tags.iter().chain(play.tags.iter()).cloned().collect();
+            let tags: BTreeSet<String> =
+                task.tags.iter().chain(play.tags.iter()).cloned().collect();
             if !tag_selected(&tags, opts) {
                 return;
             }
@@ -175,7 +192,12 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                 let p = place(cluster, play, task, h);
                 if !matches!(p, Placement::Skipped(_)) && !task.needs.is_empty() {
                     if let Some(ch) = cluster.host(h) {
-                        let missing: Vec<&str> = task.needs.iter().filter(|c| !ch.has(**c)).map(|c| c.as_str()).collect();
+                        let missing: Vec<&str> = task
+                            .needs
+                            .iter()
+                            .filter(|c| !ch.has(**c))
+                            .map(|c| c.as_str())
+                            .collect();
                         if !missing.is_empty() {
                             problems.push(
                                 Diagnostic::error(
@@ -207,7 +229,10 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                     push(t, &mut tasks, &mut problems);
                 }
                 if !role.handlers.is_empty() {
-                    let t = flush_task(r, Location::new(crate::inventory::display_path(&role.dir), 0));
+                    let t = flush_task(
+                        r,
+                        Location::new(crate::inventory::display_path(&role.dir), 0),
+                    );
                     push(&t, &mut tasks, &mut problems);
                 }
             }

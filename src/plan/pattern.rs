@@ -21,7 +21,9 @@ fn wildcard(pat: &str, name: &str) -> bool {
     let mut rest = name;
     for (i, p) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(p) else { return false };
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(p);
@@ -138,7 +140,10 @@ mod tests {
     #[test]
     fn unknown_term_is_an_error_unless_lenient() {
         let i = inv();
-        assert_eq!(select(&i, "kube_nodes", false).unwrap_err().term, "kube_nodes");
+        assert_eq!(
+            select(&i, "kube_nodes", false).unwrap_err().term,
+            "kube_nodes"
+        );
         assert!(select(&i, "kube_nodes", true).unwrap().is_empty());
     }
 }

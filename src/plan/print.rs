@@ -63,8 +63,17 @@ pub fn plan_text(cluster: &Cluster, plan: &Plan) -> String {
     let mut out = format!("layout: {}\n", cluster.layout.as_str());
     for h in doc["hosts"].as_array().into_iter().flatten() {
         let list = |k: &str| {
-            let v: Vec<&str> = h[k].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            if v.is_empty() { "-".to_string() } else { v.join(", ") }
+            let v: Vec<&str> = h[k]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
         };
         out.push_str(&format!(
             "\n{}\n  roles: {}\n  components: {}\n",
@@ -74,17 +83,35 @@ pub fn plan_text(cluster: &Cluster, plan: &Plan) -> String {
         ));
         let mut n = 0;
         for p in h["plays"].as_array().into_iter().flatten() {
-            let roles: Vec<&str> = p["roles"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let roles: Vec<&str> = p["roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             out.push_str(&format!(
                 "  play: {}{}\n",
                 p["play"].as_str().unwrap_or(""),
-                if roles.is_empty() { String::new() } else { format!(" (roles: {})", roles.join(", ")) }
+                if roles.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (roles: {})", roles.join(", "))
+                }
             ));
             for t in p["tasks"].as_array().into_iter().flatten() {
                 n += 1;
-                let role = t["role"].as_str().map(|r| format!("{r}: ")).unwrap_or_default();
-                let cond = t["condition"].as_str().map(|c| format!("  [if {c}]")).unwrap_or_default();
-                out.push_str(&format!("    {n:>3}. {role}{}{cond}\n", t["name"].as_str().unwrap_or("")));
+                let role = t["role"]
+                    .as_str()
+                    .map(|r| format!("{r}: "))
+                    .unwrap_or_default();
+                let cond = t["condition"]
+                    .as_str()
+                    .map(|c| format!("  [if {c}]"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "    {n:>3}. {role}{}{cond}\n",
+                    t["name"].as_str().unwrap_or("")
+                ));
             }
         }
         if n == 0 {

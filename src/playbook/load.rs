@@ -60,7 +60,11 @@ const TASK_KEYS: [&str; 26] = [
 pub(crate) fn read_yaml(path: &Path) -> Result<(String, Node), PlaybookError> {
     let shown = display_path(path);
     let text = std::fs::read_to_string(path).map_err(|e| {
-        PlaybookError::new(Location::new(&shown, 0), format!("cannot read: {e}"), "check the path")
+        PlaybookError::new(
+            Location::new(&shown, 0),
+            format!("cannot read: {e}"),
+            "check the path",
+        )
     })?;
     let node = crate::yaml::parse(&text).map_err(|e| {
         PlaybookError::new(
@@ -91,16 +95,24 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         let play = parse_play(&file, item, base)?;
         for r in &play.roles {
             if !roles.contains_key(r) {
-                let dir = role_dirs.iter().map(|d| d.join(r)).find(|d| d.is_dir()).ok_or_else(|| {
-                    PlaybookError::new(
-                        play.location.clone(),
-                        format!("role '{r}' not found"),
-                        format!(
-                            "looked in {}; create roles/{r}/tasks/main.yml",
-                            role_dirs.iter().map(|d| display_path(d)).collect::<Vec<_>>().join(" and ")
-                        ),
-                    )
-                })?;
+                let dir = role_dirs
+                    .iter()
+                    .map(|d| d.join(r))
+                    .find(|d| d.is_dir())
+                    .ok_or_else(|| {
+                        PlaybookError::new(
+                            play.location.clone(),
+                            format!("role '{r}' not found"),
+                            format!(
+                                "looked in {}; create roles/{r}/tasks/main.yml",
+                                role_dirs
+                                    .iter()
+                                    .map(|d| display_path(d))
+                                    .collect::<Vec<_>>()
+                                    .join(" and ")
+                            ),
+                        )
+                    })?;
                 roles.insert(r.clone(), load_role(r, &dir)?);
             }
         }
@@ -112,7 +124,10 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
             if !plays[..i].iter().any(|q| &q.name == n) {
                 return Err(PlaybookError::new(
                     p.location.clone(),
-                    format!("play '{}' needs '{n}', which is not an earlier play", p.name),
+                    format!(
+                        "play '{}' needs '{n}', which is not an earlier play",
+                        p.name
+                    ),
                     "name an earlier play's `name:` in needs",
                 ));
             }
@@ -135,7 +150,11 @@ fn string_of(file: &str, key: &str, n: &Node) -> Result<String, PlaybookError> {
         NodeKind::Int(i) => Ok(i.to_string()),
         NodeKind::Float(f) => Ok(f.to_string()),
         NodeKind::Bool(b) => Ok(b.to_string()),
-        _ => Err(PlaybookError::new(loc(file, n), format!("{key} must be a string, found a {}", n.type_name()), format!("write {key}: <text>"))),
+        _ => Err(PlaybookError::new(
+            loc(file, n),
+            format!("{key} must be a string, found a {}", n.type_name()),
+            format!("write {key}: <text>"),
+        )),
     }
 }
 
@@ -150,7 +169,11 @@ fn strings_of(file: &str, key: &str, n: &Node) -> Result<Vec<String>, PlaybookEr
 fn bool_of(file: &str, key: &str, n: &Node) -> Result<bool, PlaybookError> {
     match &n.kind {
         NodeKind::Bool(b) => Ok(*b),
-        _ => Err(PlaybookError::new(loc(file, n), format!("{key} must be true or false, found {}", n.to_value()), format!("write {key}: true or {key}: false"))),
+        _ => Err(PlaybookError::new(
+            loc(file, n),
+            format!("{key} must be true or false, found {}", n.to_value()),
+            format!("write {key}: true or {key}: false"),
+        )),
     }
 }
 
@@ -158,15 +181,26 @@ fn uint_of(file: &str, key: &str, n: &Node) -> Result<u64, PlaybookError> {
     match &n.kind {
         NodeKind::Int(i) if *i >= 0 => Ok(*i as u64),
         NodeKind::Str(s) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().unwrap_or(0)),
-        _ => Err(PlaybookError::new(loc(file, n), format!("{key} must be a whole number, found {}", n.to_value()), format!("write {key}: 3"))),
+        _ => Err(PlaybookError::new(
+            loc(file, n),
+            format!("{key} must be a whole number, found {}", n.to_value()),
+            format!("write {key}: 3"),
+        )),
     }
 }
 
 fn vars_of(file: &str, n: &Node) -> Result<BTreeMap<String, Value>, PlaybookError> {
     match &n.kind {
         NodeKind::Null => Ok(BTreeMap::new()),
-        NodeKind::Map(pairs) => Ok(pairs.iter().map(|(k, v)| (k.key_string(), v.to_value())).collect()),
-        _ => Err(PlaybookError::new(loc(file, n), "vars must be a mapping", "write vars: {name: value}")),
+        NodeKind::Map(pairs) => Ok(pairs
+            .iter()
+            .map(|(k, v)| (k.key_string(), v.to_value()))
+            .collect()),
+        _ => Err(PlaybookError::new(
+            loc(file, n),
+            "vars must be a mapping",
+            "write vars: {name: value}",
+        )),
     }
 }
 
@@ -174,19 +208,32 @@ fn vars_of(file: &str, n: &Node) -> Result<BTreeMap<String, Value>, PlaybookErro
 pub(crate) fn check_expression(file: &str, n: &Node, expr: &str) -> Result<(), PlaybookError> {
     let src = crate::template::normalize(expr);
     let src = src.trim();
-    let src = src.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).unwrap_or(src);
-    crate::template::env().compile_expression(src).map(|_| ()).map_err(|e| {
-        PlaybookError::new(
-            loc(file, n),
-            format!("bad expression '{expr}': {}", crate::inventory::resolve::describe(&e)),
-            "conditions are Jinja expressions without {{ }}, e.g. when: ipv6_stack | bool",
-        )
-    })
+    let src = src
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .unwrap_or(src);
+    crate::template::env()
+        .compile_expression(src)
+        .map(|_| ())
+        .map_err(|e| {
+            PlaybookError::new(
+                loc(file, n),
+                format!(
+                    "bad expression '{expr}': {}",
+                    crate::inventory::resolve::describe(&e)
+                ),
+                "conditions are Jinja expressions without {{ }}, e.g. when: ipv6_stack | bool",
+            )
+        })
 }
 
 fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> {
     let Some(pairs) = n.as_map() else {
-        return Err(PlaybookError::new(loc(file, n), "a play is a mapping", "write `- name: ...` then `hosts: ...`"));
+        return Err(PlaybookError::new(
+            loc(file, n),
+            "a play is a mapping",
+            "write `- name: ...` then `hosts: ...`",
+        ));
     };
     let mut play = Play {
         name: String::new(),
@@ -214,15 +261,27 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
             }
             "roles" => {
                 let NodeKind::Seq(items) = &v.kind else {
-                    return Err(PlaybookError::new(loc(file, v), "roles must be a list", "write roles: [name, ...]"));
+                    return Err(PlaybookError::new(
+                        loc(file, v),
+                        "roles must be a list",
+                        "write roles: [name, ...]",
+                    ));
                 };
                 for it in items {
                     let name = match &it.kind {
-                        NodeKind::Map(_) => it.get("role").map(|r| string_of(file, "role", r)).transpose()?.unwrap_or_default(),
+                        NodeKind::Map(_) => it
+                            .get("role")
+                            .map(|r| string_of(file, "role", r))
+                            .transpose()?
+                            .unwrap_or_default(),
                         _ => string_of(file, "role", it)?,
                     };
                     if name.is_empty() {
-                        return Err(PlaybookError::new(loc(file, it), "role entry without a name", "write `- rolename` or `- role: rolename`"));
+                        return Err(PlaybookError::new(
+                            loc(file, it),
+                            "role entry without a name",
+                            "write `- rolename` or `- role: rolename`",
+                        ));
                     }
                     play.roles.push(name);
                 }
@@ -236,7 +295,13 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
                 play.max_fail_percentage = Some(match &v.kind {
                     NodeKind::Int(i) => *i as f64,
                     NodeKind::Float(f) => *f,
-                    _ => return Err(PlaybookError::new(loc(file, v), "max_fail_percentage must be a number", "write max_fail_percentage: 30")),
+                    _ => {
+                        return Err(PlaybookError::new(
+                            loc(file, v),
+                            "max_fail_percentage must be a number",
+                            "write max_fail_percentage: 30",
+                        ))
+                    }
                 })
             }
             "become" => play.become_ = bool_of(file, &key, v)?,
@@ -253,7 +318,11 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
         }
     }
     if !has_hosts {
-        return Err(PlaybookError::new(loc(file, n), "play has no hosts:", "add hosts: <group or pattern>"));
+        return Err(PlaybookError::new(
+            loc(file, n),
+            "play has no hosts:",
+            "add hosts: <group or pattern>",
+        ));
     }
     if play.name.is_empty() {
         play.name = play.hosts.clone();
@@ -262,15 +331,29 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
 }
 
 /// Parses a task list; `include_tasks` files are read relative to `base`.
-pub(crate) fn parse_tasks(file: &str, n: &Node, base: &Path, role: Option<&str>) -> Result<Vec<Task>, PlaybookError> {
+pub(crate) fn parse_tasks(
+    file: &str,
+    n: &Node,
+    base: &Path,
+    role: Option<&str>,
+) -> Result<Vec<Task>, PlaybookError> {
     let items = match &n.kind {
         NodeKind::Null => return Ok(Vec::new()),
         NodeKind::Seq(items) => items,
-        _ => return Err(PlaybookError::new(loc(file, n), "a task list must be a list", "start each task with `- name: ...`")),
+        _ => {
+            return Err(PlaybookError::new(
+                loc(file, n),
+                "a task list must be a list",
+                "start each task with `- name: ...`",
+            ))
+        }
     };
     let mut out = Vec::new();
     for item in items {
-        if let Some(inc) = item.get("include_tasks").or_else(|| item.get("ansible.builtin.include_tasks")) {
+        if let Some(inc) = item
+            .get("include_tasks")
+            .or_else(|| item.get("ansible.builtin.include_tasks"))
+        {
             out.extend(include(file, item, inc, base, role)?);
             continue;
         }
@@ -279,13 +362,27 @@ pub(crate) fn parse_tasks(file: &str, n: &Node, base: &Path, role: Option<&str>)
     Ok(out)
 }
 
-fn include(file: &str, item: &Node, inc: &Node, base: &Path, role: Option<&str>) -> Result<Vec<Task>, PlaybookError> {
+fn include(
+    file: &str,
+    item: &Node,
+    inc: &Node,
+    base: &Path,
+    role: Option<&str>,
+) -> Result<Vec<Task>, PlaybookError> {
     let target = match &inc.kind {
-        NodeKind::Map(_) => inc.get("file").map(|f| string_of(file, "file", f)).transpose()?.unwrap_or_default(),
+        NodeKind::Map(_) => inc
+            .get("file")
+            .map(|f| string_of(file, "file", f))
+            .transpose()?
+            .unwrap_or_default(),
         _ => string_of(file, "include_tasks", inc)?,
     };
     if target.contains("{{") {
-        return Err(PlaybookError::new(loc(file, inc), "include_tasks takes a plain file name", "name the file directly; use `when:` to choose"));
+        return Err(PlaybookError::new(
+            loc(file, inc),
+            "include_tasks takes a plain file name",
+            "name the file directly; use `when:` to choose",
+        ));
     }
     let mut when = Vec::new();
     let mut tags = Vec::new();
@@ -300,7 +397,11 @@ fn include(file: &str, item: &Node, inc: &Node, base: &Path, role: Option<&str>)
             }
             "tags" => tags = strings_of(file, "tags", v)?,
             other => {
-                return Err(PlaybookError::new(loc(file, k), format!("'{other}' is not supported on include_tasks"), "include_tasks takes when: and tags:"))
+                return Err(PlaybookError::new(
+                    loc(file, k),
+                    format!("'{other}' is not supported on include_tasks"),
+                    "include_tasks takes when: and tags:",
+                ))
             }
         }
     }
@@ -324,7 +425,11 @@ fn include(file: &str, item: &Node, inc: &Node, base: &Path, role: Option<&str>)
 
 fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, PlaybookError> {
     let Some(pairs) = n.as_map() else {
-        return Err(PlaybookError::new(loc(file, n), "a task is a mapping", "write `- name: ...` and one module"));
+        return Err(PlaybookError::new(
+            loc(file, n),
+            "a task is a mapping",
+            "write `- name: ...` and one module",
+        ));
     };
     let mut task = Task {
         name: String::new(),
@@ -358,7 +463,10 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
     let mut extra_args: Option<(&Node, &Node)> = None;
     for (k, v) in pairs {
         let key = k.key_string();
-        let short = key.strip_prefix("ansible.builtin.").or_else(|| key.strip_prefix("ansible.posix.")).unwrap_or(&key);
+        let short = key
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| key.strip_prefix("ansible.posix."))
+            .unwrap_or(&key);
         if crate::modules::spec(short).is_some() && !TASK_KEYS.contains(&key.as_str()) {
             modules.push((k, short.to_string(), v));
             continue;
@@ -387,7 +495,11 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             "changed_when" | "failed_when" | "until" => {
                 let expr = match &v.kind {
                     NodeKind::Bool(b) => b.to_string(),
-                    NodeKind::Seq(_) => strings_of(file, &key, v)?.iter().map(|s| format!("({s})")).collect::<Vec<_>>().join(" and "),
+                    NodeKind::Seq(_) => strings_of(file, &key, v)?
+                        .iter()
+                        .map(|s| format!("({s})"))
+                        .collect::<Vec<_>>()
+                        .join(" and "),
                     _ => string_of(file, &key, v)?,
                 };
                 check_expression(file, v, &expr)?;
@@ -398,7 +510,9 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
                 }
             }
             "ignore_errors" => task.ignore_errors = bool_of(file, "ignore_errors", v)?,
-            "retries" => task.retries = u32::try_from(uint_of(file, "retries", v)?).unwrap_or(u32::MAX),
+            "retries" => {
+                task.retries = u32::try_from(uint_of(file, "retries", v)?).unwrap_or(u32::MAX)
+            }
             "delay" => task.delay = uint_of(file, "delay", v)?,
             "timeout" => task.timeout = Some(uint_of(file, "timeout", v)?).filter(|t| *t > 0),
             "needs" => {
@@ -407,7 +521,14 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
                         PlaybookError::new(
                             loc(file, v),
                             format!("needs: unknown component '{c}'"),
-                            format!("components: {}", crate::topology::ALL_COMPONENTS.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
+                            format!(
+                                "components: {}",
+                                crate::topology::ALL_COMPONENTS
+                                    .iter()
+                                    .map(|c| c.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         )
                     })?;
                     task.needs.push(comp);
@@ -422,7 +543,11 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
                 return Err(PlaybookError::new(
                     loc(file, k),
                     format!("unknown task keyword or module '{other}'"),
-                    format!("modules: {}; keywords: {}", crate::modules::NAMES.join(", "), TASK_KEYS.join(", ")),
+                    format!(
+                        "modules: {}; keywords: {}",
+                        crate::modules::NAMES.join(", "),
+                        TASK_KEYS.join(", ")
+                    ),
                 ))
             }
         }
@@ -432,7 +557,10 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             return Err(PlaybookError::new(
                 loc(file, n),
                 format!("task '{}' has no module", task.name),
-                format!("give the task exactly one of: {}", crate::modules::NAMES.join(", ")),
+                format!(
+                    "give the task exactly one of: {}",
+                    crate::modules::NAMES.join(", ")
+                ),
             ))
         }
         1 => {}
@@ -448,9 +576,11 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
         }
     }
     let (mk, module, margs) = modules.remove(0);
-    let mut args = crate::modules::parse_args(&module, margs).map_err(|m| PlaybookError::new(loc(file, mk), m.0, m.1))?;
+    let mut args = crate::modules::parse_args(&module, margs)
+        .map_err(|m| PlaybookError::new(loc(file, mk), m.0, m.1))?;
     if let Some((ak, av)) = extra_args {
-        let more = crate::modules::parse_args(&module, av).map_err(|m| PlaybookError::new(loc(file, ak), m.0, m.1))?;
+        let more = crate::modules::parse_args(&module, av)
+            .map_err(|m| PlaybookError::new(loc(file, ak), m.0, m.1))?;
         if let (Value::Object(map), Value::Object(more)) = (&mut args, more) {
             map.extend(more);
         }
@@ -458,11 +588,16 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
     if let (Some(env), Value::Object(map)) = (environment, &mut args) {
         map.insert("environment".into(), env);
     }
+    crate::modules::check_required(&module, &args)
+        .map_err(|m| PlaybookError::new(loc(file, mk), m.0, m.1))?;
     if task.name.is_empty() {
         task.name = module.clone();
     }
     task.module = module;
     task.args = args;
-    task.loop_ = loop_items.map(|items| Loop { items, var: loop_var });
+    task.loop_ = loop_items.map(|items| Loop {
+        items,
+        var: loop_var,
+    });
     Ok(task)
 }

@@ -129,7 +129,11 @@ pub struct PlaybookError {
 }
 
 impl PlaybookError {
-    pub(crate) fn new(location: Location, message: impl Into<String>, help: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        location: Location,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
         PlaybookError {
             location,
             message: message.into(),

@@ -8,11 +8,27 @@ use serde_json::{json, Value};
 /// True for variable names whose values are secrets (masked unless asked).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    if ["_dir", "_file", "_path", "_url", "_mode", "_size", "_usages"].iter().any(|s| n.ends_with(s)) {
+    if [
+        "_dir", "_file", "_path", "_url", "_mode", "_size", "_usages",
+    ]
+    .iter()
+    .any(|s| n.ends_with(s))
+    {
         return false;
     }
     let words: Vec<&str> = n.split('_').collect();
-    words.iter().any(|w| ["password", "passwd", "token", "secret", "key", "cert", "passphrase"].contains(w))
+    words.iter().any(|w| {
+        [
+            "password",
+            "passwd",
+            "token",
+            "secret",
+            "key",
+            "cert",
+            "passphrase",
+        ]
+        .contains(w)
+    })
 }
 
 /// The mask shown instead of a secret value.
@@ -23,12 +39,17 @@ fn host_json(h: &ClusterHost, show_secrets: bool) -> Value {
         .vars
         .iter()
         .map(|(k, (v, loc))| {
-            let value = if !show_secrets && is_secret_name(k) && !v.is_null() && !v.is_boolean() && v != "" {
-                Value::from(MASK)
-            } else {
-                v.clone()
-            };
-            (k.clone(), json!({"value": value, "source": loc.to_string()}))
+            let value =
+                if !show_secrets && is_secret_name(k) && !v.is_null() && !v.is_boolean() && v != ""
+                {
+                    Value::from(MASK)
+                } else {
+                    v.clone()
+                };
+            (
+                k.clone(),
+                json!({"value": value, "source": loc.to_string()}),
+            )
         })
         .collect();
     let mut obj = json!({
@@ -82,7 +103,13 @@ pub fn show_json(c: &Cluster, host: Option<&str>, show_secrets: bool) -> Value {
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -108,12 +135,24 @@ pub fn show_table(c: &Cluster, host: Option<&str>, show_secrets: bool) -> String
     out.push_str(&format!(
         "layout: {}   families: {}   services: {}   pods: {}   apiserver service IP: {}\n\n",
         c.layout.as_str(),
-        n["families"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("+")).unwrap_or_default(),
+        n["families"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("+"))
+            .unwrap_or_default(),
         n["service_subnet"].as_str().unwrap_or(""),
         n["pod_subnet"].as_str().unwrap_or(""),
         n["apiserver_service_ip"].as_str().unwrap_or("-"),
     ));
-    let mut rows = vec![vec!["HOST".to_string(), "ROLES".into(), "IPS".into(), "COMPONENTS".into()]];
+    let mut rows = vec![vec![
+        "HOST".to_string(),
+        "ROLES".into(),
+        "IPS".into(),
+        "COMPONENTS".into(),
+    ]];
     for h in &c.hosts {
         if host.is_some_and(|n| n != h.name) {
             continue;
@@ -142,7 +181,11 @@ pub fn show_table(c: &Cluster, host: Option<&str>, show_secrets: bool) -> String
                     } else {
                         value
                     };
-                    rows.push(vec![k.clone(), value, v["source"].as_str().unwrap_or("").to_string()]);
+                    rows.push(vec![
+                        k.clone(),
+                        value,
+                        v["source"].as_str().unwrap_or("").to_string(),
+                    ]);
                 }
             }
             out.push_str(&table(&rows));
@@ -181,10 +224,20 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for n in ["kubeadm_certificate_key", "kube_token", "registry_password", "etcd_secret"] {
+        for n in [
+            "kubeadm_certificate_key",
+            "kube_token",
+            "registry_password",
+            "etcd_secret",
+        ] {
             assert!(is_secret_name(n), "{n}");
         }
-        for n in ["kube_cert_dir", "ansible_ssh_private_key_file", "kube_version", "keyboard"] {
+        for n in [
+            "kube_cert_dir",
+            "ansible_ssh_private_key_file",
+            "kube_version",
+            "keyboard",
+        ] {
             assert!(!is_secret_name(n), "{n}");
         }
     }

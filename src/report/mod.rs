@@ -1,2 +1,4 @@
 //! Output for people and scripts: inventory reports, plan listings, run events.
+pub mod events;
+pub mod human;
 pub mod inventory;

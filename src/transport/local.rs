@@ -1,6 +1,9 @@
 //! Runs scripts on this machine (tests, `ansible_connection: local`).
 
-use super::{shell_command, sudo_wants_password, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError};
+use super::{
+    shell_command, sudo_wants_password, upload_command, BoxFuture, ExecOutput, ExecRequest,
+    Transport, TransportError,
+};
 use std::path::Path;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
@@ -9,7 +12,11 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug, Default, Clone)]
 pub struct Local;
 
-async fn run(cmd: String, stdin: Vec<u8>, timeout: std::time::Duration) -> Result<ExecOutput, TransportError> {
+async fn run(
+    cmd: String,
+    stdin: Vec<u8>,
+    timeout: std::time::Duration,
+) -> Result<ExecOutput, TransportError> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(&cmd)
@@ -59,7 +66,12 @@ async fn run(cmd: String, stdin: Vec<u8>, timeout: std::time::Duration) -> Resul
 impl Transport for Local {
     fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
-            let out = run(shell_command(req.become_), req.script.into_bytes(), req.timeout).await?;
+            let out = run(
+                shell_command(req.become_),
+                req.script.into_bytes(),
+                req.timeout,
+            )
+            .await?;
             if req.become_ && out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
                 return Err(TransportError::SudoPassword);
             }
@@ -67,12 +79,23 @@ impl Transport for Local {
         })
     }
 
-    fn upload<'a>(&'a self, local: &'a Path, remote: &'a str, mode: u32, become_: bool) -> BoxFuture<'a, Result<(), TransportError>> {
+    fn upload<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+        mode: u32,
+        become_: bool,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
-            let data = tokio::fs::read(local)
-                .await
-                .map_err(|e| TransportError::Other(format!("cannot read {}: {e}", local.display())))?;
-            let out = run(upload_command(remote, mode, become_), data, std::time::Duration::from_secs(600)).await?;
+            let data = tokio::fs::read(local).await.map_err(|e| {
+                TransportError::Other(format!("cannot read {}: {e}", local.display()))
+            })?;
+            let out = run(
+                upload_command(remote, mode, become_),
+                data,
+                std::time::Duration::from_secs(600),
+            )
+            .await?;
             if out.exit_code == Some(0) {
                 Ok(())
             } else {
@@ -104,7 +127,10 @@ mod tests {
 
     #[tokio::test]
     async fn runs_scripts_from_stdin() {
-        let out = Local.exec(req("echo hi; echo err >&2; exit 3", 10)).await.unwrap();
+        let out = Local
+            .exec(req("echo hi; echo err >&2; exit 3", 10))
+            .await
+            .unwrap();
         assert_eq!(out.stdout, b"hi\n");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.exit_code, Some(3));
@@ -130,9 +156,15 @@ mod tests {
         let src = dir.path().join("src");
         std::fs::write(&src, b"payload").unwrap();
         let dest = dir.path().join("sub/dest");
-        Local.upload(&src, dest.to_str().unwrap(), 0o640, false).await.unwrap();
+        Local
+            .upload(&src, dest.to_str().unwrap(), 0o640, false)
+            .await
+            .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"payload");
-        assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dest.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temp file left behind");
     }

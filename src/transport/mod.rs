@@ -61,7 +61,10 @@ pub enum TransportError {
 impl TransportError {
     /// True when the host should be reported unreachable rather than failed.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Unreachable(_) | TransportError::HostKey(_) | TransportError::Auth(_))
+        matches!(
+            self,
+            TransportError::Unreachable(_) | TransportError::HostKey(_) | TransportError::Auth(_)
+        )
     }
 }
 
@@ -71,7 +74,13 @@ pub trait Transport: Send + Sync {
     fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>>;
     /// Streams a local file to `remote` atomically (temp file in the same directory,
     /// then rename), with `mode`.
-    fn upload<'a>(&'a self, local: &'a Path, remote: &'a str, mode: u32, become_: bool) -> BoxFuture<'a, Result<(), TransportError>>;
+    fn upload<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+        mode: u32,
+        become_: bool,
+    ) -> BoxFuture<'a, Result<(), TransportError>>;
     /// Closes the connection.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

@@ -1,0 +1,49 @@
+//! `blockinfile`: a block between marker lines, replaced in place or appended.
+
+use super::lineinfile::edit_step;
+use super::{q, Action, Args, ModuleError};
+
+const AWK: &str = r#"BEGIN { B = ENVIRON["KB"]; MB = ENVIRON["KMB"]; ME = ENVIRON["KME"]; S = ENVIRON["KS"]; inb = 0; done = 0 }
+$0 == MB { inb = 1; if (S == "present" && !done) { print MB; if (B != "") print B; print ME; done = 1 } next }
+$0 == ME && inb { inb = 0; next }
+inb { next }
+{ print }
+END { if (S == "present" && !done) { print MB; if (B != "") print B; print ME } }"#;
+
+/// Prepares a `blockinfile` step.
+pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+    let path = a.req("path")?;
+    let state = a.choice("state", "present", &["present", "absent"])?;
+    let block = a.str_or("block", "")?;
+    let block = block.trim_end_matches('\n').to_string();
+    let marker = a.str_or("marker", "# {mark} ANSIBLE MANAGED BLOCK")?;
+    if !marker.contains("{mark}") {
+        return Err(a.err("marker", "must contain {mark}"));
+    }
+    let (mb, me) = (
+        marker.replace("{mark}", "BEGIN"),
+        marker.replace("{mark}", "END"),
+    );
+    let p = q(&path);
+    let missing = if a.bool("create", false)? || state == "absent" {
+        ": > \"$KFS/cur\"".to_string()
+    } else {
+        format!("echo '{path} does not exist' >&2; exit 1")
+    };
+    let compute = format!(
+        "if [ -f {p} ]; then cp -- {p} \"$KFS/cur\"; else {missing}; fi\n\
+         KB={b} KMB={mb} KME={me} KS={s} awk {awk} \"$KFS/cur\" > \"$KFS/new\" || exit 1",
+        b = q(&block),
+        mb = q(&mb),
+        me = q(&me),
+        s = q(&state),
+        awk = q(AWK)
+    );
+    Ok(Action::Remote(edit_step(
+        &path,
+        &compute,
+        &a.mode("mode")?,
+        &a.str_or("owner", "")?,
+        &a.str_or("group", "")?,
+    )))
+}

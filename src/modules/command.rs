@@ -1,0 +1,118 @@
+//! `command` and `shell`: run a command unless `creates` exists or `removes` does not.
+//! `command` runs the words as given (no pipes or globs); `shell` runs through sh.
+
+use super::{q, Action, Args, ModuleError, RemoteStep};
+use serde_json::Value;
+
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(qc), c) if c == qc => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() || any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if !cur.is_empty() || any {
+        out.push(cur);
+    }
+    out
+}
+
+/// Prepares a `command` (shell = false) or `shell` step.
+pub fn prepare(a: &Args, shell: bool) -> Result<Action, ModuleError> {
+    let line = if shell {
+        let cmd = a.req("cmd")?;
+        let exe = a.str_or("executable", "/bin/sh")?;
+        format!("{} -c {}", q(&exe), q(&cmd))
+    } else if let Some(Value::Array(argv)) = a.raw("argv") {
+        argv.iter()
+            .map(|v| {
+                q(&v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        let cmd = a.req("cmd")?;
+        let w = words(&cmd);
+        if w.is_empty() {
+            return Err(a.err("cmd", "is empty"));
+        }
+        w.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ")
+    };
+    let mut probe = String::new();
+    if let Some(c) = a.str("creates")? {
+        probe.push_str(&format!(
+            "if [ -e {} ]; then echo 'skipped: {c} exists'; exit 0; fi\n",
+            q(&c)
+        ));
+    }
+    if let Some(r) = a.str("removes")? {
+        probe.push_str(&format!(
+            "if [ ! -e {} ]; then echo 'skipped: {r} does not exist'; exit 0; fi\n",
+            q(&r)
+        ));
+    }
+    probe.push_str("exit 10");
+    let mut env = String::new();
+    if let Some(Value::Object(vars)) = a.raw("environment") {
+        for (k, v) in vars {
+            if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(a.err("environment", &format!("has an invalid name '{k}'")));
+            }
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            env.push_str(&format!("{k}={} ", q(&v)));
+        }
+    }
+    let chdir = match a.str("chdir")? {
+        Some(d) => format!("cd {} && ", q(&d)),
+        None => String::new(),
+    };
+    let stdin = match a.str("stdin")? {
+        Some(s) => format!(" <<'KF_STDIN_EOF'\n{s}\nKF_STDIN_EOF"),
+        None => " </dev/null".to_string(),
+    };
+    let apply = format!(
+        "{chdir}{}{line}{stdin}",
+        if env.is_empty() {
+            String::new()
+        } else {
+            format!("env {env}")
+        }
+    );
+    Ok(Action::Remote(RemoteStep {
+        probe,
+        apply,
+        reports_output: true,
+        ..RemoteStep::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn splits_like_a_shell_without_running_one() {
+        assert_eq!(words("echo 'a b' \"c\" d"), ["echo", "a b", "c", "d"]);
+        assert_eq!(words("x ''"), ["x", ""]);
+    }
+}

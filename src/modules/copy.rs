@@ -1,0 +1,82 @@
+//! `copy`: a file's content from `content`, a controller file (`src`), or a file already
+//! on the host (`remote_src: true`).
+
+use super::{content_step, q, Action, Args, Context, ModuleError, RemoteStep};
+use std::path::PathBuf;
+
+/// Largest controller file sent inside a step script (bigger ones: get_url/unarchive).
+const MAX_INLINE: u64 = 16 * 1024 * 1024;
+
+/// Finds a controller-side file: role files/, then the playbook directory.
+pub fn find_src(src: &str, sub: &str, ctx: &Context) -> Result<PathBuf, ModuleError> {
+    let p = PathBuf::from(src);
+    if p.is_absolute() {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(ModuleError(format!(
+                "{src}: no such file on the controller"
+            )))
+        };
+    }
+    let mut tried = Vec::new();
+    if let Some(dir) = ctx.role_dir {
+        tried.push(dir.join(sub).join(src));
+    }
+    tried.push(ctx.playbook_dir.join(sub).join(src));
+    tried.push(ctx.playbook_dir.join(src));
+    tried.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        ModuleError(format!(
+            "{src}: not found on the controller (looked in {})",
+            tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// Prepares a `copy` step.
+pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+    let dest = a.req("dest")?;
+    let (mode, owner, group) = (
+        a.mode("mode")?,
+        a.str_or("owner", "")?,
+        a.str_or("group", "")?,
+    );
+    if let Some(content) = a.str("content")? {
+        return Ok(Action::Remote(content_step(
+            &dest,
+            content.as_bytes(),
+            &mode,
+            &owner,
+            &group,
+        )));
+    }
+    let src = a.req("src")?;
+    if a.bool("remote_src", false)? {
+        let (s, d, m, o, g) = (q(&src), q(&dest), q(&mode), q(&owner), q(&group));
+        return Ok(Action::Remote(RemoteStep {
+            probe: format!(
+                "[ -f {s} ] || {{ echo '{src}: no such file on the host' >&2; exit 1; }}\n\
+                 if kf_same_content {d} \"$(sha256sum < {s} | cut -d' ' -f1)\"; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n\
+                 kf_diff_files {d} {s}; echo 'content differs'; exit 10"
+            ),
+            apply: format!("mkdir -p \"$(dirname -- {d})\" && kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
+            ..RemoteStep::default()
+        }));
+    }
+    let path = find_src(&src, "files", ctx)?;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_INLINE {
+        return Err(ModuleError(format!(
+            "copy: {src} is {size} bytes; files over 16 MiB go through get_url (with a checksum) or unarchive"
+        )));
+    }
+    let bytes = std::fs::read(&path)
+        .map_err(|e| ModuleError(format!("copy: cannot read {}: {e}", path.display())))?;
+    Ok(Action::Remote(content_step(
+        &dest, &bytes, &mode, &owner, &group,
+    )))
+}

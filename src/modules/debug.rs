@@ -1,0 +1,29 @@
+//! `debug`: prints a message or a variable.
+
+use super::{Action, Args, Context, LocalResult, ModuleError};
+
+/// Prepares a `debug` result.
+pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+    let msg = if let Some(var) = a.str("var")? {
+        let expr = crate::template::env()
+            .compile_expression(&var)
+            .map_err(|e| ModuleError(format!("debug: var {var}: {e}")))?;
+        let v = expr
+            .eval(ctx.scope.clone())
+            .map_err(|e| ModuleError(format!("debug: var {var}: {e}")))?;
+        format!(
+            "{var}: {}",
+            if v.is_undefined() {
+                "VARIABLE IS NOT DEFINED".to_string()
+            } else {
+                v.to_string()
+            }
+        )
+    } else {
+        a.str_or("msg", "Hello world!")?
+    };
+    Ok(Action::Local(LocalResult {
+        msg: Some(msg),
+        ..LocalResult::default()
+    }))
+}

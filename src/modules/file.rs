@@ -1,0 +1,50 @@
+//! `file`: directories, files' attributes, symlinks, removal, touch.
+
+use super::{q, Action, Args, ModuleError, RemoteStep};
+
+/// Prepares a `file` step.
+pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+    let path = a.req("path")?;
+    let state = a.choice(
+        "state",
+        "file",
+        &["file", "directory", "absent", "link", "touch"],
+    )?;
+    let (m, o, g) = (
+        q(&a.mode("mode")?),
+        q(&a.str_or("owner", "")?),
+        q(&a.str_or("group", "")?),
+    );
+    let p = q(&path);
+    let (probe, apply) = match state.as_str() {
+        "directory" => (
+            format!("if [ -d {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\nif [ -e {p} ]; then echo '{path} exists and is not a directory' >&2; exit 1; fi\necho 'create directory'; exit 10"),
+            format!("mkdir -p -- {p} && kf_fix_attrs {p} {m} {o} {g}"),
+        ),
+        "file" => (
+            format!("if [ -f {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\necho '{path} does not exist (state: file never creates files; use touch, copy or template)' >&2; exit 1"),
+            format!("kf_fix_attrs {p} {m} {o} {g}"),
+        ),
+        "absent" => (
+            format!("if [ -e {p} ] || [ -L {p} ]; then echo 'remove'; exit 10; fi; exit 0"),
+            format!("rm -rf -- {p}"),
+        ),
+        "link" => {
+            let src = a.req("src")?;
+            let s = q(&src);
+            (
+                format!("if [ -L {p} ] && [ \"$(readlink -- {p})\" = {s} ]; then exit 0; fi\nif [ -d {p} ] && [ ! -L {p} ]; then echo '{path} is a directory' >&2; exit 1; fi\necho 'link to {src}'; exit 10"),
+                format!("mkdir -p \"$(dirname -- {p})\" && ln -sfn -- {s} {p}"),
+            )
+        }
+        _ => (
+            format!("if [ -e {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\necho 'create empty file'; exit 10"),
+            format!("mkdir -p \"$(dirname -- {p})\" && {{ [ -e {p} ] || : > {p}; }} && kf_fix_attrs {p} {m} {o} {g}"),
+        ),
+    };
+    Ok(Action::Remote(RemoteStep {
+        probe,
+        apply,
+        ..RemoteStep::default()
+    }))
+}

@@ -1,0 +1,81 @@
+//! `get_url`: a file from a URL, installed only if its sha256 matches. Either the host
+//! fetches it (curl or wget), or (`download_once: true`) the controller downloads it once
+//! to its cache and pushes it. A mismatch installs nothing and says expected vs got.
+
+use super::{q, Action, Args, Context, Fetch, ModuleError, RemoteStep, STAGE_DIR};
+
+/// Reads `sha256:HEX` (or bare hex) into lowercase hex.
+pub fn parse_checksum(a: &Args, s: &str) -> Result<String, ModuleError> {
+    let hexpart = s
+        .strip_prefix("sha256:")
+        .unwrap_or(s)
+        .trim()
+        .to_ascii_lowercase();
+    if s.contains(':') && !s.starts_with("sha256:") {
+        return Err(a.err(
+            "checksum",
+            &format!("'{s}': only sha256 is accepted (sha256:HEX)"),
+        ));
+    }
+    if hexpart.len() != 64 || !hexpart.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(a.err(
+            "checksum",
+            &format!("'{s}' is not a sha256 (64 hex digits)"),
+        ));
+    }
+    Ok(hexpart)
+}
+
+/// Prepares a `get_url` step.
+pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+    let url = a.req("url")?;
+    let dest = a.req("dest")?;
+    let sha = parse_checksum(a, &a.req("checksum")?)?;
+    let timeout = a.uint("timeout", 60)?;
+    let (d, m, o, g) = (
+        q(&dest),
+        q(&a.mode("mode")?),
+        q(&a.str_or("owner", "")?),
+        q(&a.str_or("group", "")?),
+    );
+    let installed =
+        format!("if kf_same_content {d} {sha}; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n");
+    let verify = |file: &str| {
+        format!(
+            "got=$(sha256sum < {file} | cut -d' ' -f1); if [ \"$got\" != {sha} ]; then rm -f {file}; echo \"checksum mismatch for {url}: expected {sha}, got $got; nothing was installed\" >&2; exit 1; fi"
+        )
+    };
+    if a.bool("download_once", false)? {
+        let staged = format!("{STAGE_DIR}/{sha}");
+        let s = q(&staged);
+        return Ok(Action::Remote(RemoteStep {
+            probe: format!(
+                "{installed}if ! kf_same_content {s} {sha}; then echo 'push {url} from the controller'; exit 12; fi\necho 'install from {staged}'; exit 10"
+            ),
+            apply: format!(
+                "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") && cp -- {s} \"$t\" || exit 1\n{}\n\
+                 kf_fix_attrs \"$t\" {m} {o} {g} && mv -f \"$t\" {d} && rm -f {s}",
+                verify("\"$t\"")
+            ),
+            uploads: vec![(ctx.cache_dir.join(&sha), staged, 0o600)],
+            fetch: Some(Fetch {
+                url,
+                sha256: sha.clone(),
+                cache_path: ctx.cache_dir.join(&sha),
+            }),
+            ..RemoteStep::default()
+        }));
+    }
+    let u = q(&url);
+    Ok(Action::Remote(RemoteStep {
+        probe: format!("{installed}echo 'download {url}'; exit 10"),
+        apply: format!(
+            "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") || exit 1\n\
+             if command -v curl >/dev/null 2>&1; then curl -fsSL --connect-timeout 20 --max-time {timeout} -o \"$t\" {u}; \
+             else wget -q -T {timeout} -O \"$t\" {u}; fi || {{ rm -f \"$t\"; echo 'download of {url} failed' >&2; exit 1; }}\n{}\n\
+             kf_fix_attrs \"$t\" {m} {o} {g} && mv -f \"$t\" {d}",
+            verify("\"$t\"")
+        ),
+        ..RemoteStep::default()
+    }))
+}

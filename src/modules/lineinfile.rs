@@ -1,0 +1,82 @@
+//! `lineinfile`: one line present (replacing the last line matching `regexp`, a POSIX
+//! ERE) or absent. The new content is computed on the host, compared, and written
+//! atomically only when it differs.
+
+use super::{q, Action, Args, ModuleError, RemoteStep};
+
+/// awk program: env L (line), R (regexp, may be empty), S (present|absent).
+const AWK: &str = r#"BEGIN { L = ENVIRON["KL"]; R = ENVIRON["KR"]; S = ENVIRON["KS"]; n = 0; last = 0 }
+{ lines[++n] = $0; if (R != "" && $0 ~ R) last = n; if (R == "" && $0 == L) last = n }
+END {
+  if (S == "absent") { for (i = 1; i <= n; i++) if (!((R != "" && lines[i] ~ R) || (R == "" && lines[i] == L))) print lines[i]; exit }
+  for (i = 1; i <= n; i++) { if (i == last) print L; else print lines[i] }
+  if (last == 0) print L
+}"#;
+
+/// Shell that writes the file's new content to "$KFS/new" (the file may not exist).
+pub fn compute(path: &str, line: &str, regexp: &str, state: &str, create: bool) -> String {
+    let p = q(path);
+    let missing = if create || state == "absent" {
+        ": > \"$KFS/cur\"".to_string()
+    } else {
+        format!("echo '{path} does not exist (set create: true to create it)' >&2; exit 1")
+    };
+    format!(
+        "if [ -f {p} ]; then cp -- {p} \"$KFS/cur\"; elif [ -e {p} ]; then echo '{path} is not a regular file' >&2; exit 1; else {missing}; fi\n\
+         KL={l} KR={r} KS={s} awk {awk} \"$KFS/cur\" > \"$KFS/new\" || exit 1",
+        l = q(line),
+        r = q(regexp),
+        s = q(state),
+        awk = q(AWK)
+    )
+}
+
+/// Probe/apply around a compute snippet that leaves "$KFS/new".
+pub fn edit_step(path: &str, compute: &str, mode: &str, owner: &str, group: &str) -> RemoteStep {
+    let (p, m, o, g) = (q(path), q(mode), q(owner), q(group));
+    RemoteStep {
+        probe: format!(
+            "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_attrs {p} {m} {o} {g}; exit $?; fi\n\
+             if [ ! -f {p} ] && [ ! -s \"$KFS/new\" ]; then exit 0; fi\n\
+             kf_diff_files {p} \"$KFS/new\"; echo 'content differs'; exit 10"
+        ),
+        apply: format!(
+            "{compute}\nif ! {{ [ -f {p} ] && cmp -s {p} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {p})\" && kf_put {p} {m} {o} {g} < \"$KFS/new\" || exit 1; fi\nkf_fix_attrs {p} {m} {o} {g}"
+        ),
+        ..RemoteStep::default()
+    }
+}
+
+/// Prepares a `lineinfile` step.
+pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+    let path = a.req("path")?;
+    let state = a.choice("state", "present", &["present", "absent"])?;
+    let regexp = a.str_or("regexp", "")?;
+    let line = a.str("line")?;
+    if state == "present" && line.is_none() {
+        return Err(a.err("line", "is required with state: present"));
+    }
+    if state == "absent" && regexp.is_empty() && line.is_none() {
+        return Err(a.err("regexp", "or line is required with state: absent"));
+    }
+    if a.raw("insertafter").is_some() || a.raw("insertbefore").is_some() {
+        return Err(a.err(
+            "insertafter",
+            "is not supported yet: lines are replaced in place or appended",
+        ));
+    }
+    let c = compute(
+        &path,
+        &line.unwrap_or_default(),
+        &regexp,
+        &state,
+        a.bool("create", false)?,
+    );
+    Ok(Action::Remote(edit_step(
+        &path,
+        &c,
+        &a.mode("mode")?,
+        &a.str_or("owner", "")?,
+        &a.str_or("group", "")?,
+    )))
+}

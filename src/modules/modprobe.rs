@@ -1,0 +1,55 @@
+//! `modprobe`: a kernel module loaded now and (with `persistent: present`) at boot.
+
+use super::{q, Action, Args, ModuleError, RemoteStep};
+
+/// Prepares a `modprobe` step.
+pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+    let name = a.req("name")?;
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(a.err("name", &format!("'{name}' is not a module name")));
+    }
+    let state = a.choice("state", "present", &["present", "absent"])?;
+    let persistent = a.choice("persistent", "disabled", &["present", "absent", "disabled"])?;
+    let params = a.str_or("params", "")?;
+    let kname = name.replace('-', "_");
+    let conf = format!("/etc/modules-load.d/{name}.conf");
+    let (n, c) = (q(&name), q(&conf));
+    let loaded = format!("grep -q '^{kname} ' /proc/modules || [ -d /sys/module/{kname} ]");
+    let mut probe = String::from("d=0\n");
+    let mut apply = String::from("set -e\n");
+    if state == "present" {
+        probe.push_str(&format!(
+            "if ! {{ {loaded}; }}; then echo 'load {name}'; d=1; fi\n"
+        ));
+        apply.push_str(&format!("{loaded} || modprobe {n} {params}\n"));
+    } else {
+        probe.push_str(&format!(
+            "if {loaded}; then echo 'unload {name}'; d=1; fi\n"
+        ));
+        apply.push_str(&format!("! {{ {loaded}; }} || modprobe -r {n}\n"));
+    }
+    match persistent.as_str() {
+        "present" => {
+            probe.push_str(&format!(
+                "if ! grep -qx {n} {c} 2>/dev/null; then echo 'persist in {conf}'; d=1; fi\n"
+            ));
+            apply.push_str(&format!("grep -qx {n} {c} 2>/dev/null || {{ mkdir -p /etc/modules-load.d; printf '%s\\n' {n} | kf_put {c} 0644 '' ''; }}\n"));
+        }
+        "absent" => {
+            probe.push_str(&format!(
+                "if [ -e {c} ]; then echo 'remove {conf}'; d=1; fi\n"
+            ));
+            apply.push_str(&format!("rm -f {c}\n"));
+        }
+        _ => {}
+    }
+    probe.push_str("[ $d = 0 ] || exit 10");
+    Ok(Action::Remote(RemoteStep {
+        probe,
+        apply,
+        ..RemoteStep::default()
+    }))
+}

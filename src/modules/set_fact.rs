@@ -1,0 +1,31 @@
+//! `set_fact`: variables set on the host for the rest of the run (above inventory vars).
+
+use super::{Action, LocalResult, ModuleError};
+use serde_json::Value;
+
+/// Prepares a `set_fact` result from its (rendered) arguments.
+pub fn prepare(args: &Value) -> Result<Action, ModuleError> {
+    let Value::Object(map) = args else {
+        return Err(ModuleError(
+            "set_fact takes a mapping of name: value".into(),
+        ));
+    };
+    let mut facts = std::collections::BTreeMap::new();
+    for (k, v) in map {
+        if !k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ModuleError(format!(
+                "set_fact: '{k}' is not a valid variable name"
+            )));
+        }
+        facts.insert(k.clone(), v.clone());
+    }
+    Ok(Action::Local(LocalResult {
+        facts,
+        ..LocalResult::default()
+    }))
+}

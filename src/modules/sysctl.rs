@@ -1,0 +1,46 @@
+//! `sysctl`: a kernel setting applied now and persisted in a file under /etc/sysctl.d.
+
+use super::lineinfile::compute;
+use super::{q, Action, Args, ModuleError, RemoteStep};
+
+/// Prepares a `sysctl` step.
+pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+    let name = a.req("name")?;
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+    {
+        return Err(a.err("name", &format!("'{name}' is not a sysctl name")));
+    }
+    let state = a.choice("state", "present", &["present", "absent"])?;
+    let file = a.str_or("sysctl_file", "/etc/sysctl.d/99-kubeforge.conf")?;
+    let reload = a.bool("reload", true)?;
+    let value = a.str("value")?;
+    if state == "present" && value.is_none() {
+        return Err(a.err("value", "is required with state: present"));
+    }
+    let value = value.unwrap_or_default();
+    let line = format!("{name} = {value}");
+    let regexp = format!("^[[:space:]]*{}[[:space:]]*=", name.replace('.', "[.]"));
+    let c = compute(&file, &line, &regexp, &state, true);
+    let (f, n, v) = (q(&file), q(&name), q(&value));
+    let live_probe = if state == "present" && reload {
+        format!("cur=$(sysctl -n {n} 2>/dev/null) || {{ echo 'sysctl {name} does not exist on this kernel' >&2; exit 1; }}\nif [ \"$(echo $cur)\" != \"$(echo {v})\" ]; then echo \"{name}: $cur -> {value}\"; d=1; fi\n")
+    } else {
+        String::new()
+    };
+    let live_apply = if state == "present" && reload {
+        format!("sysctl -q -w {n}={v} >/dev/null || exit 1\n")
+    } else {
+        String::new()
+    };
+    Ok(Action::Remote(RemoteStep {
+        probe: format!(
+            "d=0\n{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then echo 'persist in {file}'; kf_diff_files {f} \"$KFS/new\"; d=1; fi\n{live_probe}[ $d = 0 ] || exit 10"
+        ),
+        apply: format!(
+            "{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {f})\" && kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
+        ),
+        ..RemoteStep::default()
+    }))
+}

@@ -1,0 +1,98 @@
+//! `systemd`: unit state, enablement, masking, daemon-reload.
+
+use super::{q, Action, Args, ModuleError, RemoteStep};
+
+/// Prepares a `systemd` step.
+pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+    let name = a.str("name")?;
+    let state = a.str("state")?;
+    if let Some(s) = &state {
+        if !["started", "stopped", "restarted", "reloaded"].contains(&s.as_str()) {
+            return Err(a.err(
+                "state",
+                &format!("'{s}' is not one of started, stopped, restarted, reloaded"),
+            ));
+        }
+    }
+    let enabled = match a.raw("enabled") {
+        Some(_) => Some(a.bool("enabled", false)?),
+        None => None,
+    };
+    let masked = match a.raw("masked") {
+        Some(_) => Some(a.bool("masked", false)?),
+        None => None,
+    };
+    let reload = a.bool("daemon_reload", false)?;
+    if name.is_none() && (state.is_some() || enabled.is_some() || masked.is_some()) {
+        return Err(a.err("name", "is required with state, enabled or masked"));
+    }
+    let n = q(name.as_deref().unwrap_or(""));
+    let mut probe = String::from("d=0\n");
+    let mut apply = String::from("set -e\n");
+    if reload {
+        probe.push_str(&format!(
+            "if [ -n {n} ] && [ \"$(systemctl show -p NeedDaemonReload --value {n} 2>/dev/null)\" = yes ]; then echo 'daemon-reload'; d=1; fi\n"
+        ));
+        apply.push_str("systemctl daemon-reload\n");
+    }
+    if let Some(m) = masked {
+        let cond = if m { "!=" } else { "=" };
+        probe.push_str(&format!(
+            "if [ \"$(systemctl is-enabled {n} 2>/dev/null)\" {cond} masked ]; then echo '{} {}'; d=1; fi\n",
+            if m { "mask" } else { "unmask" },
+            name.as_deref().unwrap_or("")
+        ));
+        apply.push_str(&format!(
+            "systemctl {} {n}\n",
+            if m { "mask" } else { "unmask" }
+        ));
+    }
+    if let Some(e) = enabled {
+        probe.push_str(&format!(
+            "st=$(systemctl is-enabled {n} 2>/dev/null || true); if [ -z \"$st\" ] && ! systemctl cat {n} >/dev/null 2>&1; then echo 'unit {u} not found' >&2; exit 1; fi\n\
+             case \"$st\" in enabled|enabled-runtime|static|alias|indirect|generated) cur=1;; *) cur=0;; esac\n\
+             if [ $cur != {want} ]; then echo '{verb} {u}'; d=1; fi\n",
+            want = u8::from(e),
+            verb = if e { "enable" } else { "disable" },
+            u = name.as_deref().unwrap_or("")
+        ));
+        apply.push_str(&format!(
+            "systemctl {} {n}\n",
+            if e { "enable" } else { "disable" }
+        ));
+    }
+    match state.as_deref() {
+        Some("started") => {
+            probe.push_str(&format!(
+                "if ! systemctl is-active --quiet {n}; then echo 'start'; d=1; fi\n"
+            ));
+            apply.push_str(&format!(
+                "systemctl is-active --quiet {n} || systemctl start {n}\n"
+            ));
+        }
+        Some("stopped") => {
+            probe.push_str(&format!(
+                "if systemctl is-active --quiet {n}; then echo 'stop'; d=1; fi\n"
+            ));
+            apply.push_str(&format!(
+                "! systemctl is-active --quiet {n} || systemctl stop {n}\n"
+            ));
+        }
+        Some(verb @ ("restarted" | "reloaded")) => {
+            let cmd = if verb == "restarted" {
+                "restart"
+            } else {
+                "reload"
+            };
+            probe.push_str(&format!("echo '{cmd}'; d=1\n"));
+            apply.push_str(&format!("systemctl {cmd} {n}\n"));
+        }
+        _ => {}
+    }
+    probe.push_str("[ $d = 0 ] || exit 10");
+    Ok(Action::Remote(RemoteStep {
+        probe,
+        apply,
+        ..RemoteStep::default()
+    }))
+}

@@ -1,0 +1,83 @@
+//! `unarchive`: a tar archive (any compression GNU tar reads) extracted into `dest`,
+//! from the host (`remote_src: true`) or pushed from the controller. Done when
+//! `creates` exists, or else when every member of the archive exists under `dest`.
+
+use super::copy::find_src;
+use super::{q, Action, Args, Context, ModuleError, RemoteStep, STAGE_DIR};
+
+/// Prepares an `unarchive` step.
+pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+    let src = a.req("src")?;
+    let dest = a.req("dest")?;
+    let (d, m, o, g) = (
+        q(&dest),
+        q(&a.mode("mode")?),
+        q(&a.str_or("owner", "")?),
+        q(&a.str_or("group", "")?),
+    );
+    let extra = match a.raw("extra_opts") {
+        Some(serde_json::Value::Array(v)) => v
+            .iter()
+            .map(|x| {
+                q(&x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string()))
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Some(_) => q(&a.str_or("extra_opts", "")?),
+        None => String::new(),
+    };
+    let include = match a.raw("include") {
+        Some(serde_json::Value::Array(v)) => v
+            .iter()
+            .filter_map(|x| x.as_str())
+            .map(q)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Some(_) => q(&a.str_or("include", "")?),
+        None => String::new(),
+    };
+    let remote = a.bool("remote_src", false)?;
+    let (archive, uploads, stage_check) = if remote {
+        (
+            src.clone(),
+            Vec::new(),
+            format!(
+                "[ -f {} ] || {{ echo '{src}: no such file on the host' >&2; exit 1; }}\n",
+                q(&src)
+            ),
+        )
+    } else {
+        let local = find_src(&src, "files", ctx)?;
+        let bytes = std::fs::read(&local)
+            .map_err(|e| ModuleError(format!("unarchive: cannot read {}: {e}", local.display())))?;
+        let sha = super::sha256_hex(&bytes);
+        let staged = format!("{STAGE_DIR}/{sha}");
+        let check = format!("if ! kf_same_content {} {sha}; then echo 'push {src} from the controller'; exit 12; fi\n", q(&staged));
+        (staged.clone(), vec![(local, staged, 0o600)], check)
+    };
+    let s = q(&archive);
+    let mut probe = String::new();
+    if let Some(c) = a.str("creates")? {
+        probe.push_str(&format!("if [ -e {} ]; then exit 0; fi\n", q(&c)));
+    }
+    probe.push_str(&stage_check);
+    probe.push_str(&format!(
+        "[ -d {d} ] || {{ echo 'extract into new {dest}'; exit 10; }}\n\
+         tar -tf {s} {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ echo \"extract: $m missing\"; exit 10; }}; done; rc=$?\n\
+         [ $rc = 0 ] || exit $rc\nkf_attrs {d} {m} {o} {g}"
+    ));
+    let cleanup = if remote {
+        String::new()
+    } else {
+        format!(" && rm -f {s}")
+    };
+    let apply = format!("mkdir -p -- {d} && tar -xf {s} -C {d} --no-same-owner {extra} {include} && kf_fix_attrs {d} {m} {o} {g}{cleanup}");
+    Ok(Action::Remote(RemoteStep {
+        probe,
+        apply,
+        uploads,
+        ..RemoteStep::default()
+    }))
+}

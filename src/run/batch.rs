@@ -1,0 +1,225 @@
+//! Many steps, one round trip: a host's consecutive steps are sent as one shell script
+//! that runs each probe, then (unless in check mode) its apply, and reports every step
+//! in a framed, base64 form. A failing step ends the script; the runner decides what
+//! follows. Each probe and apply is wrapped in `timeout`, so nothing outlives its limit.
+
+use crate::modules::{RemoteStep, SHELL_LIB};
+use base64::Engine as _;
+
+/// One step in a batch.
+#[derive(Debug, Clone)]
+pub struct BatchStep {
+    /// The module's snippets.
+    pub step: RemoteStep,
+    /// Seconds before probe or apply is killed.
+    pub timeout: u64,
+    /// Keep going after this step fails (ignore_errors).
+    pub continue_on_failure: bool,
+}
+
+/// What one step did on the host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepOutcome {
+    /// Probe exit code (0 already so, 10 change needed, 12 needs upload, else failure).
+    pub probe_rc: i32,
+    /// Apply exit code, when the apply ran.
+    pub apply_rc: Option<i32>,
+    /// Probe stdout (what would change).
+    pub probe_out: String,
+    /// Probe stderr.
+    pub probe_err: String,
+    /// Apply stdout.
+    pub apply_out: String,
+    /// Apply stderr.
+    pub apply_err: String,
+    /// File content before (diff mode).
+    pub before: Option<Vec<u8>>,
+    /// File content after (diff mode).
+    pub after: Option<Vec<u8>>,
+}
+
+/// Exit codes of coreutils `timeout` when it had to stop the command.
+pub fn is_timeout(rc: i32) -> bool {
+    rc == 124 || rc == 137
+}
+
+/// Builds the script for `steps`. `nonce` frames the output; `check` skips applies.
+pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> String {
+    let mut s = String::with_capacity(
+        4096 + steps
+            .iter()
+            .map(|b| b.step.probe.len() + b.step.apply.len())
+            .sum::<usize>()
+            * 2,
+    );
+    s.push_str("umask 022\nKF=$(mktemp -d \"${TMPDIR:-/tmp}/kubeforge.XXXXXX\") || exit 97\ntrap 'rm -rf \"$KF\"' EXIT\n");
+    s.push_str(&format!(
+        "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{SHELL_LIB}\nKF_LIB_{nonce}\n"
+    ));
+    s.push_str(&format!("export KF KF_DIFF={}\n", u8::from(diff)));
+    s.push_str(
+        "kf_b64() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
+    );
+    for (i, b) in steps.iter().enumerate() {
+        let t = b.timeout.max(1);
+        let probe = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{}", b.step.probe));
+        s.push_str(&format!("KFS=\"$KF/s{i}\"; mkdir \"$KFS\"; export KFS\n"));
+        s.push_str(&format!(
+            "timeout -k 5 {t} sh -c {probe} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n"
+        ));
+        let run_apply = !b.step.apply.is_empty() && (!check || b.step.apply_in_check);
+        if run_apply {
+            let apply = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{}", b.step.apply));
+            s.push_str(&format!(
+                "if [ $prc = 10 ]; then timeout -k 5 {t} sh -c {apply} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n"
+            ));
+        }
+        s.push_str(&format!(
+            "printf '@@KF:{nonce}:%s:%s:%s\\n' {i} \"$prc\" \"$arc\"\nfor f in po pe ao ae before after; do kf_b64 \"$KFS/$f\"; done\n"
+        ));
+        // Needing an upload always ends the batch (outside check mode): the runner pushes
+        // the file and resumes here.
+        if check {
+            s.push_str("case $prc in 0|10|12) ;; *) ");
+        } else {
+            s.push_str("case $prc in 0|10) ;; 12) exit 0;; *) ");
+        }
+        if b.continue_on_failure {
+            s.push_str(";; esac\n");
+        } else {
+            s.push_str("exit 0;; esac\ncase $arc in -|0) ;; *) exit 0;; esac\n");
+        }
+    }
+    s
+}
+
+fn decode(line: Option<&str>) -> Vec<u8> {
+    match line {
+        Some(l) if !l.trim().is_empty() => base64::engine::general_purpose::STANDARD
+            .decode(l.trim())
+            .unwrap_or_else(|_| l.as_bytes().to_vec()),
+        _ => Vec::new(),
+    }
+}
+
+/// Parses the framed output: one outcome per step that ran, in order.
+pub fn parse(stdout: &str, nonce: &str) -> Vec<StepOutcome> {
+    let marker = format!("@@KF:{nonce}:");
+    let mut out = Vec::new();
+    let mut lines = stdout.lines();
+    while let Some(l) = lines.next() {
+        let Some(rest) = l.strip_prefix(&marker) else {
+            continue;
+        };
+        let mut parts = rest.split(':');
+        let _idx = parts.next();
+        let probe_rc = parts.next().and_then(|p| p.parse().ok()).unwrap_or(-1);
+        let apply_rc = parts.next().and_then(|p| p.parse().ok());
+        let mut field = || decode(lines.next());
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        let probe_out = text(field());
+        let probe_err = text(field());
+        let apply_out = text(field());
+        let apply_err = text(field());
+        let before = field();
+        let after = field();
+        let has_diff = !after.is_empty() || !before.is_empty();
+        out.push(StepOutcome {
+            probe_rc,
+            apply_rc,
+            probe_out,
+            probe_err,
+            apply_out,
+            apply_err,
+            before: has_diff.then_some(before),
+            after: has_diff.then_some(after),
+        });
+    }
+    out
+}
+
+/// A fresh nonce for framing.
+pub fn nonce() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(probe: &str, apply: &str) -> BatchStep {
+        BatchStep {
+            step: RemoteStep {
+                probe: probe.into(),
+                apply: apply.into(),
+                ..RemoteStep::default()
+            },
+            timeout: 10,
+            continue_on_failure: false,
+        }
+    }
+
+    fn run(steps: &[BatchStep], check: bool) -> Vec<StepOutcome> {
+        let n = nonce();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script(steps, &n, check, true))
+            .output()
+            .unwrap();
+        parse(&String::from_utf8_lossy(&out.stdout), &n)
+    }
+
+    #[test]
+    fn probes_apply_and_stops_at_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        let fq = crate::shell::quote(f.to_str().unwrap());
+        let steps = vec![
+            step("exit 0", "echo never"),
+            step(
+                &format!("[ -e {fq} ] && exit 0; echo create; exit 10"),
+                &format!("echo made > {fq}"),
+            ),
+            step("echo boom >&2; exit 3", ""),
+            step("exit 10", "echo unreachable"),
+        ];
+        let out = run(&steps, false);
+        assert_eq!(out.len(), 3, "the batch stops after the failing step");
+        assert_eq!((out[0].probe_rc, out[0].apply_rc), (0, None));
+        assert_eq!((out[1].probe_rc, out[1].apply_rc), (10, Some(0)));
+        assert_eq!(out[1].probe_out, "create\n");
+        assert_eq!(out[2].probe_err, "boom\n");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "made\n");
+    }
+
+    #[test]
+    fn check_mode_never_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        let fq = crate::shell::quote(f.to_str().unwrap());
+        let out = run(&[step("exit 10", &format!("touch {fq}"))], true);
+        assert_eq!((out[0].probe_rc, out[0].apply_rc), (10, None));
+        assert!(!f.exists());
+    }
+
+    #[test]
+    fn step_timeout_kills_the_step() {
+        let mut s = step("sleep 30", "");
+        s.timeout = 1;
+        let started = std::time::Instant::now();
+        let out = run(&[s], false);
+        assert!(is_timeout(out[0].probe_rc), "{:?}", out[0]);
+        assert!(started.elapsed().as_secs() < 10);
+    }
+
+    #[test]
+    fn output_that_looks_like_a_frame_cannot_confuse_parsing() {
+        let out = run(&[step("echo '@@KF:x:0:0:0'; exit 0", "")], false);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].probe_out, "@@KF:x:0:0:0\n");
+    }
+}

@@ -1,0 +1,271 @@
+//! The runner: plays as a DAG (a play waits for the plays it needs), hosts of a play
+//! concurrently (bounded by forks), each host's steps in order, sent in batches of one
+//! round trip. run_once/delegate_to tasks are barriers across the play's hosts. A host
+//! that fails or cannot be reached leaves the run with its reason stated.
+
+pub mod batch;
+mod facts;
+mod fetch;
+pub mod outcome;
+mod worker;
+
+use crate::cluster::{Cluster, ClusterHost};
+use crate::plan::{Plan, PlannedPlay};
+use crate::playbook::Playbook;
+use crate::report::events::{Counts, Event};
+use crate::transport::{BoxFuture, Transport, TransportError};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, Mutex, OnceCell, Semaphore};
+
+/// Opens a connection to a host.
+pub type Connector = Arc<
+    dyn Fn(ClusterHost) -> BoxFuture<'static, Result<Arc<dyn Transport>, TransportError>>
+        + Send
+        + Sync,
+>;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Probe only; change nothing.
+    pub check: bool,
+    /// Show diffs of file contents.
+    pub diff: bool,
+    /// Hosts working at once.
+    pub forks: usize,
+    /// Seconds a remote command may take unless the task says otherwise.
+    pub default_timeout: u64,
+    /// Controller-side download cache.
+    pub cache_dir: PathBuf,
+    /// The playbook's directory.
+    pub playbook_dir: PathBuf,
+}
+
+/// Where a host stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostState {
+    /// Still running.
+    Active,
+    /// A task failed.
+    Failed(String),
+    /// Could not be reached.
+    Unreachable(String),
+    /// Stopped because of another host (any_errors_fatal, max_fail_percentage) or Ctrl-C.
+    Stopped(String),
+}
+
+/// A host's state during the run.
+#[derive(Debug, Default)]
+pub(crate) struct HostRt {
+    pub facts: BTreeMap<String, Value>,
+    pub gathered: bool,
+    pub notified: BTreeSet<String>,
+    pub state: Option<HostState>,
+    pub counts: Counts,
+}
+
+impl HostRt {
+    pub fn active(&self) -> bool {
+        self.state.is_none()
+    }
+}
+
+pub(crate) struct Shared {
+    pub cluster: Cluster,
+    pub book: Playbook,
+    pub opts: RunOptions,
+    pub connector: Connector,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub hosts: BTreeMap<String, Mutex<HostRt>>,
+    pub conns: BTreeMap<String, OnceCell<Result<Arc<dyn Transport>, TransportError>>>,
+    pub forks: Semaphore,
+    pub interrupted: Arc<AtomicBool>,
+    pub started: std::sync::Mutex<HashSet<(usize, usize)>>,
+}
+
+impl Shared {
+    pub fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    pub async fn connection(&self, host: &str) -> Result<Arc<dyn Transport>, TransportError> {
+        let Some(cell) = self.conns.get(host) else {
+            return Err(TransportError::Other(format!(
+                "no host named {host} in the inventory"
+            )));
+        };
+        let Some(ch) = self.cluster.host(host).cloned() else {
+            return Err(TransportError::Other(format!(
+                "no host named {host} in the inventory"
+            )));
+        };
+        cell.get_or_init(|| (self.connector)(ch)).await.clone()
+    }
+
+    pub async fn stop_host(&self, host: &str, state: HostState) {
+        if let Some(m) = self.hosts.get(host) {
+            let mut rt = m.lock().await;
+            if rt.active() {
+                let reason = match &state {
+                    HostState::Failed(r) => format!("failed: {r}"),
+                    HostState::Unreachable(r) => format!("unreachable: {r}"),
+                    HostState::Stopped(r) => r.clone(),
+                    HostState::Active => String::new(),
+                };
+                if matches!(state, HostState::Unreachable(_)) {
+                    rt.counts.unreachable = 1;
+                }
+                rt.state = Some(state);
+                self.emit(Event::HostStopped {
+                    host: host.to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+}
+
+/// The run's result.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Counts per host.
+    pub counts: BTreeMap<String, Counts>,
+    /// How each host ended.
+    pub states: BTreeMap<String, HostState>,
+    /// Stopped by Ctrl-C.
+    pub interrupted: bool,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+impl RunSummary {
+    /// 0 all ok, 2 a host failed, 3 a host unreachable, 130 interrupted.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            130
+        } else if self
+            .states
+            .values()
+            .any(|s| matches!(s, HostState::Failed(_)))
+        {
+            2
+        } else if self
+            .states
+            .values()
+            .any(|s| matches!(s, HostState::Unreachable(_)))
+        {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs a plan. Events go to `events`; `interrupted` is set by the caller on Ctrl-C.
+pub async fn run(
+    cluster: Cluster,
+    book: Playbook,
+    plan: Plan,
+    opts: RunOptions,
+    connector: Connector,
+    events: mpsc::UnboundedSender<Event>,
+    interrupted: Arc<AtomicBool>,
+) -> RunSummary {
+    let started = Instant::now();
+    let mut in_run: Vec<String> = plan
+        .plays
+        .iter()
+        .flat_map(|p| p.hosts.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    in_run.sort_by(|a, b| crate::diagnostic::natural_cmp(a, b));
+    let hosts = in_run
+        .iter()
+        .map(|h| (h.clone(), Mutex::new(HostRt::default())))
+        .collect();
+    let conns = cluster
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), OnceCell::new()))
+        .collect();
+    let forks = opts.forks.max(1);
+    let _ = events.send(Event::RunStart {
+        playbook: crate::inventory::display_path(&book.path),
+        hosts: in_run.clone(),
+        check: opts.check,
+    });
+    let shared = Arc::new(Shared {
+        cluster,
+        book,
+        opts,
+        connector,
+        events,
+        hosts,
+        conns,
+        forks: Semaphore::new(forks),
+        interrupted,
+        started: std::sync::Mutex::new(HashSet::new()),
+    });
+    let plays: Vec<Arc<PlannedPlay>> = plan.plays.into_iter().map(Arc::new).collect();
+    let mut done = vec![false; plays.len()];
+    let mut launched = vec![false; plays.len()];
+    let mut set = tokio::task::JoinSet::new();
+    loop {
+        for (i, p) in plays.iter().enumerate() {
+            if !launched[i] && p.deps.iter().all(|d| done[*d]) {
+                launched[i] = true;
+                let sh = shared.clone();
+                let p = p.clone();
+                set.spawn(async move {
+                    worker::run_play(sh, p).await;
+                    i
+                });
+            }
+        }
+        match set.join_next().await {
+            Some(Ok(i)) => done[i] = true,
+            Some(Err(e)) => {
+                // A panicking play task is a bug; record it rather than hang.
+                tracing::error!("play task ended abnormally: {e}");
+                for (i, l) in launched.iter().enumerate() {
+                    if *l {
+                        done[i] = true;
+                    }
+                }
+            }
+            None => break,
+        }
+    }
+    let interrupted = shared.interrupted.load(Ordering::SeqCst);
+    let mut counts = BTreeMap::new();
+    let mut states = BTreeMap::new();
+    for (h, m) in &shared.hosts {
+        let rt = m.lock().await;
+        counts.insert(h.clone(), rt.counts);
+        states.insert(h.clone(), rt.state.clone().unwrap_or(HostState::Active));
+    }
+    for cell in shared.conns.values() {
+        if let Some(Ok(c)) = cell.get() {
+            c.close().await;
+        }
+    }
+    let summary = RunSummary {
+        counts,
+        states,
+        interrupted,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    shared.emit(Event::Recap {
+        hosts: summary.counts.clone(),
+        duration_ms: summary.duration_ms,
+        exit_code: summary.exit_code(),
+        interrupted,
+    });
+    summary
+}
