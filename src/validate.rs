@@ -8,7 +8,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Variables that must be real booleans (Kubespray's "booleans must be booleans").
-pub const BOOLEAN_VARS: [&str; 22] = [
+pub const BOOLEAN_VARS: [&str; 25] = [
+    "download_always_pull",
+    "helm_enabled",
+    "openstack_lbaas_enabled",
     "ipv4_stack",
     "ipv6_stack",
     "enable_dual_stack_networks",

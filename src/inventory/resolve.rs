@@ -391,7 +391,8 @@ fn help_for(message: &str) -> String {
 }
 
 fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%")
+    // Ansible templates a string holding any Jinja start marker, comments included.
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
 /// Renders a raw value in a scope: templates in strings, recursively.
@@ -423,8 +424,9 @@ fn render(scope: &minijinja::Value, raw: &Value) -> Result<Value, String> {
 }
 
 fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    // Only an exact `{{ expr }}` keeps its native type; any text around it (even a
+    // newline) makes the value a string.
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
         return None;
     }
@@ -445,10 +447,12 @@ fn render_str(scope: &minijinja::Value, s: &str) -> Result<Value, String> {
     let out = env
         .render_str(&src, scope.clone())
         .map_err(|e| describe(&e))?;
+    // As Ansible does with literal_eval: text that is a list or mapping literal (JSON
+    // here) becomes that value; anything else, such as "[ a != b ]", stays a string.
     let t = out.trim();
     if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
-        if let Ok(node) = crate::yaml::parse(t) {
-            return Ok(node.to_value());
+        if let Ok(v) = serde_json::from_str::<Value>(t) {
+            return Ok(v);
         }
     }
     Ok(Value::String(out))

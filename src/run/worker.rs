@@ -425,6 +425,16 @@ impl<'a> Worker<'a> {
 
     fn secrets(&self) -> Vec<String> {
         let r = &self.sh.cluster.resolver;
+        let scope = r.scope(&self.host, BTreeMap::new());
+        let play_secrets: Vec<String> = self
+            .play
+            .play
+            .vars
+            .iter()
+            .filter(|(k, _)| crate::report::inventory::is_secret_name(k))
+            .filter_map(|(_, v)| Resolver::render_in(&scope, v).ok())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
         r.names(&self.host)
             .into_iter()
             .filter(|n| crate::report::inventory::is_secret_name(n))
@@ -437,6 +447,7 @@ impl<'a> Worker<'a> {
                     .filter(|(k, _)| crate::report::inventory::is_secret_name(k))
                     .filter_map(|(_, v)| v.as_str().map(str::to_string)),
             )
+            .chain(play_secrets)
             .collect()
     }
 
