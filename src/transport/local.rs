@@ -41,23 +41,26 @@ async fn run(
         let (_, out) = tokio::join!(writer, child.wait_with_output());
         out
     };
-    match tokio::time::timeout(timeout, waited).await {
-        Ok(Ok(out)) => Ok(ExecOutput {
-            exit_code: out.status.code().and_then(|c| u32::try_from(c).ok()),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        }),
-        Ok(Err(e)) => Err(TransportError::Other(format!("local command failed: {e}"))),
-        Err(_) => {
+    tokio::pin!(waited);
+    tokio::select! {
+        out = &mut waited => match out {
+            Ok(out) => Ok(ExecOutput {
+                exit_code: out.status.code().and_then(|c| u32::try_from(c).ok()),
+                stdout: out.stdout,
+                stderr: out.stderr,
+            }),
+            Err(e) => Err(TransportError::Other(format!("local command failed: {e}"))),
+        },
+        _ = tokio::time::sleep(timeout) => {
+            // Kill the process group we started (its leader, our child, is still
+            // unreaped here, so the group id cannot have been reused), then reap it.
             if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
-                // Kill the process group we started (its leader is our child), never
-                // anything else. SAFETY: kill(2) with a negative pid targets one group.
+                // SAFETY: kill(2) with a negative pid signals exactly that one group.
                 unsafe {
-                    if libc::getpgid(pid) == pid {
-                        libc::kill(-pid, libc::SIGKILL);
-                    }
+                    libc::kill(-pid, libc::SIGKILL);
                 }
             }
+            let _ = waited.await;
             Err(TransportError::Timeout(timeout.as_secs()))
         }
     }
