@@ -191,6 +191,32 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
             for h in &hosts {
                 let p = place(cluster, play, task, h);
                 if !matches!(p, Placement::Skipped(_)) && !task.needs.is_empty() {
+                    // A delegated task runs on its delegate: that host must have the components.
+                    let target = match &task.delegate_to {
+                        Some(d) => {
+                            let scope = cluster.resolver.scope(h, BTreeMap::new());
+                            match crate::inventory::resolve::Resolver::render_in(&scope, &Value::String(d.clone())) {
+                                Ok(Value::String(t)) => t,
+                                _ => {
+                                    problems.push(
+                                        Diagnostic::error("placement", format!("task '{}': delegate_to '{d}' cannot be decided from the inventory", task.name))
+                                            .at(Some(task.location.clone()))
+                                            .help("delegate to a host named from inventory variables, e.g. \"{{ groups['kube_control_plane'][0] }}\""),
+                                    );
+                                    continue;
+                                }
+                            }
+                        }
+                        None => h.clone(),
+                    };
+                    if cluster.host(&target).is_none() {
+                        problems.push(
+                            Diagnostic::error("placement", format!("task '{}' is delegated to '{target}', which is not in the inventory", task.name))
+                                .at(Some(task.location.clone())),
+                        );
+                        continue;
+                    }
+                    let h = &target;
                     if let Some(ch) = cluster.host(h) {
                         let missing: Vec<&str> = task
                             .needs
