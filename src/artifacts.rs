@@ -73,9 +73,159 @@ impl Artifact {
     }
 }
 
+/// An artifact resolved for one host: where to fetch it and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resolved {
+    /// Artifact name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Architecture (amd64, arm64).
+    pub arch: String,
+    /// Where the host fetches it (the mirror when `files_repo` is set).
+    pub url: String,
+    /// The upstream URL (what a mirror must hold, at the same path).
+    pub upstream_url: String,
+    /// Expected sha256.
+    pub sha256: String,
+    /// The file name.
+    pub filename: String,
+    /// `tar.gz` or `binary`.
+    pub archive: String,
+}
+
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Resolves an artifact with a host's variables: its version variable, `image_arch`,
+/// `files_repo` (a mirror keeping upstream paths), Kubespray's `<name>_download_url`
+/// override, and `artifact_checksums` (extra pinned checksums: name -> version -> arch).
+pub fn resolve(
+    name: &str,
+    get: &dyn Fn(&str) -> Option<serde_json::Value>,
+) -> Result<Resolved, String> {
+    let a = get_artifact(name)?;
+    let version = get(&a.version_var)
+        .map(|v| text(&v))
+        .unwrap_or_else(|| a.default_version.clone());
+    let version = version.trim_start_matches('v').to_string();
+    let arch = get("image_arch")
+        .map(|v| text(&v))
+        .unwrap_or_else(|| "amd64".into());
+    let upstream_url = a.url_for(&version, &arch);
+    let mut sha = a.sha256(&version, &arch).map(str::to_string);
+    if let Some(serde_json::Value::Object(over)) = get("artifact_checksums") {
+        if let Some(s) = over
+            .get(name)
+            .and_then(|v| v.get(&version))
+            .and_then(|v| v.get(&arch))
+        {
+            sha = Some(text(s).trim_start_matches("sha256:").to_ascii_lowercase());
+        }
+    }
+    let Some(sha256) = sha else {
+        let mut pinned = versions(name);
+        if let Some(serde_json::Value::Object(over)) = get("artifact_checksums") {
+            if let Some(serde_json::Value::Object(vs)) = over.get(name) {
+                pinned.extend(vs.keys().cloned());
+            }
+        }
+        return Err(format!(
+            "{name} {version} ({arch}) has no pinned checksum; pinned: {}; or add it under artifact_checksums.{name}",
+            pinned.join(", ")
+        ));
+    };
+    if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "artifact_checksums.{name}.{version}.{arch}: '{sha256}' is not a sha256"
+        ));
+    }
+    let files_repo = get("files_repo").map(|v| text(&v)).unwrap_or_default();
+    let url = match get(&a.url_var).map(|v| text(&v)).filter(|u| !u.is_empty()) {
+        Some(u) => u,
+        None if !files_repo.trim().is_empty() => {
+            let path = upstream_url
+                .split_once("://")
+                .map(|(_, p)| p)
+                .unwrap_or(&upstream_url);
+            format!("{}/{path}", files_repo.trim_end_matches('/'))
+        }
+        None => upstream_url.clone(),
+    };
+    let filename = upstream_url.rsplit('/').next().unwrap_or(name).to_string();
+    Ok(Resolved {
+        name: name.to_string(),
+        version,
+        arch,
+        url,
+        upstream_url,
+        sha256,
+        filename,
+        archive: a.archive.clone(),
+    })
+}
+
+fn get_artifact(name: &str) -> Result<&'static Artifact, String> {
+    get(name).ok_or_else(|| {
+        format!(
+            "unknown artifact '{name}' (known: {})",
+            all()
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The artifacts a host with these components downloads.
+pub fn for_components(components: &[crate::topology::Component]) -> Vec<&'static Artifact> {
+    all()
+        .iter()
+        .filter(|a| components.iter().any(|c| c.as_str() == a.component))
+        .filter(|a| {
+            !(a.name == "cilium_cli" && !components.contains(&crate::topology::Component::Kubectl))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolves_with_mirror_and_overrides() {
+        let vars = |n: &str| -> Option<serde_json::Value> {
+            match n {
+                "files_repo" => Some("http://10.0.0.1:8080/".into()),
+                "etcd_version" => Some("3.4.23".into()),
+                "artifact_checksums" => {
+                    Some(serde_json::json!({"etcd": {"3.4.23": {"amd64": "a".repeat(64)}}}))
+                }
+                _ => None,
+            }
+        };
+        let r = resolve("etcd", &vars).unwrap();
+        assert_eq!(r.url, "http://10.0.0.1:8080/github.com/etcd-io/etcd/releases/download/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz");
+        assert_eq!(r.upstream_url, "https://github.com/etcd-io/etcd/releases/download/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz");
+        assert_eq!(r.sha256, "a".repeat(64));
+        let none = |_: &str| -> Option<serde_json::Value> { None };
+        let d = resolve("kubeadm", &none).unwrap();
+        assert_eq!(
+            d.sha256,
+            get("kubeadm").unwrap().sha256(&d.version, "amd64").unwrap()
+        );
+        let bad = |n: &str| -> Option<serde_json::Value> {
+            (n == "kube_version").then(|| "1.2.3".into())
+        };
+        assert!(resolve("kubelet", &bad)
+            .unwrap_err()
+            .contains("no pinned checksum"));
+    }
 
     #[test]
     fn table_parses_and_every_checksum_is_sha256_hex() {

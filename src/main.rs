@@ -30,6 +30,9 @@ enum Command {
     /// Inspect and validate an inventory (nothing is contacted).
     #[command(subcommand)]
     Inventory(InventoryCmd),
+    /// Offline installs: every artifact URL and checksum the cluster needs.
+    #[command(subcommand)]
+    Offline(OfflineCmd),
     /// Run a playbook on the inventory's hosts.
     Run(Box<RunArgs>),
     /// Show which tasks run on which host, in order, checked before any SSH.
@@ -40,6 +43,18 @@ enum Command {
         playbook: PathBuf,
         #[command(flatten)]
         select: SelectArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfflineCmd {
+    /// List every artifact (URL and sha256) the cluster's hosts download, for a mirror.
+    List {
+        #[command(flatten)]
+        inv: InventoryArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
@@ -156,6 +171,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Inventory(cmd) => inventory(cmd),
         Command::Run(args) => run(*args),
+        Command::Offline(OfflineCmd::List { inv, format }) => offline_list(&inv, format),
         Command::Plan {
             inv,
             playbook,
@@ -423,4 +439,64 @@ fn run(args: RunArgs) -> ExitCode {
         summary.exit_code()
     });
     ExitCode::from(code)
+}
+
+fn offline_list(args: &InventoryArgs, format: CheckFormat) -> ExitCode {
+    let cluster = match load(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut rows: Vec<kubeforge::artifacts::Resolved> = Vec::new();
+    let mut errors = Vec::new();
+    for h in &cluster.hosts {
+        let get = |n: &str| h.vars.get(n).map(|(v, _)| v.clone());
+        for a in kubeforge::artifacts::for_components(&h.components) {
+            match kubeforge::artifacts::resolve(&a.name, &get) {
+                Ok(r) => {
+                    if !rows.iter().any(|x| {
+                        x.name == r.name
+                            && x.version == r.version
+                            && x.arch == r.arch
+                            && x.url == r.url
+                    }) {
+                        rows.push(r);
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{}: {e}", h.name);
+                    if !errors.contains(&msg) {
+                        errors.push(msg);
+                    }
+                }
+            }
+        }
+    }
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    match format {
+        CheckFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ),
+        CheckFormat::Text => {
+            for r in &rows {
+                println!(
+                    "{} {} {}",
+                    r.sha256,
+                    r.upstream_url,
+                    if r.url != r.upstream_url {
+                        format!("(fetched from {})", r.url)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    }
 }

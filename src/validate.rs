@@ -130,6 +130,8 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
 
     // Addresses.
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    // One error per pair of hosts, even when their ip and their SSH target both collide.
+    let mut clashing: Vec<(&str, &str)> = Vec::new();
     for h in &cluster.hosts {
         let mut addrs: Vec<String> = h.ips.iter().map(|i| i.to_string()).collect();
         let target = format!("{}:{}", h.ssh.address, h.ssh.port);
@@ -138,6 +140,10 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         addrs.dedup();
         for a in addrs {
             if let Some(other) = seen.get(&a) {
+                if clashing.contains(&(*other, h.name.as_str())) {
+                    continue;
+                }
+                clashing.push((*other, h.name.as_str()));
                 let loc = inv.host(&h.name).map(|e| e.location.clone());
                 d.push(
                     Diagnostic::error(
@@ -240,27 +246,20 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         cluster.network.check_ranges(nodes, &get, &mut d);
     }
 
-    // Versions must have pinned checksums.
+    // Every artifact a host will download must resolve to a pinned checksum.
     let mut reported = Vec::new();
     for h in &cluster.hosts {
-        for a in crate::artifacts::all() {
-            let (var, artifact) = (a.version_var.as_str(), a.name.as_str());
-            if let Some((v, loc)) = h.vars.get(var) {
-                let text = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                let text = text.trim_start_matches('v').to_string();
-                let pinned = crate::artifacts::versions(artifact);
-                if !pinned.iter().any(|p| *p == text) && !reported.contains(loc) {
-                    reported.push(loc.clone());
+        let get = |n: &str| h.vars.get(n).map(|(v, _)| v.clone());
+        for a in crate::artifacts::for_components(&h.components) {
+            if let Err(e) = crate::artifacts::resolve(&a.name, &get) {
+                let loc = h.vars.get(&a.version_var).map(|(_, l)| l.clone());
+                let key = (a.version_var.clone(), loc.clone());
+                if !reported.contains(&key) {
+                    reported.push(key);
                     d.push(
-                        Diagnostic::error(
-                            "unpinned-version",
-                            format!("{var}: no pinned checksum for version '{text}'"),
-                        )
-                        .at(Some(loc.clone()))
-                        .help(format!("use one of: {}", pinned.join(", "))),
+                        Diagnostic::error("unpinned-version", format!("{}: {e}", a.version_var))
+                            .at(loc)
+                            .help("use a version from the artifact table (kubeforge offline list shows them) or pin its sha256 in artifact_checksums"),
                     );
                 }
             }

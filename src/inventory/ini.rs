@@ -297,7 +297,9 @@ fn literal(text: &str, quoted: bool) -> Value {
 fn split_port(token: &str) -> (&str, Option<u16>) {
     // Colons inside a range (`web[1:3]:2222`) are the range's: look after the last ']'.
     let after_ranges = token.rfind(']').map_or(0, |i| i + 1);
-    if token[after_ranges..].matches(':').count() == 1 && (after_ranges > 0 || token.matches(':').count() == 1) {
+    if token[after_ranges..].matches(':').count() == 1
+        && (after_ranges > 0 || token.matches(':').count() == 1)
+    {
         if let Some((h, p)) = token.rsplit_once(':') {
             if let Ok(port) = p.parse::<u16>() {
                 return (h, Some(port));

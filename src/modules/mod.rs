@@ -11,6 +11,7 @@ mod blockinfile;
 mod command;
 mod copy;
 mod debug;
+mod download;
 mod fail;
 mod file;
 mod get_url;
@@ -127,6 +128,7 @@ pub fn prepare(module: &str, args: &Value, ctx: &Context) -> Result<Action, Modu
         "sysctl" => sysctl::prepare(&a),
         "modprobe" => modprobe::prepare(&a),
         "get_url" => get_url::prepare(&a, ctx),
+        "download" => download::prepare(&a, ctx),
         "unarchive" => unarchive::prepare(&a, ctx),
         "wait_for" => wait_for::prepare(&a),
         "uri" => uri::prepare(&a),

@@ -27,7 +27,13 @@ macro_rules! spec {
 }
 
 /// The module table.
-pub const SPECS: [ModuleSpec; 19] = [
+pub const SPECS: [ModuleSpec; 20] = [
+    spec!(
+        "download",
+        ["artifact", "dest", "mode", "download_once", "timeout"],
+        ["artifact"],
+        None
+    ),
     spec!(
         "file",
         ["path", "state", "mode", "owner", "group", "src", "recurse"],
@@ -207,7 +213,8 @@ pub const SPECS: [ModuleSpec; 19] = [
 ];
 
 /// Module names, for messages.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 20] = [
+    "download",
     "file",
     "copy",
     "template",

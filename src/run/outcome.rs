@@ -26,7 +26,19 @@ fn lines(s: &str) -> Value {
 
 /// Interprets one step; `check` says whether applies were skipped; `timeout` is for messages.
 pub fn interpret(step: &RemoteStep, o: &StepOutcome, check: bool, timeout: u64) -> ItemResult {
+    let raw_probe_out = o.probe_out.clone();
     let mut reg = Map::new();
+    let said: String = o
+        .probe_out
+        .lines()
+        .filter(|l| !l.starts_with("KFVAR "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let o = &StepOutcome {
+        probe_out: said,
+        ..o.clone()
+    };
+    let vars_out = o.probe_out.clone();
     let (changed, failed, msg) = match (o.probe_rc, o.apply_rc) {
         (0, _) => (false, false, None),
         (10, None) | (12, None) if check => (true, false, Some(o.probe_out.trim().to_string())),
@@ -104,8 +116,9 @@ pub fn interpret(step: &RemoteStep, o: &StepOutcome, check: bool, timeout: u64) 
         reg.insert("stdout_lines".into(), lines(stdout));
         reg.insert("stderr_lines".into(), lines(stderr));
     }
+    let _ = vars_out;
     if step.probe_vars {
-        for l in o.probe_out.lines() {
+        for l in raw_probe_out.lines() {
             if let Some((k, v)) = l.strip_prefix("KFVAR ").and_then(|r| r.split_once('=')) {
                 if let Some(name) = k.strip_suffix("_b64") {
                     let bytes = base64::engine::general_purpose::STANDARD
