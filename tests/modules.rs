@@ -19,7 +19,8 @@ struct Case {
 }
 
 fn run_step(module: &str, args: &Value, dir: &Path, check: bool) -> batch::StepOutcome {
-    let scope = minijinja::Value::from(minijinja::value::Serde(json!({"inventory_hostname": "h1"})));
+    let scope =
+        minijinja::Value::from(minijinja::value::Serde(json!({"inventory_hostname": "h1"})));
     let ctx = Context {
         scope: &scope,
         role_dir: None,
@@ -41,9 +42,19 @@ fn run_step(module: &str, args: &Value, dir: &Path, check: bool) -> batch::StepO
         check,
         true,
     );
-    let out = std::process::Command::new("sh").arg("-c").arg(&script).env("D", dir).output().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env("D", dir)
+        .output()
+        .unwrap();
     let mut v = batch::parse(&String::from_utf8_lossy(&out.stdout), &nonce);
-    assert_eq!(v.len(), 1, "{module}: stderr {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        v.len(),
+        1,
+        "{module}: stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     v.remove(0)
 }
 
@@ -51,13 +62,21 @@ fn subst(v: &Value, dir: &str) -> Value {
     match v {
         Value::String(s) => Value::String(s.replace("$D", dir)),
         Value::Array(a) => Value::Array(a.iter().map(|x| subst(x, dir)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), subst(x, dir))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), subst(x, dir))).collect())
+        }
         other => other.clone(),
     }
 }
 
 fn sh(script: &str, dir: &Path) -> bool {
-    std::process::Command::new("sh").arg("-c").arg(script).env("D", dir).status().unwrap().success()
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("D", dir)
+        .status()
+        .unwrap()
+        .success()
 }
 
 fn snapshot(dir: &Path) -> String {
@@ -101,9 +120,19 @@ fn modules_probe_apply_and_converge() {
         // Check mode: reports, changes nothing.
         let before = snapshot(dir);
         let o = run_step(c.module, &args, dir, true);
-        assert_eq!(o.probe_rc, if c.changes { 10 } else { 0 }, "{}: check-mode probe {o:?}", c.name);
+        assert_eq!(
+            o.probe_rc,
+            if c.changes { 10 } else { 0 },
+            "{}: check-mode probe {o:?}",
+            c.name
+        );
         assert_eq!(o.apply_rc, None, "{}: check mode applied", c.name);
-        assert_eq!(snapshot(dir), before, "{}: check mode changed files", c.name);
+        assert_eq!(
+            snapshot(dir),
+            before,
+            "{}: check mode changed files",
+            c.name
+        );
         // Real run.
         let o = run_step(c.module, &args, dir, false);
         if c.changes {
@@ -114,17 +143,42 @@ fn modules_probe_apply_and_converge() {
         assert!(sh(c.verify, dir), "{}: verify failed; {o:?}", c.name);
         // Converged.
         let o = run_step(c.module, &args, dir, false);
-        assert_eq!((o.probe_rc, o.apply_rc), (0, None), "{}: not idempotent: {o:?}", c.name);
+        assert_eq!(
+            (o.probe_rc, o.apply_rc),
+            (0, None),
+            "{}: not idempotent: {o:?}",
+            c.name
+        );
     }
 }
 
 #[test]
 fn failures_say_why() {
     let cases = vec![
-        ("file state=file on a missing path", "file", json!({"path": "$D/none", "state": "file"}), "does not exist"),
-        ("directory over a file", "file", json!({"path": "$D/f", "state": "directory"}), "not a directory"),
-        ("lineinfile without create", "lineinfile", json!({"path": "$D/none", "line": "x"}), "create: true"),
-        ("wait_for timeout", "wait_for", json!({"path": "$D/never", "timeout": 1}), "not met within 1 s"),
+        (
+            "file state=file on a missing path",
+            "file",
+            json!({"path": "$D/none", "state": "file"}),
+            "does not exist",
+        ),
+        (
+            "directory over a file",
+            "file",
+            json!({"path": "$D/f", "state": "directory"}),
+            "not a directory",
+        ),
+        (
+            "lineinfile without create",
+            "lineinfile",
+            json!({"path": "$D/none", "line": "x"}),
+            "create: true",
+        ),
+        (
+            "wait_for timeout",
+            "wait_for",
+            json!({"path": "$D/never", "timeout": 1}),
+            "not met within 1 s",
+        ),
     ];
     for (name, module, args, want) in cases {
         let tmp = tempfile::tempdir().unwrap();
@@ -148,8 +202,16 @@ fn get_url_refuses_a_checksum_mismatch_and_installs_nothing() {
     let o = run_step("get_url", &args, dir, false);
     assert_eq!(o.probe_rc, 10);
     assert_eq!(o.apply_rc, Some(1), "{o:?}");
-    assert!(o.apply_err.contains("checksum mismatch") && o.apply_err.contains(&wrong), "{}", o.apply_err);
-    assert!(o.apply_err.contains("expected") && o.apply_err.contains("got"), "{}", o.apply_err);
+    assert!(
+        o.apply_err.contains("checksum mismatch") && o.apply_err.contains(&wrong),
+        "{}",
+        o.apply_err
+    );
+    assert!(
+        o.apply_err.contains("expected") && o.apply_err.contains("got"),
+        "{}",
+        o.apply_err
+    );
     assert!(!dir.join("out/bin").exists());
     let left: Vec<_> = std::fs::read_dir(dir.join("out")).unwrap().collect();
     assert!(left.is_empty(), "temp files left: {left:?}");

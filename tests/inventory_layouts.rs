@@ -1,0 +1,716 @@
+//! Every supported layout, written both as an INI and as a YAML inventory, through
+//! `kubeforge inventory show --format json`: layout, roles, components, addresses and
+//! (for the IPv6 layouts) the derived network settings. Plus the Kubespray-style
+//! directory (variable precedence and where each value came from), the deprecated
+//! group names, and the repository's sample inventory.
+
+mod common;
+
+use common::{
+    fixture, host, kubeforge, line_of, parse_diagnostics, root, show_json, strings, strip_sources,
+};
+use serde_json::{json, Value};
+
+const STACKED_CP: &[&str] = &[
+    "etcd",
+    "containerd",
+    "runc",
+    "nerdctl",
+    "crictl",
+    "cni_plugins",
+    "kubelet",
+    "kubeadm",
+    "kubectl",
+    "cilium",
+];
+const ALL_IN_ONE: &[&str] = STACKED_CP;
+const WORKER: &[&str] = &[
+    "containerd",
+    "runc",
+    "nerdctl",
+    "crictl",
+    "cni_plugins",
+    "kubelet",
+    "kubeadm",
+    "cilium",
+];
+const SEPARATE_CP: &[&str] = &[
+    "etcd_client_certs",
+    "containerd",
+    "runc",
+    "nerdctl",
+    "crictl",
+    "cni_plugins",
+    "kubelet",
+    "kubeadm",
+    "kubectl",
+    "cilium",
+];
+const ETCD_ONLY: &[&str] = &["etcd"];
+
+struct HostWant {
+    name: &'static str,
+    roles: &'static [&'static str],
+    components: &'static [&'static str],
+    ips: &'static [&'static str],
+}
+
+struct LayoutCase {
+    dir: &'static str,
+    layout: &'static str,
+    hosts: Vec<HostWant>,
+    /// Expected `network` section (families, subnets, apiserver IP, etcd URLs).
+    network: Value,
+}
+
+fn h(
+    name: &'static str,
+    roles: &'static [&'static str],
+    components: &'static [&'static str],
+    ips: &'static [&'static str],
+) -> HostWant {
+    HostWant {
+        name,
+        roles,
+        components,
+        ips,
+    }
+}
+
+fn ipv4_network(initial_cluster: &str, endpoints: &str) -> Value {
+    json!({
+        "families": ["ipv4"],
+        "service_subnet": "10.233.0.0/18",
+        "pod_subnet": "10.233.64.0/18",
+        "apiserver_service_ip": "10.233.0.1",
+        "etcd_initial_cluster": initial_cluster,
+        "etcd_endpoints": endpoints,
+    })
+}
+
+fn cases() -> Vec<LayoutCase> {
+    const CP_ETCD: &[&str] = &["control_plane", "etcd"];
+    vec![
+        LayoutCase {
+            dir: "all-in-one",
+            layout: "all-in-one",
+            hosts: vec![h("node1", &["control_plane", "worker", "etcd"], ALL_IN_ONE, &["192.168.10.11"])],
+            network: ipv4_network("etcd1=https://192.168.10.11:2380", "https://192.168.10.11:2379"),
+        },
+        LayoutCase {
+            dir: "default",
+            layout: "default",
+            hosts: vec![
+                h("cp1", CP_ETCD, STACKED_CP, &["192.168.20.10"]),
+                h("worker1", &["worker"], WORKER, &["192.168.20.21"]),
+                h("worker2", &["worker"], WORKER, &["192.168.20.22"]),
+            ],
+            network: ipv4_network("cp1=https://192.168.20.10:2380", "https://192.168.20.10:2379"),
+        },
+        LayoutCase {
+            dir: "ha",
+            layout: "ha",
+            hosts: vec![
+                h("cp1", CP_ETCD, STACKED_CP, &["10.30.0.11"]),
+                h("cp2", CP_ETCD, STACKED_CP, &["10.30.0.12"]),
+                h("cp3", CP_ETCD, STACKED_CP, &["10.30.0.13"]),
+                h("worker1", &["worker"], WORKER, &["10.30.0.21"]),
+                h("worker2", &["worker"], WORKER, &["10.30.0.22"]),
+            ],
+            network: ipv4_network(
+                "etcd1=https://10.30.0.11:2380,etcd2=https://10.30.0.12:2380,etcd3=https://10.30.0.13:2380",
+                "https://10.30.0.11:2379,https://10.30.0.12:2379,https://10.30.0.13:2379",
+            ),
+        },
+        LayoutCase {
+            dir: "separate",
+            layout: "separate",
+            hosts: vec![
+                h("cp1", &["control_plane"], SEPARATE_CP, &["10.40.0.10"]),
+                h("etcd1", &["etcd"], ETCD_ONLY, &["10.40.0.31"]),
+                h("etcd2", &["etcd"], ETCD_ONLY, &["10.40.0.32"]),
+                h("etcd3", &["etcd"], ETCD_ONLY, &["10.40.0.33"]),
+                h("worker1", &["worker"], WORKER, &["10.40.0.20"]),
+            ],
+            network: ipv4_network(
+                "etcd1=https://10.40.0.31:2380,etcd2=https://10.40.0.32:2380,etcd3=https://10.40.0.33:2380",
+                "https://10.40.0.31:2379,https://10.40.0.32:2379,https://10.40.0.33:2379",
+            ),
+        },
+        LayoutCase {
+            dir: "dual-stack",
+            layout: "default",
+            hosts: vec![
+                // ip6 is written before ip in the fixture: IPv4 still comes first.
+                h("cp1", CP_ETCD, STACKED_CP, &["10.50.0.10", "fd00:50::10"]),
+                h("worker1", &["worker"], WORKER, &["10.50.0.21", "fd00:50::21"]),
+                // No ip6: the IPv6 address comes from ansible_host.
+                h("worker2", &["worker"], WORKER, &["10.50.0.22", "fd00:50::22"]),
+            ],
+            network: json!({
+                "families": ["ipv4", "ipv6"],
+                "service_subnet": "10.96.0.0/16,fd00:96::/108",
+                "pod_subnet": "10.244.0.0/16,fd00:244::/56",
+                "apiserver_service_ip": "10.96.0.1",
+                "etcd_initial_cluster": "cp1=https://10.50.0.10:2380",
+                "etcd_endpoints": "https://10.50.0.10:2379",
+            }),
+        },
+        LayoutCase {
+            dir: "ipv6-only",
+            layout: "ha",
+            hosts: vec![
+                h("cp1", CP_ETCD, STACKED_CP, &["fd00:60::11"]),
+                h("cp2", CP_ETCD, STACKED_CP, &["fd00:60::12"]),
+                // No ip6: the address comes from ansible_host.
+                h("cp3", CP_ETCD, STACKED_CP, &["fd00:60::13"]),
+                h("worker1", &["worker"], WORKER, &["fd00:60::21"]),
+            ],
+            network: json!({
+                "families": ["ipv6"],
+                "service_subnet": "fd00:96::/108",
+                "pod_subnet": "fd00:244::/56",
+                "apiserver_service_ip": "fd00:96::1",
+                "etcd_initial_cluster": "cp1=https://[fd00:60::11]:2380,cp2=https://[fd00:60::12]:2380,cp3=https://[fd00:60::13]:2380",
+                "etcd_endpoints": "https://[fd00:60::11]:2379,https://[fd00:60::12]:2379,https://[fd00:60::13]:2379",
+            }),
+        },
+    ]
+}
+
+fn check_layout(case: &LayoutCase, file: &str) -> Value {
+    let inv = fixture(&format!("inventories/{}/{file}", case.dir));
+    let doc = show_json(&inv, &[]);
+    let what = inv.as_str();
+    assert_eq!(doc["layout"], case.layout, "{what}: layout");
+    assert_eq!(doc["network"], case.network, "{what}: network");
+    let names: Vec<String> = doc["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| h["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let want_names: Vec<&str> = case.hosts.iter().map(|h| h.name).collect();
+    assert_eq!(names, want_names, "{what}: hosts (natural order)");
+    for want in &case.hosts {
+        let got = host(&doc, want.name);
+        assert_eq!(
+            strings(&got["roles"]),
+            want.roles,
+            "{what}: roles of {}",
+            want.name
+        );
+        assert_eq!(
+            strings(&got["components"]),
+            want.components,
+            "{what}: components of {}",
+            want.name
+        );
+        assert_eq!(
+            strings(&got["ips"]),
+            want.ips,
+            "{what}: ips of {}",
+            want.name
+        );
+        let etcd_only = want.roles == ["etcd"];
+        assert_eq!(
+            got["etcd_only"], etcd_only,
+            "{what}: etcd_only of {}",
+            want.name
+        );
+        // Every etcd member's URLs use its first address, IPv6 in brackets.
+        if want.roles.contains(&"etcd") {
+            let ip = want.ips[0];
+            let host_part = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.to_string()
+            };
+            assert_eq!(
+                got["etcd"]["peer_url"],
+                format!("https://{host_part}:2380"),
+                "{what}: {}",
+                want.name
+            );
+            assert_eq!(
+                got["etcd"]["client_url"],
+                format!("https://{host_part}:2379"),
+                "{what}: {}",
+                want.name
+            );
+        } else {
+            assert!(
+                got.get("etcd").is_none(),
+                "{what}: {} is no etcd member: {}",
+                want.name,
+                got["etcd"]
+            );
+        }
+    }
+    doc
+}
+
+#[test]
+fn every_layout_in_ini_and_yaml() {
+    for case in cases() {
+        let ini = check_layout(&case, "inventory.ini");
+        let yaml = check_layout(&case, "hosts.yaml");
+        assert_eq!(
+            strip_sources(&ini),
+            strip_sources(&yaml),
+            "{}: INI and YAML inventories must describe the same cluster",
+            case.dir
+        );
+        // The sources do differ: each value names the file it came from.
+        let src = |d: &Value| {
+            host(d, case.hosts[0].name)["vars"]["ip6"]
+                .get("source")
+                .or_else(|| host(d, case.hosts[0].name)["vars"]["ansible_host"].get("source"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            src(&ini).contains(&format!("{}/inventory.ini:", case.dir)),
+            "{}",
+            src(&ini)
+        );
+        assert!(
+            src(&yaml).contains(&format!("{}/hosts.yaml:", case.dir)),
+            "{}",
+            src(&yaml)
+        );
+    }
+}
+
+#[test]
+fn a_directory_reads_hosts_yaml_first() {
+    let from_dir = show_json(&fixture("inventories/ha"), &[]);
+    let from_yaml = show_json(&fixture("inventories/ha/hosts.yaml"), &[]);
+    assert_eq!(from_dir, from_yaml);
+}
+
+#[test]
+fn ssh_targets_come_from_the_inventory() {
+    for file in ["inventory.ini", "hosts.yaml"] {
+        let doc = show_json(&fixture(&format!("inventories/default/{file}")), &[]);
+        assert_eq!(
+            host(&doc, "worker1")["ssh"],
+            json!({"address": "192.168.20.21", "port": 22, "user": "ubuntu", "key_file": null}),
+            "{file}"
+        );
+        assert_eq!(
+            host(&doc, "worker2")["ssh"],
+            json!({"address": "192.168.20.22", "port": 2222, "user": "root", "key_file": null}),
+            "{file}"
+        );
+    }
+    let doc = show_json(&fixture("inventories/ipv6-only/inventory.ini"), &[]);
+    assert_eq!(host(&doc, "cp2")["ssh"]["address"], "fd00:60::12");
+}
+
+#[test]
+fn dual_stack_derived_variables_are_in_family_order() {
+    for file in ["inventory.ini", "hosts.yaml"] {
+        let doc = show_json(&fixture(&format!("inventories/dual-stack/{file}")), &[]);
+        let vars = &host(&doc, "worker1")["vars"];
+        assert_eq!(
+            vars["kube_service_subnets"]["value"], "10.96.0.0/16,fd00:96::/108",
+            "{file}"
+        );
+        assert_eq!(
+            vars["kube_pods_subnets"]["value"], "10.244.0.0/16,fd00:244::/56",
+            "{file}"
+        );
+    }
+    let doc = show_json(&fixture("inventories/ipv6-only/hosts.yaml"), &[]);
+    let vars = &host(&doc, "cp1")["vars"];
+    assert_eq!(vars["kube_service_subnets"]["value"], "fd00:96::/108");
+    assert_eq!(vars["kube_pods_subnets"]["value"], "fd00:244::/56");
+}
+
+#[test]
+fn layouts_check_clean() {
+    // (layout dir, warnings expected: a single etcd member is only a warning)
+    let cases = [
+        ("all-in-one", vec!["single-etcd"]),
+        ("default", vec!["single-etcd"]),
+        ("ha", vec![]),
+        ("separate", vec![]),
+        ("dual-stack", vec!["single-etcd"]),
+        ("ipv6-only", vec![]),
+    ];
+    for (dir, warnings) in cases {
+        for file in ["inventory.ini", "hosts.yaml"] {
+            let inv = fixture(&format!("inventories/{dir}/{file}"));
+            let run = kubeforge(&["inventory", "check", "-i", &inv]);
+            assert_eq!(run.code, 0, "{inv}:\n{}", run.stderr);
+            let diags = parse_diagnostics(&run.stderr);
+            let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+            assert_eq!(codes, warnings, "{inv}:\n{}", run.stderr);
+            assert!(
+                diags.iter().all(|d| d.severity == "warning"),
+                "{inv}: {diags:?}"
+            );
+            assert!(
+                run.stdout.starts_with("inventory ok: "),
+                "{inv}: {}",
+                run.stdout
+            );
+        }
+    }
+}
+
+// ---- Kubespray-style directory: precedence and sources ---------------------------
+
+const KS: &str = "tests/fixtures/inventories/kubespray-dir";
+
+fn ks_line(rel: &str, prefix: &str) -> String {
+    format!("{KS}/{rel}:{}", line_of(&root().join(KS).join(rel), prefix))
+}
+
+fn var<'a>(doc: &'a Value, host_name: &str, name: &str) -> &'a Value {
+    let v = &host(doc, host_name)["vars"][name];
+    assert!(v.is_object(), "{host_name} has no variable {name}");
+    v
+}
+
+fn assert_var(doc: &Value, host_name: &str, name: &str, value: Value, source: &str) {
+    let v = var(doc, host_name, name);
+    assert_eq!(v["value"], value, "{host_name}.{name}: value");
+    assert_eq!(v["source"], source, "{host_name}.{name}: source");
+}
+
+#[test]
+fn kubespray_directory_precedence_and_sources() {
+    let doc = show_json(KS, &[]);
+    assert_eq!(doc["layout"], "default");
+
+    // Host level: host_vars/<host> file beats the host's own inventory line...
+    assert_var(
+        &doc,
+        "node1",
+        "precedence_host",
+        json!("host-vars-node1"),
+        &ks_line("host_vars/node1.yml", "precedence_host:"),
+    );
+    // ...a host_vars/<host>/ directory is read in file-name order, later files win...
+    assert_var(
+        &doc,
+        "node2",
+        "precedence_host",
+        json!("host-vars-node2-override"),
+        &ks_line("host_vars/node2/20-override.yml", "precedence_host:"),
+    );
+    // ...and variables only set in the earlier file of that directory remain.
+    assert_var(
+        &doc,
+        "node2",
+        "etcd_member_name",
+        json!("etcd-b"),
+        &ks_line("host_vars/node2/10-main.yml", "etcd_member_name:"),
+    );
+    // Host vars on the inventory line beat every group_vars file.
+    assert_var(
+        &doc,
+        "node3",
+        "precedence_host",
+        json!("inventory-host-node3"),
+        &ks_line("inventory.ini", "node3 "),
+    );
+    // Without host vars, the deepest group wins.
+    assert_var(
+        &doc,
+        "node4",
+        "precedence_host",
+        json!("group-vars-k8s-cluster"),
+        &ks_line("group_vars/k8s_cluster/k8s-cluster.yml", "precedence_host:"),
+    );
+
+    // Group level: group_vars/etcd.yml for the etcd-only host; for a host in both etcd
+    // and k8s_cluster (same depth) the later name, k8s_cluster, wins as in Ansible.
+    assert_var(
+        &doc,
+        "node3",
+        "precedence_group",
+        json!("group-vars-etcd"),
+        &ks_line("group_vars/etcd.yml", "precedence_group:"),
+    );
+    let k8s_group = ks_line(
+        "group_vars/k8s_cluster/k8s-cluster.yml",
+        "precedence_group:",
+    );
+    for h in ["node1", "node2", "node4"] {
+        assert_var(
+            &doc,
+            h,
+            "precedence_group",
+            json!("group-vars-k8s-cluster"),
+            &k8s_group,
+        );
+    }
+
+    // group_vars/all/ beats [all:vars]; within the directory, the later file wins.
+    let zz = ks_line("group_vars/all/zz-last.yml", "precedence_all:");
+    let inv_all = ks_line("inventory.ini", "inventory_only=");
+    let gv_all = ks_line("group_vars/all/all.yml", "bin_dir:");
+    for h in ["node1", "node2", "node3", "node4"] {
+        assert_var(
+            &doc,
+            h,
+            "precedence_all",
+            json!("group-vars-all-zz-last"),
+            &zz,
+        );
+        // Set only in [all:vars]: it stays, with the inventory line as its source.
+        assert_var(
+            &doc,
+            h,
+            "inventory_only",
+            json!("from-inventory-all"),
+            &inv_all,
+        );
+        // A role default overridden in group_vars/all.
+        assert_var(&doc, h, "bin_dir", json!("/opt/kubeforge/bin"), &gv_all);
+    }
+
+    // A default that is a template is rendered in each host's context: kube_cert_dir
+    // is "{{ kube_config_dir }}/ssl", and kube_config_dir is overridden for k8s_cluster.
+    let defaults = "roles/kubeforge_defaults/defaults/main.yml";
+    let cert_dir_src = format!(
+        "{defaults}:{}",
+        line_of(&root().join(defaults), "kube_cert_dir:")
+    );
+    assert_var(
+        &doc,
+        "node4",
+        "kube_cert_dir",
+        json!("/etc/k8s-custom/ssl"),
+        &cert_dir_src,
+    );
+    assert_var(
+        &doc,
+        "node3",
+        "kube_cert_dir",
+        json!("/etc/kubernetes/ssl"),
+        &cert_dir_src,
+    );
+    assert_var(
+        &doc,
+        "node4",
+        "etcd_data_dir",
+        json!("/var/lib/etcd"),
+        &format!(
+            "{defaults}:{}",
+            line_of(&root().join(defaults), "etcd_data_dir:")
+        ),
+    );
+    assert_var(
+        &doc,
+        "node2",
+        "etcd_data_dir",
+        json!("/srv/etcd"),
+        &ks_line("group_vars/etcd.yml", "etcd_data_dir:"),
+    );
+
+    // host_vars feed the cluster model too: etcd member names.
+    assert_eq!(
+        doc["network"]["etcd_initial_cluster"],
+        "etcd-a=https://10.60.0.1:2380,etcd-b=https://10.60.0.2:2380,node3=https://10.60.0.3:2380"
+    );
+    assert_eq!(strings(&host(&doc, "node2")["roles"]), ["worker", "etcd"]);
+    assert_eq!(strings(&host(&doc, "node3")["components"]), ["etcd"]);
+    // The etcd-only host is not in k8s_cluster: no k8s_cluster group_vars.
+    assert_eq!(strings(&host(&doc, "node3")["groups"]), ["etcd"]);
+    assert_eq!(
+        var(&doc, "node3", "kube_config_dir")["value"],
+        "/etc/kubernetes"
+    );
+}
+
+#[test]
+fn extra_vars_win_over_everything() {
+    let doc = show_json(
+        KS,
+        &["-e", "precedence_host=from-extra precedence_all=also-extra"],
+    );
+    for h in ["node1", "node2", "node3", "node4"] {
+        assert_var(&doc, h, "precedence_host", json!("from-extra"), "-e");
+        assert_var(&doc, h, "precedence_all", json!("also-extra"), "-e");
+    }
+    // Not named by -e: unchanged.
+    assert_eq!(
+        var(&doc, "node3", "precedence_group")["value"],
+        "group-vars-etcd"
+    );
+}
+
+#[test]
+fn show_one_host_as_a_table_names_each_source() {
+    let run = kubeforge(&["inventory", "show", "-i", KS, "--host", "node2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("precedence_host "))
+        .unwrap_or_else(|| panic!("no precedence_host row:\n{}", run.stdout));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols,
+        [
+            "precedence_host",
+            "host-vars-node2-override",
+            &ks_line("host_vars/node2/20-override.yml", "precedence_host:")
+        ]
+    );
+    assert!(
+        !run.stdout.lines().any(|l| l.starts_with("node4 ")),
+        "only node2 is listed:\n{}",
+        run.stdout
+    );
+    let missing = kubeforge(&["inventory", "show", "-i", KS, "--host", "node9"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("no host named 'node9'"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn kubespray_directory_checks_clean() {
+    let run = kubeforge(&["inventory", "check", "-i", KS]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(parse_diagnostics(&run.stderr).is_empty(), "{}", run.stderr);
+    assert_eq!(
+        run.stdout.trim(),
+        "inventory ok: 4 host(s), layout default, 0 warning(s)"
+    );
+}
+
+// ---- deprecated group names ------------------------------------------------------
+
+#[test]
+fn deprecated_group_names_load_with_warnings() {
+    let dir = "tests/fixtures/inventories/deprecated";
+    let doc = show_json(dir, &[]);
+    assert_eq!(doc["layout"], "default");
+    let cp1 = host(&doc, "cp1");
+    assert_eq!(strings(&cp1["roles"]), ["control_plane", "etcd"]);
+    assert_eq!(
+        strings(&cp1["groups"]),
+        ["etcd", "k8s_cluster", "kube_control_plane"]
+    );
+    // group_vars/k8s-cluster.yml applies to k8s_cluster (kube_network_plugin: cni).
+    let no_cilium: Vec<&str> = STACKED_CP
+        .iter()
+        .copied()
+        .filter(|c| *c != "cilium")
+        .collect();
+    assert_eq!(strings(&cp1["components"]), no_cilium);
+    for w in ["worker1", "worker2"] {
+        assert_eq!(strings(&host(&doc, w)["roles"]), ["worker"]);
+        assert_eq!(
+            strings(&host(&doc, w)["groups"]),
+            ["k8s_cluster", "kube_node"]
+        );
+        assert_eq!(
+            host(&doc, w)["vars"]["kube_network_plugin"]["source"],
+            format!("{dir}/group_vars/k8s-cluster.yml:2")
+        );
+    }
+
+    let run = kubeforge(&["inventory", "check", "-i", dir]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got: Vec<(String, String, Option<String>)> = parse_diagnostics(&run.stderr)
+        .into_iter()
+        .map(|d| (d.code, d.message, d.location))
+        .collect();
+    let ini = format!("{dir}/inventory.ini");
+    let want = vec![
+        (
+            "deprecated-group",
+            "group 'kube-master' is deprecated; read as 'kube_control_plane'".to_string(),
+            Some(format!("{ini}:2")),
+        ),
+        (
+            "deprecated-group",
+            "group 'kube-node' is deprecated; read as 'kube_node'".to_string(),
+            Some(format!("{ini}:5")),
+        ),
+        (
+            "deprecated-group",
+            "group 'k8s-cluster' is deprecated; read as 'k8s_cluster'".to_string(),
+            Some(format!("{ini}:12")),
+        ),
+        (
+            "deprecated-group",
+            "group_vars for 'k8s-cluster' are read as 'k8s_cluster'".to_string(),
+            Some(format!("{dir}/group_vars/k8s-cluster.yml")),
+        ),
+        (
+            "single-etcd",
+            "the etcd group has one member: no fault tolerance".to_string(),
+            Some(format!("{ini}:9")),
+        ),
+    ];
+    let want: Vec<(String, String, Option<String>)> = want
+        .into_iter()
+        .map(|(c, m, l)| (c.to_string(), m, l))
+        .collect();
+    assert_eq!(got, want, "{}", run.stderr);
+    assert!(run.stdout.contains("5 warning(s)"), "{}", run.stdout);
+}
+
+// ---- the repository's sample inventory ----------------------------------------------
+
+#[test]
+fn repository_sample_is_separate_with_an_etcd_only_host() {
+    let doc = show_json("inventory/sample", &[]);
+    assert_eq!(doc["layout"], "separate");
+    let etcd = host(&doc, "instance-3");
+    assert_eq!(strings(&etcd["roles"]), ["etcd"]);
+    assert_eq!(strings(&etcd["components"]), ["etcd"]);
+    assert_eq!(etcd["etcd_only"], true);
+    let needed = [
+        "containerd",
+        "runc",
+        "nerdctl",
+        "crictl",
+        "cni_plugins",
+        "kubelet",
+        "cilium",
+    ];
+    for name in ["instance-1", "instance-2"] {
+        let comps = strings(&host(&doc, name)["components"]);
+        for c in needed {
+            assert!(comps.iter().any(|x| x == c), "{name} lacks {c}: {comps:?}");
+        }
+        assert!(
+            !comps.iter().any(|x| x == "etcd"),
+            "{name} runs no etcd: {comps:?}"
+        );
+    }
+    assert_eq!(
+        strings(&host(&doc, "instance-1")["roles"]),
+        ["control_plane"]
+    );
+    assert_eq!(strings(&host(&doc, "instance-2")["roles"]), ["worker"]);
+
+    let ini = show_json("inventory/sample/inventory.ini", &[]);
+    assert_eq!(
+        strip_sources(&ini),
+        strip_sources(&doc),
+        "the sample's INI and YAML forms differ"
+    );
+
+    let run = kubeforge(&["inventory", "check", "-i", "inventory/sample"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        parse_diagnostics(&run.stderr)
+            .iter()
+            .all(|d| d.severity == "warning"),
+        "{}",
+        run.stderr
+    );
+}
