@@ -200,9 +200,16 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 fn inventory(cmd: InventoryCmd) -> ExitCode {
     match cmd {
         InventoryCmd::Check { inv, format } => {
-            let cluster = match load(&inv) {
-                Ok(c) => c,
-                Err(code) => return code,
+            let cluster = match Inventory::load(&inv.inventory, &inv.extra_vars) {
+                Ok(i) => Cluster::build(i),
+                Err(e) => {
+                    if let CheckFormat::Json = format {
+                        let d = load_error_diagnostic(&e);
+                        println!("{}", report::inventory::check_json(&[d]));
+                    }
+                    eprintln!("{:?}", miette::Report::new(e));
+                    return ExitCode::from(EXIT_CHECK_FAILED);
+                }
             };
             let diags = kubeforge::validate::validate(&cluster);
             let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -499,4 +506,17 @@ fn offline_list(args: &InventoryArgs, format: CheckFormat) -> ExitCode {
     } else {
         ExitCode::from(EXIT_CHECK_FAILED)
     }
+}
+
+/// A load error as a diagnostic (for JSON output).
+fn load_error_diagnostic(e: &kubeforge::inventory::InventoryError) -> Diagnostic {
+    use kubeforge::inventory::InventoryError as E;
+    let (location, message, help) = match e {
+        E::Syntax { location, message, help, .. } => (Some(location.clone()), message.clone(), Some(help.clone())),
+        E::Template { origin, help, .. } => (Some(origin.clone()), e.to_string(), Some(help.clone())),
+        other => (None, other.to_string(), None),
+    };
+    let mut d = Diagnostic::error(e.code(), message).at(location);
+    d.help = help;
+    d
 }
