@@ -16,3 +16,4 @@ pub mod topology;
 pub mod transport;
 pub mod validate;
 pub mod yaml;
+pub mod pki;

@@ -34,6 +34,7 @@ struct Inner {
     layered: HashMap<String, VarMap>,
     groups: Value,
     cache: Mutex<HashMap<(String, String), Cached>>,
+    derived: Mutex<HashMap<(String, String), Value>>,
 }
 
 /// Renders variables for every host of one inventory. Cheap to clone.
@@ -81,6 +82,7 @@ impl Resolver {
                 layered,
                 groups: Value::Object(groups),
                 cache: Mutex::new(HashMap::new()),
+                derived: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -88,6 +90,14 @@ impl Resolver {
     /// The inventory behind this resolver.
     pub fn inventory(&self) -> &Inventory {
         &self.inner.inv
+    }
+
+    /// Sets a variable derived by kubeforge for a host (its roles, components, node IPs),
+    /// visible to templates like a magic variable (it cannot be overridden).
+    pub fn set_derived(&self, host: &str, name: &str, value: Value) {
+        if let Ok(mut d) = self.inner.derived.lock() {
+            d.insert((host.to_string(), name.to_string()), value);
+        }
     }
 
     /// The host's variable names (magic variables excluded), sorted.
@@ -264,6 +274,10 @@ impl Object for HostVars {
 }
 
 fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value> {
+    if name.starts_with("kubeforge_") {
+        let d = inner.derived.lock().ok()?;
+        return d.get(&(host.to_string(), name.to_string())).map(|v| minijinja::Value::from(Serde(v)));
+    }
     if !MAGIC.contains(&name) {
         return None;
     }

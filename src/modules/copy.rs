@@ -59,7 +59,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         let (s, d, m, o, g) = (q(&src), q(&dest), q(&mode), q(&owner), q(&group));
         return Ok(Action::Remote(RemoteStep {
             probe: format!(
-                "[ -f {s} ] || {{ echo '{src}: no such file on the host' >&2; exit 1; }}\n\
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would copy {src} (not there yet: check mode)'; exit 10; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n\
                  if kf_same_content {d} \"$(sha256sum < {s} | cut -d' ' -f1)\"; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n\
                  kf_diff_files {d} {s}; echo 'content differs'; exit 10"
             ),
@@ -67,7 +67,19 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             ..RemoteStep::default()
         }));
     }
-    let path = find_src(&src, "files", ctx)?;
+    let path = match find_src(&src, "files", ctx) {
+        Ok(p) => p,
+        // In check mode a controller file made by an earlier task (etcd_certs) may not
+        // exist yet: report the copy as a change to come.
+        Err(_) if ctx.check && std::path::Path::new(&src).is_absolute() => {
+            return Ok(Action::Remote(RemoteStep {
+                probe: format!("echo 'would copy {src} (created earlier in a real run)'; exit 10"),
+                apply: String::new(),
+                ..RemoteStep::default()
+            }));
+        }
+        Err(e) => return Err(e),
+    };
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_INLINE {
         return Err(ModuleError(format!(

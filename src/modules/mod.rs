@@ -12,6 +12,7 @@ mod command;
 mod copy;
 mod debug;
 mod download;
+mod etcd_certs;
 mod fail;
 mod file;
 mod get_url;
@@ -46,6 +47,8 @@ pub struct Context<'a> {
     pub cache_dir: &'a std::path::Path,
     /// The host's name (for messages).
     pub host: &'a str,
+    /// Check mode: controller-side modules must not write either.
+    pub check: bool,
 }
 
 /// A step that runs on the host.
@@ -129,6 +132,7 @@ pub fn prepare(module: &str, args: &Value, ctx: &Context) -> Result<Action, Modu
         "modprobe" => modprobe::prepare(&a),
         "get_url" => get_url::prepare(&a, ctx),
         "download" => download::prepare(&a, ctx),
+        "etcd_certs" => etcd_certs::prepare(&a, ctx),
         "unarchive" => unarchive::prepare(&a, ctx),
         "wait_for" => wait_for::prepare(&a),
         "uri" => uri::prepare(&a),

@@ -27,7 +27,8 @@ macro_rules! spec {
 }
 
 /// The module table.
-pub const SPECS: [ModuleSpec; 20] = [
+pub const SPECS: [ModuleSpec; 21] = [
+    spec!("etcd_certs", ["dir", "members", "clients"], ["dir"], None),
     spec!(
         "download",
         ["artifact", "dest", "mode", "download_once", "timeout"],

@@ -44,8 +44,8 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             src.clone(),
             Vec::new(),
             format!(
-                "[ -f {} ] || {{ echo '{src}: no such file on the host' >&2; exit 1; }}\n",
-                q(&src)
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would extract {src} (not downloaded yet: check mode)'; exit 10; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n",
+                s = q(&src)
             ),
         )
     } else {

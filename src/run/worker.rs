@@ -289,7 +289,7 @@ fn referenced(task: &Task) -> HashSet<String> {
 }
 
 fn is_local_module(m: &str) -> bool {
-    matches!(m, "set_fact" | "debug" | "assert" | "fail" | "meta")
+    matches!(m, "set_fact" | "debug" | "assert" | "fail" | "meta" | "etcd_certs")
 }
 
 impl<'a> Worker<'a> {
@@ -599,6 +599,7 @@ impl<'a> Worker<'a> {
                 playbook_dir: &self.sh.opts.playbook_dir,
                 cache_dir: &self.sh.opts.cache_dir,
                 host: &self.host,
+                check: self.sh.opts.check,
             };
             match modules::prepare(&task.module, &args, &ctx) {
                 Err(e) => return self.fail_task(task, started, e.0),
