@@ -57,6 +57,8 @@ fn build() -> Environment<'static> {
     env.add_filter("intersect", intersect);
     env.add_filter("type_debug", type_debug);
     env.add_filter("quote", quote);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
     env.add_filter("d", minijinja::filters::default);
     env.add_function("lookup", lookup);
     env.add_function("query", query);
@@ -294,6 +296,23 @@ fn type_debug(v: Value) -> &'static str {
         ValueKind::None | ValueKind::Undefined => "NoneType",
         _ => "object",
     }
+}
+
+fn dict2items(v: Value) -> Result<Value, Error> {
+    let mut out = Vec::new();
+    for k in v.try_iter()? {
+        let val = v.get_item(&k)?;
+        out.push(Value::from_pairs([("key", k), ("value", val)]));
+    }
+    Ok(Value::from(out))
+}
+
+fn items2dict(v: Value) -> Result<Value, Error> {
+    let mut out = Vec::new();
+    for it in v.try_iter()? {
+        out.push((it.get_attr("key")?, it.get_attr("value")?));
+    }
+    Ok(Value::from_pairs(out))
 }
 
 fn quote(v: String) -> String {
@@ -679,6 +698,13 @@ mod tests {
             .eval(())
             .unwrap_err();
         assert!(err.to_string().contains("lookup plugin 'k8s'"), "{err}");
+    }
+
+    #[test]
+    fn dict2items_round_trips() {
+        assert_eq!(eval("({'a': 1} | dict2items)[0].key").to_string(), "a");
+        assert_eq!(eval("({'a': 1} | dict2items | items2dict).a").to_string(), "1");
+        assert_eq!(eval("[{'n': 'x'}, {'n': 'y'}] | selectattr('n', 'in', ['y']) | list | length").to_string(), "1");
     }
 
     #[test]

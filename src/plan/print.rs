@@ -28,6 +28,8 @@ pub fn plan_json(cluster: &Cluster, plan: &Plan) -> Value {
                         .tasks
                         .iter()
                         .filter(|t| t.task.module != "meta")
+                        // A run_once task runs on the play's first host only.
+                        .filter(|t| !t.task.run_once || p.hosts.first() == Some(&h.name))
                         .filter_map(|t| {
                             let (st, why) = status(t.placement.get(&h.name)?);
                             (st != "skipped").then(|| {
