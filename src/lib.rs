@@ -17,3 +17,4 @@ pub mod transport;
 pub mod validate;
 pub mod yaml;
 pub mod pki;
+pub mod kubeconfig;

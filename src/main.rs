@@ -35,6 +35,20 @@ enum Command {
     Offline(OfflineCmd),
     /// Run a playbook on the inventory's hosts.
     Run(Box<RunArgs>),
+    /// Check each host's health by its roles; a table host x check.
+    Health(Box<HealthArgs>),
+    /// Remove what cluster.yml installed (playbooks/reset.yml); needs --yes.
+    Reset(Box<ResetArgs>),
+    /// Write the admin kubeconfig with an API address this machine reaches.
+    Kubeconfig {
+        #[command(flatten)]
+        inv: InventoryArgs,
+        /// Output file (mode 0600); stdout when absent.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
     /// Show which tasks run on which host, in order, checked before any SSH.
     Plan {
         #[command(flatten)]
@@ -59,6 +73,41 @@ enum OfflineCmd {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+}
+
+#[derive(Args)]
+struct HealthArgs {
+    #[command(flatten)]
+    inv: InventoryArgs,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// JSON Lines events: `--output json` or `--output json=FILE`.
+    #[arg(long)]
+    output: Option<String>,
+    #[command(flatten)]
+    ssh: SshArgs,
+}
+
+#[derive(Args)]
+struct ResetArgs {
+    #[command(flatten)]
+    inv: InventoryArgs,
+    /// Proceed (required: kubeforge never asks).
+    #[arg(long)]
+    yes: bool,
+    /// The reset playbook.
+    #[arg(long, default_value = "playbooks/reset.yml")]
+    playbook: PathBuf,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Change nothing; report what would be removed.
+    #[arg(short = 'C', long)]
+    check: bool,
+    /// JSON Lines events.
+    #[arg(long)]
+    output: Option<String>,
+    #[command(flatten)]
+    ssh: SshArgs,
 }
 
 #[derive(Args)]
@@ -171,6 +220,39 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Inventory(cmd) => inventory(cmd),
         Command::Run(args) => run(*args),
+        Command::Health(h) => {
+            let h = *h;
+            health(RunArgs {
+                inv: h.inv,
+                playbook: PathBuf::new(),
+                select: h.select,
+                check: false,
+                diff: false,
+                forks: None,
+                timeout: 120,
+                output: h.output,
+                ssh: h.ssh,
+            })
+        }
+        Command::Reset(r) => {
+            let r = *r;
+            let yes = r.yes;
+            reset(
+                RunArgs {
+                    inv: r.inv,
+                    playbook: r.playbook,
+                    select: r.select,
+                    check: r.check,
+                    diff: false,
+                    forks: None,
+                    timeout: 600,
+                    output: r.output,
+                    ssh: r.ssh,
+                },
+                yes,
+            )
+        }
+        Command::Kubeconfig { inv, output, ssh } => kubeconfig(&inv, &ssh, output.as_deref()),
         Command::Offline(OfflineCmd::List { inv, format }) => offline_list(&inv, format),
         Command::Plan {
             inv,
@@ -350,11 +432,25 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    match execute(&args, cluster, plan, false) {
+        Ok((code, _)) => ExitCode::from(code),
+        Err(code) => code,
+    }
+}
+
+/// Runs a prepared plan; prints the human stream and JSON events. With `collect`, the
+/// events are also returned (for `health`).
+fn execute(
+    args: &RunArgs,
+    cluster: Cluster,
+    plan: kubeforge::plan::Plan,
+    collect: bool,
+) -> Result<(u8, Vec<kubeforge::report::events::Event>), ExitCode> {
     let book = match kubeforge::playbook::load(&args.playbook) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
-            return ExitCode::from(EXIT_INVALID);
+            return Err(ExitCode::from(EXIT_INVALID));
         }
     };
     let (json_target, human_to_stderr) = match args.output.as_deref() {
@@ -364,7 +460,7 @@ fn run(args: RunArgs) -> ExitCode {
             Some(f) if !f.is_empty() => (Some(Some(PathBuf::from(f))), false),
             _ => {
                 eprintln!("error: --output takes json or json=FILE, not '{o}'");
-                return ExitCode::from(EXIT_INVALID);
+                return Err(ExitCode::from(EXIT_INVALID));
             }
         },
     };
@@ -375,7 +471,7 @@ fn run(args: RunArgs) -> ExitCode {
             Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", path.display());
-                return ExitCode::from(EXIT_INVALID);
+                return Err(ExitCode::from(EXIT_INVALID));
             }
         },
     };
@@ -386,30 +482,18 @@ fn run(args: RunArgs) -> ExitCode {
         forks,
         default_timeout: args.timeout.max(1),
         cache_dir: cache_dir(),
-        playbook_dir: args
-            .playbook
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(".")),
+        playbook_dir: args.playbook.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
     };
-    let connector = kubeforge::connect::connector(kubeforge::connect::ConnectOptions {
-        private_key: args.ssh.private_key.clone(),
-        known_hosts: args.ssh.known_hosts.clone(),
-        accept_new_host_keys: args.ssh.accept_new_host_keys,
-        connect_timeout: std::time::Duration::from_secs(args.ssh.connect_timeout.max(1)),
-        bastion: kubeforge::connect::bastion_of(&cluster),
-    });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let connector = kubeforge::connect::connector(connect_options(&args.ssh, &cluster));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_INVALID);
+            return Err(ExitCode::from(EXIT_INVALID));
         }
     };
-    let code = runtime.block_on(async move {
+    let quiet_human = collect && json_target.is_none();
+    let out = runtime.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = interrupted.clone();
@@ -421,13 +505,14 @@ fn run(args: RunArgs) -> ExitCode {
         });
         let printer = tokio::task::spawn_blocking(move || {
             use std::io::IsTerminal;
-            let (out, tty): (Box<dyn std::io::Write + Send>, bool) = if human_to_stderr {
+            let (out, tty): (Box<dyn std::io::Write + Send>, bool) = if human_to_stderr || quiet_human {
                 (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
             } else {
                 (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
             };
             let mut human = kubeforge::report::human::Human::new(out, tty);
             let mut json = json_writer;
+            let mut kept = Vec::new();
             while let Some(ev) = rx.blocking_recv() {
                 human.event(&ev);
                 if let Some(w) = json.as_mut() {
@@ -435,17 +520,154 @@ fn run(args: RunArgs) -> ExitCode {
                         let _ = writeln!(w, "{line}");
                     }
                 }
+                if collect {
+                    kept.push(ev);
+                }
             }
             if let Some(w) = json.as_mut() {
                 let _ = w.flush();
             }
+            kept
         });
-        let summary =
-            kubeforge::run::run(cluster, book, plan, opts, connector, tx, interrupted).await;
-        let _ = printer.await;
-        summary.exit_code()
+        let summary = kubeforge::run::run(cluster, book, plan, opts, connector, tx, interrupted).await;
+        let kept = printer.await.unwrap_or_default();
+        (summary.exit_code(), kept)
     });
-    ExitCode::from(code)
+    Ok(out)
+}
+
+fn connect_options(ssh: &SshArgs, cluster: &Cluster) -> kubeforge::connect::ConnectOptions {
+    kubeforge::connect::ConnectOptions {
+        private_key: ssh.private_key.clone(),
+        known_hosts: ssh.known_hosts.clone(),
+        accept_new_host_keys: ssh.accept_new_host_keys,
+        connect_timeout: std::time::Duration::from_secs(ssh.connect_timeout.max(1)),
+        bastion: kubeforge::connect::bastion_of(cluster),
+    }
+}
+
+/// The health playbook: the file in playbooks/ when present, else the copy built in.
+fn health_playbook() -> Result<(PathBuf, Option<tempfile::TempDir>), ExitCode> {
+    let local = PathBuf::from("playbooks/health.yml");
+    if local.is_file() {
+        return Ok((local, None));
+    }
+    let dir = tempfile::tempdir().map_err(|e| {
+        eprintln!("error: cannot create a temp dir: {e}");
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    let path = dir.path().join("health.yml");
+    std::fs::write(&path, include_str!("../playbooks/health.yml")).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    Ok((path, Some(dir)))
+}
+
+fn health(mut args: RunArgs) -> ExitCode {
+    let (path, _keep) = match health_playbook() {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    args.playbook = path;
+    args.check = false;
+    let (cluster, plan) = match prepare(&args.inv, &args.playbook, &args.select) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (code, events) = match execute(&args, cluster, plan, true) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let table = kubeforge::report::health::table(&events);
+    if args.output.as_deref() != Some("json") {
+        print!("{}", kubeforge::report::health::render(&table));
+    }
+    let failed = table.iter().any(|r| r.status == "fail");
+    if code == 0 && failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(code)
+    }
+}
+
+fn reset(args: RunArgs, yes: bool) -> ExitCode {
+    use std::io::IsTerminal;
+    if !yes {
+        if std::io::stdin().is_terminal() {
+            eprintln!("kubeforge reset removes Kubernetes, etcd (with its data) and the container runtime from every host of {}.", args.inv.inventory.display());
+        }
+        eprintln!("refusing to reset without --yes (kubeforge never asks; say --yes to proceed)");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    run(args)
+}
+
+fn kubeconfig(args: &InventoryArgs, ssh: &SshArgs, output: Option<&std::path::Path>) -> ExitCode {
+    let cluster = match load(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(cp) = cluster.with_role(kubeforge::topology::Role::ControlPlane).first().map(|h| (*h).clone()) else {
+        eprintln!("error: no host in kube_control_plane");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let connector = kubeforge::connect::connector(connect_options(ssh, &cluster));
+    let config_dir = cp.var("kube_config_dir").and_then(|v| v.as_str()).unwrap_or("/etc/kubernetes").to_string();
+    let port = cp.var("kube_apiserver_port").and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(6443);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let name = cp.name.clone();
+    let address = kubeforge::kubeconfig::api_address(&cp);
+    let fetched = runtime.block_on(async move {
+        let conn = connector(cp).await?;
+        let out = conn
+            .exec(kubeforge::transport::ExecRequest {
+                script: format!("cat {}/admin.conf", kubeforge::shell::quote(&config_dir)),
+                become_: true,
+                timeout: std::time::Duration::from_secs(30),
+            })
+            .await;
+        conn.close().await;
+        out
+    });
+    let out = match fetched {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {name}: {e}");
+            return ExitCode::from(if e.is_unreachable() { 3 } else { 2 });
+        }
+    };
+    if out.exit_code != Some(0) {
+        eprintln!(
+            "error: {name}: cannot read {}/admin.conf ({}); has the cluster been bootstrapped (kubeadm init)?",
+            "kube_config_dir",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return ExitCode::from(2);
+    }
+    let text = kubeforge::kubeconfig::rewrite_server(&String::from_utf8_lossy(&out.stdout), &address, port);
+    match output {
+        Some(path) => match kubeforge::kubeconfig::write_private(path, &text) {
+            Ok(()) => {
+                eprintln!("wrote {} (API server https://{}:{port})", path.display(), address);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                ExitCode::from(EXIT_INVALID)
+            }
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 fn offline_list(args: &InventoryArgs, format: CheckFormat) -> ExitCode {

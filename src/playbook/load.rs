@@ -91,8 +91,33 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
     let role_dirs = [base.join("roles"), base.join("../roles")];
     let mut plays = Vec::new();
     let mut roles = BTreeMap::new();
+    let mut expanded: Vec<(String, Node, PathBuf)> = Vec::new();
     for item in items {
-        let play = parse_play(&file, item, base)?;
+        if let Some(target) = item.get("import_playbook") {
+            let name = string_of(&file, "import_playbook", target)?;
+            let path = base.join(&name);
+            let (ifile, inode) = read_yaml(&path).map_err(|mut e| {
+                if e.location.line == 0 {
+                    e.location = loc(&file, target);
+                    e.message = format!("import_playbook {name}: {}", e.message);
+                }
+                e
+            })?;
+            let NodeKind::Seq(inner) = &inode.kind else {
+                return Err(PlaybookError::new(loc(&ifile, &inode), "a playbook is a list of plays", "start each play with `- name: ...`"));
+            };
+            if inner.iter().any(|i| i.get("import_playbook").is_some()) {
+                return Err(PlaybookError::new(loc(&ifile, &inode), "import_playbook is one level deep", "import the plays directly"));
+            }
+            for i in inner {
+                expanded.push((ifile.clone(), i.clone(), path.parent().unwrap_or(base).to_path_buf()));
+            }
+            continue;
+        }
+        expanded.push((file.clone(), item.clone(), base.to_path_buf()));
+    }
+    for (pfile, item, pbase) in &expanded {
+        let play = parse_play(pfile, item, pbase)?;
         for r in &play.roles {
             if !roles.contains_key(r) {
                 let dir = role_dirs

@@ -2,3 +2,4 @@
 pub mod events;
 pub mod human;
 pub mod inventory;
+pub mod health;
