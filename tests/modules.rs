@@ -27,6 +27,7 @@ fn run_step(module: &str, args: &Value, dir: &Path, check: bool) -> batch::StepO
         playbook_dir: dir,
         cache_dir: dir,
         host: "h1",
+        check,
     };
     let Action::Remote(step) = modules::prepare(module, args, &ctx).unwrap() else {
         panic!("{module} is not a remote module")
