@@ -249,13 +249,41 @@ impl Cluster {
         // kubeforge_components, kubeforge_node_ips, kubeforge_etcd_*.
         for h in &hosts {
             let r = &resolver;
-            r.set_derived(&h.name, "kubeforge_roles", serde_json::json!(h.roles.iter().map(|x| x.as_str()).collect::<Vec<_>>()));
-            r.set_derived(&h.name, "kubeforge_components", serde_json::json!(h.components.iter().map(|x| x.as_str()).collect::<Vec<_>>()));
-            r.set_derived(&h.name, "kubeforge_node_ips", serde_json::json!(h.ips.iter().map(|x| x.to_string()).collect::<Vec<_>>()));
-            r.set_derived(&h.name, "kubeforge_main_ip", serde_json::json!(h.main_ip().map(|x| x.to_string())));
-            r.set_derived(&h.name, "kubeforge_etcd_member_name", serde_json::json!(h.etcd_member_name));
-            r.set_derived(&h.name, "kubeforge_etcd_peer_url", serde_json::json!(h.etcd_peer_url()));
-            r.set_derived(&h.name, "kubeforge_etcd_client_url", serde_json::json!(h.etcd_client_url()));
+            r.set_derived(
+                &h.name,
+                "kubeforge_roles",
+                serde_json::json!(h.roles.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
+            );
+            r.set_derived(
+                &h.name,
+                "kubeforge_components",
+                serde_json::json!(h.components.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
+            );
+            r.set_derived(
+                &h.name,
+                "kubeforge_node_ips",
+                serde_json::json!(h.ips.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
+            );
+            r.set_derived(
+                &h.name,
+                "kubeforge_main_ip",
+                serde_json::json!(h.main_ip().map(|x| x.to_string())),
+            );
+            r.set_derived(
+                &h.name,
+                "kubeforge_etcd_member_name",
+                serde_json::json!(h.etcd_member_name),
+            );
+            r.set_derived(
+                &h.name,
+                "kubeforge_etcd_peer_url",
+                serde_json::json!(h.etcd_peer_url()),
+            );
+            r.set_derived(
+                &h.name,
+                "kubeforge_etcd_client_url",
+                serde_json::json!(h.etcd_client_url()),
+            );
         }
         let cluster_wide = serde_json::json!({
             "layout": layout.as_str(),
@@ -268,13 +296,31 @@ impl Cluster {
         let initial: Vec<String> = hosts
             .iter()
             .filter(|h| h.roles.contains(&Role::Etcd))
-            .filter_map(|h| Some(format!("{}={}", h.etcd_member_name.as_ref()?, h.etcd_peer_url()?)))
+            .filter_map(|h| {
+                Some(format!(
+                    "{}={}",
+                    h.etcd_member_name.as_ref()?,
+                    h.etcd_peer_url()?
+                ))
+            })
             .collect();
-        let endpoints: Vec<String> = hosts.iter().filter(|h| h.roles.contains(&Role::Etcd)).filter_map(|h| h.etcd_client_url()).collect();
+        let endpoints: Vec<String> = hosts
+            .iter()
+            .filter(|h| h.roles.contains(&Role::Etcd))
+            .filter_map(|h| h.etcd_client_url())
+            .collect();
         for h in &hosts {
             resolver.set_derived(&h.name, "kubeforge_network", cluster_wide.clone());
-            resolver.set_derived(&h.name, "kubeforge_etcd_initial_cluster", serde_json::json!(initial.join(",")));
-            resolver.set_derived(&h.name, "kubeforge_etcd_endpoints", serde_json::json!(endpoints.join(",")));
+            resolver.set_derived(
+                &h.name,
+                "kubeforge_etcd_initial_cluster",
+                serde_json::json!(initial.join(",")),
+            );
+            resolver.set_derived(
+                &h.name,
+                "kubeforge_etcd_endpoints",
+                serde_json::json!(endpoints.join(",")),
+            );
         }
         Cluster {
             layout,

@@ -482,10 +482,17 @@ fn execute(
         forks,
         default_timeout: args.timeout.max(1),
         cache_dir: cache_dir(),
-        playbook_dir: args.playbook.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")),
+        playbook_dir: args
+            .playbook
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".")),
     };
     let connector = kubeforge::connect::connector(connect_options(&args.ssh, &cluster));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -505,11 +512,12 @@ fn execute(
         });
         let printer = tokio::task::spawn_blocking(move || {
             use std::io::IsTerminal;
-            let (out, tty): (Box<dyn std::io::Write + Send>, bool) = if human_to_stderr || quiet_human {
-                (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
-            } else {
-                (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
-            };
+            let (out, tty): (Box<dyn std::io::Write + Send>, bool) =
+                if human_to_stderr || quiet_human {
+                    (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+                } else {
+                    (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
+                };
             let mut human = kubeforge::report::human::Human::new(out, tty);
             let mut json = json_writer;
             let mut kept = Vec::new();
@@ -529,7 +537,8 @@ fn execute(
             }
             kept
         });
-        let summary = kubeforge::run::run(cluster, book, plan, opts, connector, tx, interrupted).await;
+        let summary =
+            kubeforge::run::run(cluster, book, plan, opts, connector, tx, interrupted).await;
         let kept = printer.await.unwrap_or_default();
         (summary.exit_code(), kept)
     });
@@ -608,14 +617,31 @@ fn kubeconfig(args: &InventoryArgs, ssh: &SshArgs, output: Option<&std::path::Pa
         Ok(c) => c,
         Err(code) => return code,
     };
-    let Some(cp) = cluster.with_role(kubeforge::topology::Role::ControlPlane).first().map(|h| (*h).clone()) else {
+    let Some(cp) = cluster
+        .with_role(kubeforge::topology::Role::ControlPlane)
+        .first()
+        .map(|h| (*h).clone())
+    else {
         eprintln!("error: no host in kube_control_plane");
         return ExitCode::from(EXIT_INVALID);
     };
     let connector = kubeforge::connect::connector(connect_options(ssh, &cluster));
-    let config_dir = cp.var("kube_config_dir").and_then(|v| v.as_str()).unwrap_or("/etc/kubernetes").to_string();
-    let port = cp.var("kube_apiserver_port").and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(6443);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let config_dir = cp
+        .var("kube_config_dir")
+        .and_then(|v| v.as_str())
+        .unwrap_or("/etc/kubernetes")
+        .to_string();
+    let port = cp
+        .var("kube_apiserver_port")
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .unwrap_or(6443);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -651,11 +677,19 @@ fn kubeconfig(args: &InventoryArgs, ssh: &SshArgs, output: Option<&std::path::Pa
         );
         return ExitCode::from(2);
     }
-    let text = kubeforge::kubeconfig::rewrite_server(&String::from_utf8_lossy(&out.stdout), &address, port);
+    let text = kubeforge::kubeconfig::rewrite_server(
+        &String::from_utf8_lossy(&out.stdout),
+        &address,
+        port,
+    );
     match output {
         Some(path) => match kubeforge::kubeconfig::write_private(path, &text) {
             Ok(()) => {
-                eprintln!("wrote {} (API server https://{}:{port})", path.display(), address);
+                eprintln!(
+                    "wrote {} (API server https://{}:{port})",
+                    path.display(),
+                    address
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -734,8 +768,15 @@ fn offline_list(args: &InventoryArgs, format: CheckFormat) -> ExitCode {
 fn load_error_diagnostic(e: &kubeforge::inventory::InventoryError) -> Diagnostic {
     use kubeforge::inventory::InventoryError as E;
     let (location, message, help) = match e {
-        E::Syntax { location, message, help, .. } => (Some(location.clone()), message.clone(), Some(help.clone())),
-        E::Template { origin, help, .. } => (Some(origin.clone()), e.to_string(), Some(help.clone())),
+        E::Syntax {
+            location,
+            message,
+            help,
+            ..
+        } => (Some(location.clone()), message.clone(), Some(help.clone())),
+        E::Template { origin, help, .. } => {
+            (Some(origin.clone()), e.to_string(), Some(help.clone()))
+        }
         other => (None, other.to_string(), None),
     };
     let mut d = Diagnostic::error(e.code(), message).at(location);

@@ -703,8 +703,15 @@ mod tests {
     #[test]
     fn dict2items_round_trips() {
         assert_eq!(eval("({'a': 1} | dict2items)[0].key").to_string(), "a");
-        assert_eq!(eval("({'a': 1} | dict2items | items2dict).a").to_string(), "1");
-        assert_eq!(eval("[{'n': 'x'}, {'n': 'y'}] | selectattr('n', 'in', ['y']) | list | length").to_string(), "1");
+        assert_eq!(
+            eval("({'a': 1} | dict2items | items2dict).a").to_string(),
+            "1"
+        );
+        assert_eq!(
+            eval("[{'n': 'x'}, {'n': 'y'}] | selectattr('n', 'in', ['y']) | list | length")
+                .to_string(),
+            "1"
+        );
     }
 
     #[test]

@@ -276,7 +276,9 @@ impl Object for HostVars {
 fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value> {
     if name.starts_with("kubeforge_") {
         let d = inner.derived.lock().ok()?;
-        return d.get(&(host.to_string(), name.to_string())).map(|v| minijinja::Value::from(Serde(v)));
+        return d
+            .get(&(host.to_string(), name.to_string()))
+            .map(|v| minijinja::Value::from(Serde(v)));
     }
     if !MAGIC.contains(&name) {
         return None;

@@ -9,15 +9,22 @@ use std::net::IpAddr;
 fn names(a: &Args, k: &str) -> Result<Vec<String>, ModuleError> {
     match a.raw(k) {
         None => Ok(Vec::new()),
-        Some(Value::Array(v)) => Ok(v.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
+        Some(Value::Array(v)) => Ok(v
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()),
         Some(_) => Err(a.err(k, "must be a list of hostnames")),
     }
 }
 
 fn host_ips(ctx: &Context, host: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    let Ok(hv) = ctx.scope.get_attr("hostvars") else { return out };
-    let Ok(h) = hv.get_item(&minijinja::Value::from(host)) else { return out };
+    let Ok(hv) = ctx.scope.get_attr("hostvars") else {
+        return out;
+    };
+    let Ok(h) = hv.get_item(&minijinja::Value::from(host)) else {
+        return out;
+    };
     for var in ["ip", "access_ip", "ip6", "access_ip6", "ansible_host"] {
         if let Ok(v) = h.get_attr(var) {
             if let Some(ip) = v.as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
@@ -42,10 +49,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         })
         .collect();
     let clients = names(a, "clients")?;
-    let made = crate::pki::ensure(std::path::Path::new(&dir), &members, &clients, ctx.check).map_err(|e| ModuleError(e.to_string()))?;
+    let made = crate::pki::ensure(std::path::Path::new(&dir), &members, &clients, ctx.check)
+        .map_err(|e| ModuleError(e.to_string()))?;
     Ok(Action::Local(LocalResult {
         changed: !made.is_empty(),
-        msg: (!made.is_empty()).then(|| format!("{} {}", if ctx.check { "would create" } else { "created" }, made.join(", "))),
+        msg: (!made.is_empty()).then(|| {
+            format!(
+                "{} {}",
+                if ctx.check { "would create" } else { "created" },
+                made.join(", ")
+            )
+        }),
         ..LocalResult::default()
     }))
 }

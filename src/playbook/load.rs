@@ -104,13 +104,25 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
                 e
             })?;
             let NodeKind::Seq(inner) = &inode.kind else {
-                return Err(PlaybookError::new(loc(&ifile, &inode), "a playbook is a list of plays", "start each play with `- name: ...`"));
+                return Err(PlaybookError::new(
+                    loc(&ifile, &inode),
+                    "a playbook is a list of plays",
+                    "start each play with `- name: ...`",
+                ));
             };
             if inner.iter().any(|i| i.get("import_playbook").is_some()) {
-                return Err(PlaybookError::new(loc(&ifile, &inode), "import_playbook is one level deep", "import the plays directly"));
+                return Err(PlaybookError::new(
+                    loc(&ifile, &inode),
+                    "import_playbook is one level deep",
+                    "import the plays directly",
+                ));
             }
             for i in inner {
-                expanded.push((ifile.clone(), i.clone(), path.parent().unwrap_or(base).to_path_buf()));
+                expanded.push((
+                    ifile.clone(),
+                    i.clone(),
+                    path.parent().unwrap_or(base).to_path_buf(),
+                ));
             }
             continue;
         }

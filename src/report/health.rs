@@ -21,7 +21,13 @@ pub fn table(events: &[Event]) -> Vec<Row> {
     let mut rows = Vec::new();
     for e in events {
         match e {
-            Event::StepResult { host, task, status, error, .. } => {
+            Event::StepResult {
+                host,
+                task,
+                status,
+                error,
+                ..
+            } => {
                 let status = match status {
                     Status::Ok | Status::Changed => "pass",
                     Status::Skipped => continue,
@@ -34,12 +40,14 @@ pub fn table(events: &[Event]) -> Vec<Row> {
                     reason: error.clone(),
                 });
             }
-            Event::HostStopped { host, reason } if reason.starts_with("unreachable") => rows.push(Row {
-                host: host.clone(),
-                check: "reachable".into(),
-                status: "fail",
-                reason: Some(reason.clone()),
-            }),
+            Event::HostStopped { host, reason } if reason.starts_with("unreachable") => {
+                rows.push(Row {
+                    host: host.clone(),
+                    check: "reachable".into(),
+                    status: "fail",
+                    reason: Some(reason.clone()),
+                })
+            }
             _ => {}
         }
     }
@@ -50,14 +58,22 @@ pub fn table(events: &[Event]) -> Vec<Row> {
 pub fn render(rows: &[Row]) -> String {
     let hw = rows.iter().map(|r| r.host.len()).max().unwrap_or(4).max(4);
     let cw = rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
-    let mut s = format!("\n{:<hw$}  {:<cw$}  {:<6}  REASON\n", "HOST", "CHECK", "RESULT");
+    let mut s = format!(
+        "\n{:<hw$}  {:<cw$}  {:<6}  REASON\n",
+        "HOST", "CHECK", "RESULT"
+    );
     for r in rows {
         s.push_str(&format!(
             "{:<hw$}  {:<cw$}  {:<6}  {}\n",
             r.host,
             r.check,
             r.status,
-            r.reason.as_deref().unwrap_or("").lines().next().unwrap_or("")
+            r.reason
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
         ));
     }
     let failed = rows.iter().filter(|r| r.status == "fail").count();

@@ -56,7 +56,11 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
     s.push_str(&format!(
         "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{SHELL_LIB}\nKF_LIB_{nonce}\n"
     ));
-    s.push_str(&format!("export KF KF_DIFF={} KF_CHECK={}\n", u8::from(diff), u8::from(check)));
+    s.push_str(&format!(
+        "export KF KF_DIFF={} KF_CHECK={}\n",
+        u8::from(diff),
+        u8::from(check)
+    ));
     s.push_str(
         "kf_b64() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
     );

@@ -289,7 +289,10 @@ fn referenced(task: &Task) -> HashSet<String> {
 }
 
 fn is_local_module(m: &str) -> bool {
-    matches!(m, "set_fact" | "debug" | "assert" | "fail" | "meta" | "etcd_certs")
+    matches!(
+        m,
+        "set_fact" | "debug" | "assert" | "fail" | "meta" | "etcd_certs"
+    )
 }
 
 impl<'a> Worker<'a> {
