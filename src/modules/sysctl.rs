@@ -30,7 +30,7 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         String::new()
     };
     let live_apply = if state == "present" && reload {
-        format!("sysctl -q -w {n}={v} >/dev/null || exit 1\n")
+        format!("[ \"$(echo $(sysctl -n {n} 2>/dev/null))\" = \"$(echo {v})\" ] || sysctl -q -w {n}={v} >/dev/null || exit 1\n")
     } else {
         String::new()
     };

@@ -189,7 +189,14 @@ output_has() {
     [[ $out == *"$text"* ]]
 }
 
+ensure_kernel_modules() {
+    # Hosts share this machine's kernel: the modules containers need are loaded here.
+    modprobe overlay 2>/dev/null || log "warning: cannot load overlay"
+    modprobe br_netfilter 2>/dev/null || log "warning: cannot load br_netfilter"
+}
+
 ensure_bridge() {
+    ensure_kernel_modules
     if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
         log "creating bridge $BRIDGE ($BRIDGE_IP4/24, $BRIDGE_IP6/64)"
         ip link add "$BRIDGE" type bridge stp_state 0 forward_delay 0
@@ -233,6 +240,13 @@ ensure_host_net() {
     output_has "inet6 $ip6/64" ip -n "$ns" -6 addr show dev eth0 ||
         ip -n "$ns" -6 addr add "$ip6/64" dev eth0 nodad
     ip -n "$ns" link set eth0 up
+    # nspawn mounts /proc/sys read-only inside a host, so the kernel settings a
+    # Kubernetes node needs are set here, per network namespace, from outside (the
+    # sysctl step then finds them set and persists them in /etc/sysctl.d).
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
+    if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+        ip netns exec "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 >/dev/null 2>&1 || true
+    fi
     ip -n "$ns" -4 route replace default via "$BRIDGE_IP4" dev eth0
     ip -n "$ns" -6 route replace default via "$BRIDGE_IP6" dev eth0
 }

@@ -1,0 +1,313 @@
+//! The engine on real hosts: 3 Debian lab hosts booted by tests/lab/up.sh (systemd-nspawn,
+//! sshd, one network namespace each), reached over SSH by kubeforge's russh transport.
+
+mod lab_support;
+
+use lab_support::*;
+use std::path::Path;
+
+fn guard() -> std::sync::MutexGuard<'static, ()> {
+    LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const WORKERS: &[(&str, &[usize])] = &[
+    ("kube_control_plane", &[1]),
+    ("etcd", &[1]),
+    ("kube_node", &[2, 3]),
+];
+
+fn run(dir: &Path, inv: &Path, play: &str, extra: &[&str]) -> Run {
+    std::fs::write(dir.join("play.yml"), play).unwrap();
+    let inv = inv.to_str().unwrap().to_string();
+    let playbook = dir.join("play.yml").to_str().unwrap().to_string();
+    let mut args = vec!["run", "-i", inv.as_str(), playbook.as_str()];
+    args.extend_from_slice(extra);
+    kubeforge(dir, &args)
+}
+
+const MODULES: &str = r##"
+- name: every module over ssh
+  hosts: instance-1
+  vars: {t: /root/kf-modules}
+  tasks:
+    - {name: directory, file: {path: "{{ t }}/d", state: directory, mode: "0750"}}
+    - {name: touch, file: {path: "{{ t }}/d/touched", state: touch}}
+    - {name: link, file: {path: "{{ t }}/link", state: link, src: "{{ t }}/d"}}
+    - {name: copy, copy: {dest: "{{ t }}/copy.txt", content: "on {{ inventory_hostname }}\n", mode: "0600"}}
+    - {name: template-like content, copy: {dest: "{{ t }}/ips", content: "{{ ip }} {{ ip6 }}\n"}}
+    - {name: lineinfile, lineinfile: {path: "{{ t }}/conf", line: "key=value", regexp: "^key=", create: true}}
+    - {name: blockinfile, blockinfile: {path: "{{ t }}/conf", block: "a\nb", marker: "# {mark} kf", create: true}}
+    - name: command
+      command: touch {{ t }}/cmd
+      args: {creates: "{{ t }}/cmd"}
+    - {name: shell, shell: "echo hi > {{ t }}/sh", args: {creates: "{{ t }}/sh"}}
+    - {name: unit file, copy: {dest: /etc/systemd/system/kf-test.service, content: "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"}}
+    - {name: systemd, systemd: {name: kf-test, state: started, enabled: true, daemon_reload: true}}
+    - {name: sysctl, sysctl: {name: net.ipv4.ip_forward, value: "1", sysctl_file: /etc/sysctl.d/99-kf-test.conf}}
+    - {name: modprobe, modprobe: {name: overlay, state: present, persistent: present}}
+    - {name: source for get_url, copy: {dest: "{{ t }}/src.bin", content: "payload\n"}}
+    - {name: get_url, get_url: {url: "file://{{ t }}/src.bin", dest: "{{ t }}/got.bin", checksum: "sha256:ab6d2fa2e1d2b3bc8a9b2d1d1e3a2b0bbff5e2d5cc0a8e1d4af3b2c1b5b4c3a1", mode: "0644"}, ignore_errors: true, register: bad}
+    - {name: bad checksum was refused, assert: {that: ["bad.failed", "'checksum mismatch' in bad.msg"]}}
+    - {name: archive, shell: "tar -czf {{ t }}/a.tgz -C {{ t }} d", args: {creates: "{{ t }}/a.tgz"}}
+    - {name: unarchive, unarchive: {src: "{{ t }}/a.tgz", dest: "{{ t }}/x", remote_src: true}}
+    - {name: wait_for, wait_for: {port: 22, host: 127.0.0.1, timeout: 10}}
+    - {name: http server, shell: "systemd-run --unit kf-http -p WorkingDirectory={{ t }} python3 -m http.server 8081 --bind 127.0.0.1", args: {creates: /run/systemd/transient/kf-http.service}}
+    - {name: uri, uri: {url: "http://127.0.0.1:8081/copy.txt", status_code: [200, 403]}, register: page, retries: 20, delay: 1, until: page.status is defined}
+"##;
+
+#[test]
+fn every_module_over_ssh_converges() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    ssh(1, "rm -rf /root/kf-modules; systemctl stop kf-http 2>/dev/null; rm -f /etc/systemd/system/kf-test.service; true");
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let first = run(tmp.path(), &inv, MODULES, &[]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(first.changed("instance-1") >= 15, "{}", first.stdout);
+    let (ok, out) = ssh(1, "cat /root/kf-modules/copy.txt /root/kf-modules/ips; stat -c %a /root/kf-modules/d; systemctl is-active kf-test; cat /etc/sysctl.d/99-kf-test.conf; ls /root/kf-modules/x/d");
+    assert!(ok, "{out}");
+    assert!(out.contains("on instance-1\n10.213.0.11 fd00:6b66:6f72::11\n750\nactive\nnet.ipv4.ip_forward = 1\ntouched"), "{out}");
+    let second = run(tmp.path(), &inv, MODULES, &[]);
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    assert_eq!(
+        second.changed("instance-1"),
+        0,
+        "second run changed: {:?}",
+        second.changed_tasks()
+    );
+    ssh(1, "systemctl stop kf-http kf-test; true");
+}
+
+const THREE: &str = r#"
+- name: three hosts
+  hosts: all
+  vars: {t: /root/kf-three}
+  tasks:
+    - {name: dirs, file: {path: "{{ t }}/{{ item }}", state: directory}, loop: [a, b]}
+    - {name: hostfile, copy: {dest: "{{ t }}/a/host", content: "{{ inventory_hostname }}\n"}}
+    - {name: a line, lineinfile: {path: "{{ t }}/b/lines", line: "x=1", create: true}}
+    - {name: once, command: "touch {{ t }}/once", args: {creates: "{{ t }}/once"}}
+"#;
+
+fn listing(k: usize) -> String {
+    ssh(
+        k,
+        "find /root/kf-three /etc/systemd/system -printf '%p %m %s\\n' 2>/dev/null | sort",
+    )
+    .1
+}
+
+#[test]
+fn check_predicts_then_apply_then_nothing_changes_on_three_hosts() {
+    let _g = guard();
+    up(3, false);
+    for k in 1..=3 {
+        ssh(k, "rm -rf /root/kf-three");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let before: Vec<String> = (1..=3).map(listing).collect();
+    let check = run(tmp.path(), &inv, THREE, &["--check"]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    let after_check: Vec<String> = (1..=3).map(listing).collect();
+    assert_eq!(before, after_check, "check mode changed files on the hosts");
+    let apply = run(tmp.path(), &inv, THREE, &[]);
+    assert_eq!(apply.code, 0, "{}", apply.stdout);
+    assert_eq!(
+        check.changed_tasks(),
+        apply.changed_tasks(),
+        "check mode did not predict the real run"
+    );
+    assert_eq!(ssh(3, "cat /root/kf-three/a/host").1, "instance-3\n");
+    let again = run(tmp.path(), &inv, THREE, &[]);
+    for h in ["instance-1", "instance-2", "instance-3"] {
+        assert_eq!(again.changed(h), 0, "{h}: {:?}", again.changed_tasks());
+    }
+    // The JSON recap and the human recap agree.
+    for h in ["instance-1", "instance-2", "instance-3"] {
+        let c = &again.recap()["hosts"][h];
+        let line = again
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(h))
+            .expect("recap line");
+        let nums: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(nums[0], c["ok"].as_u64().unwrap());
+        assert_eq!(nums[1], c["changed"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn a_host_stopped_mid_run_is_unreachable_and_the_others_finish() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    for k in 1..=3 {
+        ssh(k, "rm -rf /root/kf-stop");
+    }
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let play = r#"
+- name: slow
+  hosts: all
+  tasks:
+    - {name: wait a little, shell: sleep 4}
+    - {name: after, file: {path: /root/kf-stop, state: directory}}
+"#;
+    let stopper = std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        host_action("stop", "instance-3");
+    });
+    let r = run(tmp.path(), &inv, play, &["--timeout", "30"]);
+    stopper.join().unwrap();
+    host_action("start", "instance-3");
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.recap()["hosts"]["instance-3"]["unreachable"],
+        1,
+        "{}",
+        r.stdout
+    );
+    assert!(r.events.iter().any(|e| e["event"] == "host_stopped"
+        && e["host"] == "instance-3"
+        && e["reason"].as_str().unwrap().starts_with("unreachable")));
+    assert!(ssh(1, "test -d /root/kf-stop").0 && ssh(2, "test -d /root/kf-stop").0);
+}
+
+#[test]
+fn a_remote_command_that_never_ends_is_killed_at_its_timeout() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let play = r#"
+- name: hang
+  hosts: instance-2
+  tasks:
+    - {name: never ends, shell: "sleep 600 && echo kf-never-marker", timeout: 2}
+"#;
+    let started = std::time::Instant::now();
+    let r = run(tmp.path(), &inv, play, &[]);
+    assert!(started.elapsed().as_secs() < 30);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let f = r
+        .events
+        .iter()
+        .find(|e| e["event"] == "step_result" && e["status"] == "failed")
+        .unwrap();
+    assert_eq!(f["host"], "instance-2");
+    assert_eq!(f["task"], "never ends");
+    assert!(
+        f["error"].as_str().unwrap().contains("timed out after 2 s"),
+        "{f}"
+    );
+    let (_, left) = ssh(2, "ps -eo args | grep -c '^sleep 600' || true");
+    assert_eq!(left.trim(), "0", "the remote process outlived its timeout");
+}
+
+#[test]
+fn a_host_with_a_different_key_is_refused_and_nothing_runs_there() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    for k in 1..=3 {
+        ssh(k, "rm -rf /root/kf-keys");
+    }
+    // A known_hosts where instance-2's lines carry instance-1's key.
+    let kh = std::fs::read_to_string(lab_dir().join("known_hosts")).unwrap();
+    let key1: String = kh
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .any(|h| h == "10.213.0.11")
+        })
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .expect("instance-1 key");
+    let forged: String = kh
+        .lines()
+        .map(|l| {
+            let host = l.split_whitespace().next().unwrap_or("");
+            if host.split(',').any(|h| h == "10.213.0.12") {
+                format!("{host} {key1}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let kh_path = tmp.path().join("known_hosts");
+    std::fs::write(&kh_path, forged).unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    std::fs::write(tmp.path().join("play.yml"), "- name: keys\n  hosts: all\n  tasks:\n    - {name: marker, file: {path: /root/kf-keys, state: directory}}\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(["run", "-i"])
+        .arg(&inv)
+        .arg(tmp.path().join("play.yml"))
+        .arg("--known-hosts")
+        .arg(&kh_path)
+        .arg("--accept-new-host-keys")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("instance-2") && stdout.contains("host key"),
+        "{stdout}"
+    );
+    assert!(
+        !ssh(2, "test -e /root/kf-keys").0,
+        "something ran on the host with the wrong key"
+    );
+    assert!(ssh(1, "test -d /root/kf-keys").0 && ssh(3, "test -d /root/kf-keys").0);
+}
+
+#[test]
+fn needs_are_refused_before_any_connection() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    for k in 1..=3 {
+        ssh(k, "rm -rf /root/kf-needs");
+    }
+    let inv = inventory(
+        tmp.path(),
+        &[1, 2, 3],
+        &[
+            ("kube_control_plane", &[1]),
+            ("kube_node", &[2]),
+            ("etcd", &[3]),
+        ],
+        "",
+    );
+    let play = r#"
+- name: images everywhere
+  hosts: all
+  tasks:
+    - {name: marker, file: {path: /root/kf-needs, state: directory}}
+    - {name: list images, command: nerdctl images, needs: [nerdctl]}
+"#;
+    let r = run(tmp.path(), &inv, play, &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("needs nerdctl but host instance-3 (roles: etcd)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.events.is_empty(), "events were emitted: the run started");
+    for k in 1..=3 {
+        assert!(
+            !ssh(k, "test -e /root/kf-needs").0,
+            "instance-{k} was touched"
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! Shared helpers for tests on the lab's real hosts (tests/lab/up.sh): boot, reach,
+//! inspect, and run kubeforge against them. Lab tests run as root (CI is root) and
+//! fail loudly, never skip, when the lab cannot be booted.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+/// One lab user at a time inside a test binary.
+pub static LAB: Mutex<()> = Mutex::new(());
+
+/// The lab's state directory.
+pub fn lab_dir() -> PathBuf {
+    PathBuf::from(std::env::var("KF_LAB_DIR").unwrap_or_else(|_| "/run/kubeforge-lab".into()))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new("bash");
+    c.arg(repo().join("tests/lab").join(name))
+        .args(args)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run tests/lab/{name}: {e}"))
+}
+
+/// Boots `n` hosts (fresh overlays when `fresh`) and returns the lab inventory text.
+pub fn up(n: usize, fresh: bool) -> String {
+    let n = n.to_string();
+    let out = script(
+        "up.sh",
+        &[&n],
+        if fresh { &[("KF_LAB_FRESH", "1")] } else { &[] },
+    );
+    assert!(
+        out.status.success(),
+        "the lab did not boot (tests/lab/up.sh {n}):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs tests/lab/host.sh.
+pub fn host_action(action: &str, name: &str) {
+    let out = script("host.sh", &[action, name], &[]);
+    assert!(
+        out.status.success(),
+        "host.sh {action} {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// IPv4 address of instance-K.
+pub fn addr(k: usize) -> String {
+    format!("10.213.0.{}", 10 + k)
+}
+
+/// Runs a shell command on instance-K as root; returns (success, stdout).
+pub fn ssh(k: usize, cmd: &str) -> (bool, String) {
+    let dir = lab_dir();
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-i"])
+        .arg(dir.join("id_ed25519"))
+        .args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known_hosts").display()
+        ))
+        .arg(format!("root@{}", addr(k)))
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Writes an inventory for the lab hosts with groups; `groups` maps group -> host indexes.
+pub fn inventory(dir: &Path, hosts: &[usize], groups: &[(&str, &[usize])], vars: &str) -> PathBuf {
+    let key = lab_dir().join("id_ed25519");
+    let mut s = String::from("all:\n  hosts:\n");
+    for k in hosts {
+        s.push_str(&format!(
+            "    instance-{k}:\n      ansible_host: {a}\n      ansible_user: root\n      ansible_ssh_private_key_file: {key}\n      ip: {a}\n      ip6: fd00:6b66:6f72::{x}\n",
+            a = addr(*k),
+            x = 10 + k,
+            key = key.display()
+        ));
+    }
+    if !vars.is_empty() {
+        s.push_str("  vars:\n");
+        for l in vars.lines() {
+            s.push_str(&format!("    {l}\n"));
+        }
+    }
+    s.push_str("  children:\n");
+    for (g, members) in groups {
+        s.push_str(&format!("    {g}:\n      hosts:\n"));
+        for k in *members {
+            s.push_str(&format!("        instance-{k}:\n"));
+        }
+    }
+    let p = dir.join("hosts.yaml");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+/// A kubeforge run's result.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub events: Vec<Value>,
+    pub secs: f64,
+}
+
+impl Run {
+    /// The recap event.
+    pub fn recap(&self) -> &Value {
+        self.events
+            .iter()
+            .find(|e| e["event"] == "recap")
+            .unwrap_or_else(|| {
+                panic!(
+                    "no recap; stdout:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
+    }
+    /// Changed count of a host.
+    pub fn changed(&self, host: &str) -> u64 {
+        self.recap()["hosts"][host]["changed"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
+    }
+    /// (host, task) pairs that changed, sorted.
+    pub fn changed_tasks(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .events
+            .iter()
+            .filter(|e| e["event"] == "step_result" && e["status"] == "changed")
+            .map(|e| {
+                (
+                    e["host"].as_str().unwrap_or("").to_string(),
+                    e["task"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Runs `kubeforge ARGS... --known-hosts LAB --output json=FILE`.
+pub fn kubeforge(dir: &Path, args: &[&str]) -> Run {
+    let events = dir.join(format!(
+        "events-{}.jsonl",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(args)
+        .arg("--known-hosts")
+        .arg(lab_dir().join("known_hosts"))
+        .arg("--output")
+        .arg(format!("json={}", events.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubeforge runs");
+    let secs = started.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(&events).unwrap_or_default();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        events: text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("event lines are JSON"))
+            .collect(),
+        secs,
+    }
+}
