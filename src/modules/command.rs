@@ -102,6 +102,7 @@ pub fn prepare(a: &Args, shell: bool) -> Result<Action, ModuleError> {
         probe,
         apply,
         reports_output: true,
+        probe_quick: true,
         ..RemoteStep::default()
     }))
 }

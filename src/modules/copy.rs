@@ -64,6 +64,8 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
                  kf_diff_files {d} {s}; echo 'content differs'; exit 10"
             ),
             apply: format!("mkdir -p \"$(dirname -- {d})\" && kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
+            probe_quick: true,
+            apply_quick: true,
             ..RemoteStep::default()
         }));
     }

@@ -45,6 +45,8 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
     Ok(Action::Remote(RemoteStep {
         probe,
         apply,
+        probe_quick: true,
+        apply_quick: true,
         ..RemoteStep::default()
     }))
 }

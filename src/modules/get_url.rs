@@ -63,7 +63,8 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
                 sha256: sha.clone(),
                 cache_path: ctx.cache_dir.join(&sha),
             }),
-            ..RemoteStep::default()
+            probe_quick: true,
+        ..RemoteStep::default()
         }));
     }
     let u = q(&url);
@@ -76,6 +77,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
              kf_fix_attrs \"$t\" {m} {o} {g} && mv -f \"$t\" {d}",
             verify("\"$t\"")
         ),
+        probe_quick: true,
         ..RemoteStep::default()
     }))
 }

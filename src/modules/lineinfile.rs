@@ -22,8 +22,8 @@ pub fn compute(path: &str, line: &str, regexp: &str, state: &str, create: bool) 
         format!("echo '{path} does not exist (set create: true to create it)' >&2; exit 1")
     };
     format!(
-        "if [ -f {p} ]; then cp -- {p} \"$KFS/cur\"; elif [ -e {p} ]; then echo '{path} is not a regular file' >&2; exit 1; else {missing}; fi\n\
-         KL={l} KR={r} KS={s} awk {awk} \"$KFS/cur\" > \"$KFS/new\" || exit 1",
+        "if [ -f {p} ]; then kf_src={p}; elif [ -e {p} ]; then echo '{path} is not a regular file' >&2; exit 1; else {missing}; kf_src=\"$KFS/cur\"; fi\n\
+         KL={l} KR={r} KS={s} awk {awk} \"$kf_src\" > \"$KFS/new\" || exit 1",
         l = q(line),
         r = q(regexp),
         s = q(state),
@@ -41,8 +41,10 @@ pub fn edit_step(path: &str, compute: &str, mode: &str, owner: &str, group: &str
              kf_diff_files {p} \"$KFS/new\"; echo 'content differs'; exit 10"
         ),
         apply: format!(
-            "{compute}\nif ! {{ [ -f {p} ] && cmp -s {p} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {p})\" && kf_put {p} {m} {o} {g} < \"$KFS/new\" || exit 1; fi\nkf_fix_attrs {p} {m} {o} {g}"
+            "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_fix_attrs {p} {m} {o} {g}; else kf_put {p} {m} {o} {g} < \"$KFS/new\"; fi"
         ),
+        probe_quick: true,
+        apply_quick: true,
         ..RemoteStep::default()
     }
 }

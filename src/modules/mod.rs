@@ -62,6 +62,12 @@ pub struct RemoteStep {
     pub uploads: Vec<(PathBuf, String, u32)>,
     /// Run the apply even in check mode (read-only commands with `check_mode: false`).
     pub apply_in_check: bool,
+    /// The probe only reads local files and cannot block: it runs in a subshell of the
+    /// batch script instead of under its own `timeout` process (saves forks per step;
+    /// the batch as a whole still has a deadline).
+    pub probe_quick: bool,
+    /// The same for the apply.
+    pub apply_quick: bool,
     /// The registered result carries stdout/stderr of the apply (command, shell).
     pub reports_output: bool,
     /// Lines `KFVAR name=value` printed by the probe become fields of the registered
@@ -153,12 +159,12 @@ pub fn prepare(module: &str, args: &Value, ctx: &Context) -> Result<Action, Modu
 
 /// Shell functions every snippet can use (`. "$KF/lib.sh"` is prepended by the batch).
 pub const SHELL_LIB: &str = r#"
-kf_norm_mode() { m=$(printf '%s' "$1" | sed 's/^0*//'); [ -n "$m" ] || m=0; printf '%s' "$m"; }
+kf_norm_mode() { kf_m=${1#"${1%%[!0]*}"}; [ -n "$kf_m" ] || kf_m=0; }
 # kf_attrs PATH MODE OWNER GROUP: prints what differs; exit 10 if anything does.
 kf_attrs() {
   st=$(stat -c '%a|%U|%G' -- "$1") || return 1
   cm=${st%%|*}; r=${st#*|}; cu=${r%%|*}; cg=${r#*|}; d=0
-  if [ -n "$2" ] && [ "$(kf_norm_mode "$2")" != "$(kf_norm_mode "$cm")" ]; then echo "mode $cm -> $2"; d=1; fi
+  if [ -n "$2" ]; then kf_norm_mode "$2"; want=$kf_m; kf_norm_mode "$cm"; if [ "$want" != "$kf_m" ]; then echo "mode $cm -> $2"; d=1; fi; fi
   if [ -n "$3" ] && [ "$3" != "$cu" ]; then echo "owner $cu -> $3"; d=1; fi
   if [ -n "$4" ] && [ "$4" != "$cg" ]; then echo "group $cg -> $4"; d=1; fi
   [ $d = 0 ] || return 10
@@ -169,16 +175,20 @@ kf_fix_attrs() {
   if [ -n "$3" ]; then chown "$3" -- "$1" || return 1; fi
   if [ -n "$4" ]; then chgrp "$4" -- "$1" || return 1; fi
 }
-# kf_put DEST MODE OWNER GROUP < content: atomic write (temp file in the same dir, rename).
+# kf_put DEST MODE OWNER GROUP < content: atomic write (temp file in the same dir,
+# rename), with mode/owner/group set on the temp file first.
 kf_put() {
-  d=$(dirname -- "$1"); t=$(mktemp "$d/.kubeforge.XXXXXX") || return 1
-  if ! cat > "$t"; then rm -f "$t"; return 1; fi
-  if [ -n "$2" ]; then chmod "$2" "$t"; elif [ -e "$1" ]; then chmod "$(stat -c %a -- "$1")" "$t"; else chmod 644 "$t"; fi
-  [ -z "$3" ] || chown "$3" "$t"; [ -z "$4" ] || chgrp "$4" "$t"
-  mv -f "$t" "$1"
+  kf_d=${1%/*}; [ -n "$kf_d" ] || kf_d=/
+  [ -d "$kf_d" ] || mkdir -p -- "$kf_d" || return 1
+  kf_t="$kf_d/.kubeforge.$$.${KFN:-0}"
+  if ! cat > "$kf_t"; then rm -f "$kf_t"; return 1; fi
+  if [ -n "$2" ]; then chmod "$2" "$kf_t"; elif [ -e "$1" ]; then chmod "$(stat -c %a -- "$1")" "$kf_t"; else chmod 644 "$kf_t"; fi || { rm -f "$kf_t"; return 1; }
+  if [ -n "$3" ]; then chown "$3" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
+  if [ -n "$4" ]; then chgrp "$4" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
+  mv -f "$kf_t" "$1"
 }
 # kf_same_content PATH SHA256: exit 0 when PATH holds exactly that content.
-kf_same_content() { [ -f "$1" ] && [ "$(sha256sum < "$1" | cut -d' ' -f1)" = "$2" ]; }
+kf_same_content() { [ -f "$1" ] || return 1; kf_h=$(sha256sum < "$1"); [ "${kf_h%% *}" = "$2" ]; }
 # kf_diff_files BEFORE AFTER: keeps both for the controller's diff when asked.
 kf_diff_files() { if [ "${KF_DIFF:-0}" = 1 ]; then cp -- "$1" "$KFS/before" 2>/dev/null || : > "$KFS/before"; cp -- "$2" "$KFS/after"; fi; }
 "#;
@@ -219,13 +229,18 @@ pub(crate) fn content_step(
          exit 10",
         pipe = b64_pipe(content)
     );
-    let apply = format!(
-        "mkdir -p \"$(dirname -- {d})\" && {pipe} | kf_put {d} {m} {o} {g} && kf_fix_attrs {d} {m} {o} {g}",
-        pipe = b64_pipe(content)
-    );
+    // Text goes in as a quoted shell word (printf is a builtin: no process); anything
+    // with NUL bytes or invalid UTF-8 as base64.
+    let feed = match std::str::from_utf8(content) {
+        Ok(text) if !text.contains('\0') => format!("printf '%s' {}", q(text)),
+        _ => b64_pipe(content),
+    };
+    let apply = format!("{feed} | kf_put {d} {m} {o} {g}");
     RemoteStep {
         probe,
         apply,
+        probe_quick: true,
+        apply_quick: true,
         ..RemoteStep::default()
     }
 }

@@ -41,6 +41,7 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         apply: format!(
             "{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {f})\" && kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
         ),
+        probe_quick: true,
         ..RemoteStep::default()
     }))
 }

@@ -78,6 +78,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         probe,
         apply,
         uploads,
+        probe_quick: true,
         ..RemoteStep::default()
     }))
 }

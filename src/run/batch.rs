@@ -53,33 +53,59 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
             * 2,
     );
     s.push_str("umask 022\nKF=$(mktemp -d \"${TMPDIR:-/tmp}/kubeforge.XXXXXX\") || exit 97\ntrap 'rm -rf \"$KF\"' EXIT\n");
-    s.push_str(&format!(
-        "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{SHELL_LIB}\nKF_LIB_{nonce}\n"
-    ));
+    // The helpers are defined in this shell (quick steps run in subshells and inherit
+    // them) and, when a step runs under its own `timeout`, also written to a file.
+    s.push_str(SHELL_LIB);
+    s.push('\n');
+    let wrapped = steps
+        .iter()
+        .any(|b| !b.step.probe_quick || (!b.step.apply.is_empty() && !b.step.apply_quick));
+    if wrapped {
+        s.push_str(&format!(
+            "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{SHELL_LIB}\nKF_LIB_{nonce}\n"
+        ));
+    }
     s.push_str(&format!(
         "export KF KF_DIFF={} KF_CHECK={}\n",
         u8::from(diff),
         u8::from(check)
     ));
+    s.push_str("kf_b64() { if [ -s \"$1\" ]; then base64 -w0 < \"$1\"; fi; echo; }\n");
     s.push_str(
-        "kf_b64() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
+        "kf_b64cap() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
     );
+    // One mkdir for every step's scratch directory.
+    if !steps.is_empty() {
+        s.push_str("mkdir");
+        for i in 0..steps.len() {
+            s.push_str(&format!(" \"$KF/s{i}\""));
+        }
+        s.push_str(" || exit 97\n");
+    }
+    let run = |snippet: &str, quick: bool, t: u64| -> String {
+        if quick {
+            format!("(\n{snippet}\n)")
+        } else {
+            let body = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{snippet}"));
+            format!("timeout -k 5 {t} sh -c {body}")
+        }
+    };
     for (i, b) in steps.iter().enumerate() {
         let t = b.timeout.max(1);
-        let probe = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{}", b.step.probe));
-        s.push_str(&format!("KFS=\"$KF/s{i}\"; mkdir \"$KFS\"; export KFS\n"));
+        s.push_str(&format!("KFS=\"$KF/s{i}\"; KFN={i}; export KFS KFN\n"));
         s.push_str(&format!(
-            "timeout -k 5 {t} sh -c {probe} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n"
+            "{} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n",
+            run(&b.step.probe, b.step.probe_quick, t)
         ));
         let run_apply = !b.step.apply.is_empty() && (!check || b.step.apply_in_check);
         if run_apply {
-            let apply = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{}", b.step.apply));
             s.push_str(&format!(
-                "if [ $prc = 10 ]; then timeout -k 5 {t} sh -c {apply} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n"
+                "if [ $prc = 10 ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n",
+                run(&b.step.apply, b.step.apply_quick, t)
             ));
         }
         s.push_str(&format!(
-            "printf '@@KF:{nonce}:%s:%s:%s\\n' {i} \"$prc\" \"$arc\"\nfor f in po pe ao ae before after; do kf_b64 \"$KFS/$f\"; done\n"
+            "printf '@@KF:{nonce}:%s:%s:%s\\n' {i} \"$prc\" \"$arc\"\nfor f in po pe ao ae; do kf_b64 \"$KFS/$f\"; done; kf_b64cap \"$KFS/before\"; kf_b64cap \"$KFS/after\"\n"
         ));
         // Needing an upload always ends the batch (outside check mode): the runner pushes
         // the file and resumes here.
