@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# tests/lab/files-repo.sh [OUTDIR]: an offline files repository at upstream paths, as an
+# air-gapped site keeps one, for the lab's end-to-end tests.
+#   REAL binaries from Debian bookworm's packages, repacked into the upstream archive
+#   layouts: etcd + etcdctl (etcd-server, etcd-client), containerd + ctr + shim
+#   (containerd), runc, the CNI plugins (containernetworking-plugins).
+#   STAND-INS, because no registry reachable here ships them: kubeadm, kubelet, kubectl,
+#   nerdctl, crictl, cilium-cli. Each is a small script that says so and fails for any
+#   real work, so nothing can mistake it for the tool.
+# Writes OUTDIR/lab-vars.yml: files_repo, the versions, and artifact_checksums for every
+# file built. Idempotent: archives are reproducible (same bytes, same sha256).
+set -euo pipefail
+exec </dev/null
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+OUT=${1:-/var/cache/kubeforge-lab/files}
+DEBS=${KF_LAB_DEBS:-/var/cache/kubeforge-lab/debs}
+ARCH=amd64
+KUBE_VERSION=${KF_LAB_KUBE_VERSION:-1.36.4}
+NERDCTL_VERSION=${KF_LAB_NERDCTL_VERSION:-2.3.0}
+CRICTL_VERSION=${KF_LAB_CRICTL_VERSION:-1.36.0}
+CILIUM_CLI_VERSION=${KF_LAB_CILIUM_CLI_VERSION:-0.19.7}
+log() { printf '[files-repo] %s\n' "$*" >&2; }
+
+mkdir -p "$OUT" "$DEBS"
+fetch_debs() {
+    local missing=()
+    for p in etcd-server etcd-client containerd runc containernetworking-plugins; do
+        compgen -G "$DEBS/${p}_*.deb" >/dev/null || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    log "downloading ${missing[*]}"
+    (cd "$DEBS" && apt-get download "${missing[@]}" >/dev/null 2>&1) ||
+        { apt-get update -q >/dev/null && (cd "$DEBS" && apt-get download "${missing[@]}" >/dev/null); }
+}
+fetch_debs
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+unpack() { # PACKAGE -> dir
+    local d="$WORK/$1"
+    mkdir -p "$d"
+    dpkg-deb -x "$(compgen -G "$DEBS/${1}_*.deb" | head -1)" "$d"
+    printf '%s\n' "$d"
+}
+upver() { # PACKAGE -> upstream-style version (3.4.23-4+b4 -> 3.4.23, 1.6.20~ds1-1 -> 1.6.20)
+    dpkg-deb -f "$(compgen -G "$DEBS/${1}_*.deb" | head -1)" Version | sed -E 's/^[0-9]+://; s/[~+-].*$//'
+}
+# A reproducible tar.gz of DIR's entries (paths relative to DIR).
+pack() { # OUTFILE DIR ENTRY...
+    local out=$1 dir=$2; shift 2
+    mkdir -p "$(dirname "$out")"
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$dir" -cf - "$@" | gzip -n -9 > "$out.tmp"
+    mv -f "$out.tmp" "$out"
+}
+put_bin() { # OUTFILE SRC
+    mkdir -p "$(dirname "$1")"
+    install -m 0755 "$2" "$1.tmp" && mv -f "$1.tmp" "$1"
+}
+stand_in() { # NAME VERSION OUTFILE
+    mkdir -p "$(dirname "$3")"
+    cat > "$3" <<EOS
+#!/bin/sh
+# kubeforge lab stand-in for $1 $2 (not the real binary).
+case "\$*" in
+  *version*) echo "kubeforge lab stand-in for $1 $2 (not the real binary)"; exit 0;;
+  *) echo "kubeforge lab stand-in for $1 $2: cannot '\$*' (not the real binary)" >&2; exit 3;;
+esac
+EOS
+    chmod 0755 "$3"
+    touch -d @0 "$3"
+}
+
+ETCD_V=$(upver etcd-server)
+CONTAINERD_V=$(upver containerd)
+RUNC_V=$(upver runc)
+CNI_V=$(upver containernetworking-plugins)
+
+# etcd: etcd-vV-linux-ARCH.tar.gz holding etcd-vV-linux-ARCH/{etcd,etcdctl}
+e=$(unpack etcd-server); c=$(unpack etcd-client)
+d="$WORK/etcd-v$ETCD_V-linux-$ARCH"; mkdir -p "$d"
+install -m 0755 "$e/usr/bin/etcd" "$d/etcd"; install -m 0755 "$c/usr/bin/etcdctl" "$d/etcdctl"
+touch -d @0 "$d" "$d"/*
+ETCD_F="github.com/etcd-io/etcd/releases/download/v$ETCD_V/etcd-v$ETCD_V-linux-$ARCH.tar.gz"
+pack "$OUT/$ETCD_F" "$WORK" "etcd-v$ETCD_V-linux-$ARCH"
+
+# containerd: containerd-V-linux-ARCH.tar.gz holding bin/{containerd,containerd-shim-runc-v2,ctr}
+k=$(unpack containerd)
+d="$WORK/ctd/bin"; mkdir -p "$d"
+for b in containerd containerd-shim-runc-v2 ctr; do install -m 0755 "$k/usr/bin/$b" "$d/$b"; done
+touch -d @0 "$d" "$d"/*
+CONTAINERD_F="github.com/containerd/containerd/releases/download/v$CONTAINERD_V/containerd-$CONTAINERD_V-linux-$ARCH.tar.gz"
+pack "$OUT/$CONTAINERD_F" "$WORK/ctd" bin
+
+# runc: a bare binary runc.ARCH
+r=$(unpack runc)
+RUNC_F="github.com/opencontainers/runc/releases/download/v$RUNC_V/runc.$ARCH"
+put_bin "$OUT/$RUNC_F" "$(find "$r" -type f -name runc | head -1)"
+
+# CNI plugins: cni-plugins-linux-ARCH-vV.tgz, flat
+n=$(unpack containernetworking-plugins)
+d="$WORK/cni"; mkdir -p "$d"
+cp "$n"/usr/lib/cni/* "$d/"; chmod 0755 "$d"/*; touch -d @0 "$d"/*
+CNI_F="github.com/containernetworking/plugins/releases/download/v$CNI_V/cni-plugins-linux-$ARCH-v$CNI_V.tgz"
+(cd "$d" && pack "$OUT/$CNI_F" "$d" $(ls))
+
+# Stand-ins.
+for b in kubeadm kubelet kubectl; do
+    stand_in "$b" "$KUBE_VERSION" "$OUT/dl.k8s.io/release/v$KUBE_VERSION/bin/linux/$ARCH/$b"
+done
+d="$WORK/si"; mkdir -p "$d"
+stand_in nerdctl "$NERDCTL_VERSION" "$d/nerdctl"
+NERDCTL_F="github.com/containerd/nerdctl/releases/download/v$NERDCTL_VERSION/nerdctl-$NERDCTL_VERSION-linux-$ARCH.tar.gz"
+pack "$OUT/$NERDCTL_F" "$d" nerdctl
+stand_in crictl "$CRICTL_VERSION" "$d/crictl"
+CRICTL_F="github.com/kubernetes-sigs/cri-tools/releases/download/v$CRICTL_VERSION/crictl-v$CRICTL_VERSION-linux-$ARCH.tar.gz"
+pack "$OUT/$CRICTL_F" "$d" crictl
+stand_in cilium-cli "$CILIUM_CLI_VERSION" "$d/cilium"
+CILIUM_F="github.com/cilium/cilium-cli/releases/download/v$CILIUM_CLI_VERSION/cilium-linux-$ARCH.tar.gz"
+pack "$OUT/$CILIUM_F" "$d" cilium
+
+sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
+{
+    echo "# Written by tests/lab/files-repo.sh. Real: etcd, containerd, runc, cni_plugins (Debian"
+    echo "# bookworm packages repacked). Stand-ins: kubeadm, kubelet, kubectl, nerdctl, crictl, cilium_cli."
+    echo "files_repo: http://10.213.0.1:8080"
+    echo "etcd_version: \"$ETCD_V\""
+    echo "containerd_version: \"$CONTAINERD_V\""
+    echo "runc_version: \"$RUNC_V\""
+    echo "cni_version: \"$CNI_V\""
+    echo "kube_version: \"$KUBE_VERSION\""
+    echo "nerdctl_version: \"$NERDCTL_VERSION\""
+    echo "crictl_version: \"$CRICTL_VERSION\""
+    echo "cilium_cli_version: \"$CILIUM_CLI_VERSION\""
+    echo "artifact_checksums:"
+    echo "  etcd: {\"$ETCD_V\": {amd64: $(sha "$ETCD_F")}}"
+    echo "  containerd: {\"$CONTAINERD_V\": {amd64: $(sha "$CONTAINERD_F")}}"
+    echo "  runc: {\"$RUNC_V\": {amd64: $(sha "$RUNC_F")}}"
+    echo "  cni_plugins: {\"$CNI_V\": {amd64: $(sha "$CNI_F")}}"
+    for b in kubeadm kubelet kubectl; do
+        echo "  $b: {\"$KUBE_VERSION\": {amd64: $(sha "dl.k8s.io/release/v$KUBE_VERSION/bin/linux/$ARCH/$b")}}"
+    done
+    echo "  nerdctl: {\"$NERDCTL_VERSION\": {amd64: $(sha "$NERDCTL_F")}}"
+    echo "  crictl: {\"$CRICTL_VERSION\": {amd64: $(sha "$CRICTL_F")}}"
+    echo "  cilium_cli: {\"$CILIUM_CLI_VERSION\": {amd64: $(sha "$CILIUM_F")}}"
+} > "$OUT/lab-vars.yml.tmp"
+mv -f "$OUT/lab-vars.yml.tmp" "$OUT/lab-vars.yml"
+log "etcd $ETCD_V, containerd $CONTAINERD_V, runc $RUNC_V, cni $CNI_V (real); kube $KUBE_VERSION, nerdctl, crictl, cilium-cli (stand-ins) in $OUT"
