@@ -17,7 +17,16 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
     let kname = name.replace('-', "_");
     let conf = format!("/etc/modules-load.d/{name}.conf");
     let (n, c) = (q(&name), q(&conf));
-    let loaded = format!("grep -q '^{kname} ' /proc/modules || [ -d /sys/module/{kname} ]");
+    // Loaded as a module, built into the kernel, or (for the two Kubernetes needs, whose
+    // effect is visible) working already.
+    let functional = match kname.as_str() {
+        "overlay" => " || grep -qw overlay /proc/filesystems",
+        "br_netfilter" => " || [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]",
+        _ => "",
+    };
+    let loaded = format!(
+        "grep -q '^{kname} ' /proc/modules 2>/dev/null || [ -d /sys/module/{kname} ] || grep -q '/{kname}.ko' /lib/modules/$(uname -r)/modules.builtin 2>/dev/null{functional}"
+    );
     let mut probe = String::from("d=0\n");
     let mut apply = String::from("set -e\n");
     if state == "present" {

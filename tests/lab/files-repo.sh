@@ -34,6 +34,13 @@ fetch_debs() {
 }
 fetch_debs
 
+# Already built from these packages by this script: nothing to do.
+if [ -s "$OUT/lab-vars.yml" ] && [ "$OUT/lab-vars.yml" -nt "$0" ] &&
+    [ -z "$(find "$DEBS" -name '*.deb' -newer "$OUT/lab-vars.yml" | head -1)" ]; then
+    log "up to date: $OUT"
+    exit 0
+fi
+
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 unpack() { # PACKAGE -> dir
