@@ -96,6 +96,54 @@ pub struct Cluster {
     pub resolver: Resolver,
 }
 
+/// The variables kubeforge itself reads when planning (everything else is rendered when
+/// a task needs it).
+fn kubeforge_reads() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "container_manager",
+        "kube_network_plugin",
+        "etcd_deployment_type",
+        "cilium_identity_allocation_mode",
+        "ansible_host",
+        "ansible_port",
+        "ansible_user",
+        "ansible_ssh_private_key_file",
+        "ansible_connection",
+        "ansible_ssh_common_args",
+        "ansible_ssh_extra_args",
+        "ip",
+        "ip6",
+        "access_ip",
+        "access_ip6",
+        "etcd_member_name",
+        "ipv4_stack",
+        "ipv6_stack",
+        "enable_dual_stack_networks",
+        "kube_service_addresses",
+        "kube_pods_subnet",
+        "kube_network_node_prefix",
+        "kube_service_addresses_ipv6",
+        "kube_pods_subnet_ipv6",
+        "kube_network_node_prefix_ipv6",
+        "files_repo",
+        "image_arch",
+        "artifact_checksums",
+        "download_run_once",
+        "kube_apiserver_port",
+        "kube_config_dir",
+        "loadbalancer_apiserver",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(crate::validate::BOOLEAN_VARS.iter().map(|s| s.to_string()));
+    for a in crate::artifacts::all() {
+        v.push(a.version_var.clone());
+        v.push(a.url_var.clone());
+    }
+    v
+}
+
 fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<String> {
     vars.get(name).and_then(|(v, _)| match v {
         Value::String(s) => Some(s.clone()),
@@ -107,6 +155,13 @@ fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<Str
 impl Cluster {
     /// Resolves every host. Rendering failures become diagnostics, not panics.
     pub fn build(inv: Inventory) -> Cluster {
+        Cluster::build_with(inv, true)
+    }
+
+    /// Resolves every host; with `render_all` false only the variables kubeforge itself
+    /// reads (settings, addresses, versions, booleans) are rendered here, so a template
+    /// with a side effect (a password lookup) runs only when a task uses it, as in Ansible.
+    pub fn build_with(inv: Inventory, render_all: bool) -> Cluster {
         let resolver = Resolver::new(inv);
         let inv = resolver.inventory();
         let mut diagnostics = inv.warnings.clone();
@@ -122,7 +177,17 @@ impl Cluster {
             // Keep every variable that renders: one broken variable must not hide the
             // host's addresses and settings (which would add made-up errors).
             let mut vars = BTreeMap::new();
-            for name in resolver.names(&h.name) {
+            let names: Vec<String> = if render_all {
+                resolver.names(&h.name)
+            } else {
+                let wanted = kubeforge_reads();
+                resolver
+                    .names(&h.name)
+                    .into_iter()
+                    .filter(|n| wanted.iter().any(|w| w == n))
+                    .collect()
+            };
+            for name in names {
                 match resolver.get(&h.name, &name) {
                     Ok(Some(v)) => {
                         let origin = resolver.origin(&h.name, &name).unwrap_or_else(|| {

@@ -378,7 +378,7 @@ fn prepare(
     for (k, v) in kubeforge::plan::role_defaults(&book) {
         inventory.defaults.entry(k).or_insert(v);
     }
-    let cluster = Cluster::build(inventory);
+    let cluster = Cluster::build_with(inventory, false);
     let diags = kubeforge::validate::validate(&cluster);
     print_diagnostics(&diags);
     if diags.iter().any(|d| d.is_error()) {

@@ -181,10 +181,9 @@ pub const TABLE: [Row; 11] = [
         component: Component::EtcdClientCerts,
         when: |f| {
             f.settings.etcd_deployment_type == "host"
-                && ((f.has(Role::ControlPlane) && !f.has(Role::Etcd))
-                    || (f.is_k8s() && f.settings.cni_uses_etcd))
+                && (f.has(Role::ControlPlane) || (f.is_k8s() && f.settings.cni_uses_etcd))
         },
-        why: "talks to an etcd it does not host (control plane in a separate layout, or a CNI that stores state in etcd)",
+        why: "talks to the host-deployed etcd as a client (the API server on every control plane, or a CNI that stores state in etcd)",
     },
     Row {
         component: Component::Containerd,
@@ -330,9 +329,22 @@ mod tests {
                 [&[EtcdClientCerts][..], &k8s[..], &[Kubectl, Cilium]].concat(),
             ),
             (
-                "stacked control plane",
+                "stacked control plane: the API server is an etcd client too",
                 facts(&[ControlPlane, Etcd, Worker], Settings::default()),
-                [&[Component::Etcd][..], &k8s[..], &[Kubectl, Cilium]].concat(),
+                [
+                    &[Component::Etcd, EtcdClientCerts][..],
+                    &k8s[..],
+                    &[Kubectl, Cilium],
+                ]
+                .concat(),
+            ),
+            (
+                "stacked control plane, kubeadm-managed etcd: no client certs",
+                facts(
+                    &[ControlPlane, Etcd],
+                    with(|s| s.etcd_deployment_type = "kubeadm".into()),
+                ),
+                [&k8s[..], &[Kubectl, Cilium]].concat(),
             ),
             (
                 "cni plugin: no cilium",

@@ -11,8 +11,10 @@ use common::{
 };
 use serde_json::{json, Value};
 
+// The API server is an etcd client on every control plane when etcd runs on hosts.
 const STACKED_CP: &[&str] = &[
     "etcd",
+    "etcd_client_certs",
     "containerd",
     "runc",
     "nerdctl",

@@ -132,6 +132,15 @@ impl Resolver {
         resolve(&self.inner, host, name).map(|o| o.map(|(v, _)| v))
     }
 
+    /// A variable's value if it has already been rendered (no rendering, no side effects).
+    pub fn get_cached(&self, host: &str, name: &str) -> Option<Value> {
+        let cache = self.inner.cache.lock().ok()?;
+        match cache.get(&(host.to_string(), name.to_string())) {
+            Some(Ok(Some((v, _)))) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
     /// Renders every variable of a host, with where each was set; all failures at once.
     pub fn all(
         &self,

@@ -33,7 +33,22 @@ fn words(s: &str) -> Vec<String> {
 }
 
 /// Prepares a `command` (shell = false) or `shell` step.
-pub fn prepare(a: &Args, shell: bool) -> Result<Action, ModuleError> {
+pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
+    // In check mode a command built from an earlier step's output (which check mode did
+    // not run) is still unknown: report it as a change to come, after `creates`/`removes`.
+    if check && a.str("cmd")?.is_some_and(|c| c.trim().is_empty()) && a.raw("argv").is_none() {
+        let mut probe = String::new();
+        if let Some(c) = a.str("creates")? {
+            probe.push_str(&format!("if [ -e {} ]; then exit 0; fi\n", q(&c)));
+        }
+        probe.push_str("echo 'would run a command that an earlier step (not run in check mode) provides'; exit 10");
+        return Ok(Action::Remote(RemoteStep {
+            probe,
+            probe_quick: true,
+            reports_output: true,
+            ..RemoteStep::default()
+        }));
+    }
     let line = if shell {
         let cmd = a.req("cmd")?;
         let exe = a.str_or("executable", "/bin/sh")?;

@@ -441,7 +441,8 @@ impl<'a> Worker<'a> {
         r.names(&self.host)
             .into_iter()
             .filter(|n| crate::report::inventory::is_secret_name(n))
-            .filter_map(|n| r.get(&self.host, &n).ok().flatten())
+            // Only values already rendered: a secret no task used is not in any output.
+            .filter_map(|n| r.get_cached(&self.host, &n))
             .filter_map(|v| v.as_str().map(str::to_string))
             .chain(
                 self.rt
