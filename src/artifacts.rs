@@ -188,7 +188,7 @@ pub fn for_components(components: &[crate::topology::Component]) -> Vec<&'static
         .iter()
         .filter(|a| components.iter().any(|c| c.as_str() == a.component))
         .filter(|a| {
-            !(a.name == "cilium_cli" && !components.contains(&crate::topology::Component::Kubectl))
+            a.name != "cilium_cli" || components.contains(&crate::topology::Component::Kubectl)
         })
         .collect()
 }

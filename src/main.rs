@@ -649,6 +649,7 @@ fn kubeconfig(args: &InventoryArgs, ssh: &SshArgs, output: Option<&std::path::Pa
         }
     };
     let name = cp.name.clone();
+    let shown_dir = config_dir.clone();
     let address = kubeforge::kubeconfig::api_address(&cp);
     let fetched = runtime.block_on(async move {
         let conn = connector(cp).await?;
@@ -671,8 +672,7 @@ fn kubeconfig(args: &InventoryArgs, ssh: &SshArgs, output: Option<&std::path::Pa
     };
     if out.exit_code != Some(0) {
         eprintln!(
-            "error: {name}: cannot read {}/admin.conf ({}); has the cluster been bootstrapped (kubeadm init)?",
-            "kube_config_dir",
+            "error: {name}: cannot read {shown_dir}/admin.conf ({}); has the cluster been bootstrapped (kubeadm init)?",
             String::from_utf8_lossy(&out.stderr).trim()
         );
         return ExitCode::from(2);

@@ -40,15 +40,10 @@ fn var_loc(get: Lookup, name: &str) -> Option<Location> {
     get(name).map(|(_, l)| l)
 }
 
-fn cidr<T: std::str::FromStr>(
-    get: Lookup,
-    name: &str,
-    want_v6: bool,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<T>
+fn cidr<T>(get: Lookup, name: &str, want_v6: bool, diags: &mut Vec<Diagnostic>) -> Option<T>
 where
     IpNet: From<T>,
-    T: Copy,
+    T: Copy + std::str::FromStr,
 {
     let (value, loc) = get(name)?;
     let text = match &value {
@@ -237,7 +232,8 @@ impl NetworkSettings {
 
     /// Checks that ranges do not overlap and that the pod ranges hold `nodes` nodes.
     pub fn check_ranges(&self, nodes: usize, get: Lookup, diags: &mut Vec<Diagnostic>) {
-        let pairs: [(Option<IpNet>, Option<IpNet>, &str, &str, u8); 2] = [
+        type Pair<'a> = (Option<IpNet>, Option<IpNet>, &'a str, &'a str, u8);
+        let pairs: [Pair; 2] = [
             (
                 self.service_v4.map(IpNet::V4),
                 self.pods_v4.map(IpNet::V4),

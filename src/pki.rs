@@ -105,8 +105,9 @@ pub fn ensure(
         dir: dir.display().to_string(),
         message: m,
     };
-    let mut wanted: Vec<(String, Option<(String, Vec<IpAddr>, Vec<String>, bool)>)> =
-        vec![("ca".into(), None)];
+    // (file stem, None for the CA or Some((common name, IPs, DNS names, server?)))
+    type Leaf = (String, Vec<IpAddr>, Vec<String>, bool);
+    let mut wanted: Vec<(String, Option<Leaf>)> = vec![("ca".into(), None)];
     for m in members {
         let mut dns = m.dns.clone();
         dns.push("localhost".into());

@@ -343,7 +343,7 @@ fn nth_addr(n: &IpNet, idx: i64) -> Option<IpAddr> {
     let idx: u128 = if idx >= 0 {
         u128::try_from(idx).ok()?
     } else {
-        size.checked_sub(u128::try_from(idx.unsigned_abs()).ok()?)?
+        size.checked_sub(u128::from(idx.unsigned_abs()))?
     };
     if idx >= size {
         return None;
@@ -628,6 +628,27 @@ fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Evaluates a `when:`-style condition in a context. An undefined name is an error,
+/// never a silent false.
+pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
+    let src = normalize(expr);
+    let src = src.trim();
+    let src = src
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .unwrap_or(src);
+    let compiled = env()
+        .compile_expression(src)
+        .map_err(|e| crate::inventory::resolve::describe(&e))?;
+    let v = compiled
+        .eval(ctx.clone())
+        .map_err(|e| crate::inventory::resolve::describe(&e))?;
+    if v.is_undefined() {
+        return Err(format!("'{src}' is undefined"));
+    }
+    Ok(v.is_true())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,25 +746,4 @@ mod tests {
             "1.2.3"
         );
     }
-}
-
-/// Evaluates a `when:`-style condition in a context. An undefined name is an error,
-/// never a silent false.
-pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
-    let src = normalize(expr);
-    let src = src.trim();
-    let src = src
-        .strip_prefix("{{")
-        .and_then(|s| s.strip_suffix("}}"))
-        .unwrap_or(src);
-    let compiled = env()
-        .compile_expression(src)
-        .map_err(|e| crate::inventory::resolve::describe(&e))?;
-    let v = compiled
-        .eval(ctx.clone())
-        .map_err(|e| crate::inventory::resolve::describe(&e))?;
-    if v.is_undefined() {
-        return Err(format!("'{src}' is undefined"));
-    }
-    Ok(v.is_true())
 }

@@ -71,7 +71,7 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
                 .at(Some(group_loc("etcd")))
                 .help("add hosts to the etcd group (often `[etcd:children]` kube_control_plane), or set etcd_deployment_type: kubeadm"),
         );
-    } else if !etcd.is_empty() && etcd.len() % 2 == 0 {
+    } else if !etcd.is_empty() && etcd.len().is_multiple_of(2) {
         d.push(
             Diagnostic::error("even-etcd-members", format!("the etcd group has {} members; etcd needs an odd number", etcd.len()))
                 .at(Some(group_loc("etcd")))
@@ -272,7 +272,7 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
             out.push(x);
         }
     }
-    out.sort_by(|a, b| a.severity.cmp(&b.severity));
+    out.sort_by_key(|d| d.severity);
     out
 }
 

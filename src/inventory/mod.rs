@@ -339,8 +339,7 @@ impl Inventory {
     ) -> Result<Inventory, InventoryError> {
         let mut warnings = Vec::new();
         rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
-        let mut groups: BTreeMap<String, GroupEntry> =
-            parsed.groups.into_iter().map(|(k, v)| (k, v)).collect();
+        let mut groups: BTreeMap<String, GroupEntry> = parsed.groups.into_iter().collect();
         // Kubespray's dynamic_groups role puts every kube_control_plane, kube_node and
         // calico_rr host in k8s_cluster whatever the inventory says, so a k8s_cluster
         // declared only for its vars (`[k8s_cluster:vars]`) still holds those hosts.
@@ -433,7 +432,7 @@ impl Inventory {
         while let Some(g) = todo.pop() {
             if out.insert(g.clone()) {
                 for parent in self.groups.values() {
-                    if parent.children.iter().any(|c| *c == g) {
+                    if parent.children.contains(&g) {
                         todo.push(parent.name.clone());
                     }
                 }

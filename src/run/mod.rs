@@ -29,6 +29,8 @@ pub type Connector = Arc<
         + Sync,
 >;
 
+type ConnResult = Result<Arc<dyn Transport>, TransportError>;
+
 /// How to run.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -82,7 +84,7 @@ pub(crate) struct Shared {
     pub connector: Connector,
     pub events: mpsc::UnboundedSender<Event>,
     pub hosts: BTreeMap<String, Mutex<HostRt>>,
-    pub conns: BTreeMap<String, OnceCell<Result<Arc<dyn Transport>, TransportError>>>,
+    pub conns: BTreeMap<String, OnceCell<ConnResult>>,
     pub forks: Semaphore,
     pub interrupted: Arc<AtomicBool>,
     pub started: std::sync::Mutex<HashSet<(usize, usize)>>,

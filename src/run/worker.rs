@@ -19,6 +19,14 @@ use std::time::{Duration, Instant};
 
 const OMIT: &str = "__omit_place_holder__kubeforge";
 
+/// What a result says besides its status.
+#[derive(Default)]
+struct Said {
+    error: Option<String>,
+    msg: Option<String>,
+    diff: Option<String>,
+}
+
 enum Segment {
     Free(std::ops::Range<usize>),
     Barrier(usize),
@@ -389,11 +397,10 @@ impl<'a> Worker<'a> {
         status: Status,
         changed: bool,
         started: Instant,
-        error: Option<String>,
-        msg: Option<String>,
-        diff: Option<String>,
+        said: Said,
         ignored: bool,
     ) {
+        let Said { error, msg, diff } = said;
         match status {
             Status::Ok => self.rt.counts.ok += 1,
             Status::Changed => self.rt.counts.changed += 1,
@@ -480,9 +487,10 @@ impl<'a> Worker<'a> {
             Status::Failed,
             false,
             started,
-            Some(why.clone()),
-            None,
-            None,
+            Said {
+                error: Some(why.clone()),
+                ..Said::default()
+            },
             task.ignore_errors,
         );
         if !task.ignore_errors {
@@ -502,9 +510,10 @@ impl<'a> Worker<'a> {
                 Status::Skipped,
                 false,
                 Instant::now(),
-                None,
-                Some(why.clone()),
-                None,
+                Said {
+                    msg: Some(why.clone()),
+                    ..Said::default()
+                },
                 false,
             );
             return;
@@ -1082,9 +1091,11 @@ impl<'a> Worker<'a> {
                 Status::Failed,
                 changed,
                 p.started,
-                Some(why.clone()),
-                msg,
-                diff,
+                Said {
+                    error: Some(why.clone()),
+                    msg,
+                    diff,
+                },
                 task.ignore_errors,
             );
             if !task.ignore_errors {
@@ -1105,7 +1116,18 @@ impl<'a> Worker<'a> {
         } else {
             Status::Ok
         };
-        self.emit_result(&task, status, changed, p.started, None, msg, diff, false);
+        self.emit_result(
+            &task,
+            status,
+            changed,
+            p.started,
+            Said {
+                error: None,
+                msg,
+                diff,
+            },
+            false,
+        );
     }
 
     async fn run_handlers(&mut self) {
