@@ -311,3 +311,184 @@ fn needs_are_refused_before_any_connection() {
         );
     }
 }
+
+#[test]
+fn a_bastion_carries_the_connection() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(
+        tmp.path(),
+        &[1, 2, 3],
+        &[
+            ("bastion", &[1]),
+            ("kube_control_plane", &[2]),
+            ("etcd", &[2]),
+            ("kube_node", &[3]),
+        ],
+        "",
+    );
+    let play = r#"
+- name: where from
+  hosts: instance-2
+  tasks:
+    - {name: client address, shell: 'echo "$SSH_CLIENT"', register: client, changed_when: false}
+    - {name: write it, copy: {dest: /root/kf-client, content: "{{ client.stdout.split(' ')[0] }}\n"}}
+"#;
+    let r = run(tmp.path(), &inv, play, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // instance-2 saw the SSH session come from the bastion, not from this machine.
+    assert_eq!(ssh(2, "cat /root/kf-client").1.trim(), addr(1));
+}
+
+#[test]
+fn sudo_that_wants_a_password_is_an_error_not_a_hang() {
+    let _g = guard();
+    up(3, false);
+    let pubkey = std::fs::read_to_string(lab_dir().join("id_ed25519.pub")).unwrap();
+    let (ok, out) = ssh(
+        2,
+        &format!(
+            "id kfu >/dev/null 2>&1 || useradd -m -s /bin/sh kfu; mkdir -p ~kfu/.ssh; echo '{}' > ~kfu/.ssh/authorized_keys; chown -R kfu ~kfu/.ssh; echo 'kfu ALL=(ALL) ALL' > /etc/sudoers.d/kfu; chmod 0440 /etc/sudoers.d/kfu",
+            pubkey.trim()
+        ),
+    );
+    assert!(ok, "{out}");
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let text = std::fs::read_to_string(&inv).unwrap().replacen(
+        "      ansible_user: root\n      ansible_ssh_private_key_file",
+        "      ansible_user: root\n      ansible_ssh_private_key_file",
+        1,
+    );
+    // instance-2 logs in as kfu.
+    let text = text.replace(
+        "    instance-2:\n      ansible_host: 10.213.0.12\n      ansible_user: root",
+        "    instance-2:\n      ansible_host: 10.213.0.12\n      ansible_user: kfu",
+    );
+    std::fs::write(&inv, text).unwrap();
+    let play = "- name: root things\n  hosts: instance-2\n  become: true\n  tasks:\n    - {name: as root, file: {path: /root/kf-sudo, state: directory}}\n";
+    let started = std::time::Instant::now();
+    let r = run(tmp.path(), &inv, play, &[]);
+    assert!(started.elapsed().as_secs() < 20, "it waited for a password");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let f = r
+        .events
+        .iter()
+        .find(|e| e["event"] == "step_result" && e["status"] == "failed")
+        .expect("a failed step");
+    assert!(
+        f["error"]
+            .as_str()
+            .unwrap()
+            .contains("sudo needs a password"),
+        "{f}"
+    );
+    assert!(!ssh(2, "test -e /root/kf-sudo").0);
+}
+
+#[test]
+fn download_once_fetches_on_the_controller_and_pushes() {
+    let _g = guard();
+    up(3, false);
+    for script in ["files-repo.sh", "files-server.sh"] {
+        let mut c = std::process::Command::new("bash");
+        c.arg(repo().join("tests/lab").join(script));
+        if script == "files-server.sh" {
+            c.arg("start");
+        }
+        let out = c.stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let vars = std::fs::read_to_string("/var/cache/kubeforge-lab/files/lab-vars.yml").unwrap();
+    let sha = vars
+        .lines()
+        .find(|l| l.trim_start().starts_with("runc:"))
+        .and_then(|l| l.split("amd64: ").nth(1))
+        .map(|s| s.trim_end_matches(['}', ' ']).to_string())
+        .expect("runc checksum");
+    let version = vars
+        .lines()
+        .find(|l| l.starts_with("runc_version:"))
+        .map(|l| l.split('"').nth(1).unwrap().to_string())
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    ssh(3, "rm -rf /root/kf-once");
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let play = format!(
+        "- name: once\n  hosts: instance-3\n  tasks:\n    - name: runc via the controller\n      get_url: {{url: \"http://10.213.0.1:8080/github.com/opencontainers/runc/releases/download/v{version}/runc.amd64\", dest: /root/kf-once/runc, checksum: \"sha256:{sha}\", mode: \"0755\", download_once: true}}\n"
+    );
+    let cache = tmp.path().join("cache");
+    std::fs::write(tmp.path().join("play.yml"), &play).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(["run", "-i"])
+        .arg(&inv)
+        .arg(tmp.path().join("play.yml"))
+        .arg("--known-hosts")
+        .arg(lab_dir().join("known_hosts"))
+        .env("XDG_CACHE_HOME", &cache)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        cache.join("kubeforge").join(&sha).is_file(),
+        "not cached on the controller"
+    );
+    assert_eq!(
+        ssh(3, "sha256sum < /root/kf-once/runc | cut -d' ' -f1")
+            .1
+            .trim(),
+        sha
+    );
+    assert!(
+        !ssh(3, &format!("test -e /var/cache/kubeforge/{sha}")).0,
+        "the staged copy was left on the host"
+    );
+}
+
+#[test]
+fn kubeconfig_points_at_a_reachable_address_and_returns() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let kc = |out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+            .args(["kubeconfig", "-i"])
+            .arg(&inv)
+            .arg("-o")
+            .arg(out)
+            .arg("--known-hosts")
+            .arg(lab_dir().join("known_hosts"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    ssh(1, "rm -f /etc/kubernetes/admin.conf");
+    let missing = kc(&tmp.path().join("none.conf"));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has the cluster been bootstrapped"));
+    ssh(1, "mkdir -p /etc/kubernetes && printf 'apiVersion: v1\\nclusters:\\n- cluster:\\n    server: https://10.96.0.1:6443\\n  name: kf\\n' > /etc/kubernetes/admin.conf");
+    let out = tmp.path().join("admin.conf");
+    let started = std::time::Instant::now();
+    let r = kc(&out);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(started.elapsed().as_secs() < 10);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("server: https://10.213.0.11:6443"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    ssh(1, "rm -f /etc/kubernetes/admin.conf");
+}

@@ -510,3 +510,43 @@ fn run_once_registers_for_every_host_and_tags_select() {
         .count();
     assert_eq!(runs, 1);
 }
+
+#[test]
+fn ctrl_c_stops_new_steps_and_prints_the_recap() {
+    let play = r#"
+- name: interrupted
+  hosts: all
+  tasks:
+    - name: a running step
+      shell: sleep 2
+    - name: never started
+      file: {path: "{{ root }}/after-ctrl-c", state: directory}
+"#;
+    let e = env(&[("h1", "kube_control_plane,etcd")], play);
+    let child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(["run", "-i"])
+        .arg(e.dir.join("hosts.yaml"))
+        .arg(e.dir.join("play.yml"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SAFETY: signals the child we just started, by its pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("RECAP (interrupted)"), "{stdout}");
+    assert!(
+        stdout.contains("changed: [h1] a running step"),
+        "the running step was not let finish: {stdout}"
+    );
+    assert!(
+        !e.dir.join("after-ctrl-c").exists(),
+        "a new step started after Ctrl-C"
+    );
+}

@@ -52,7 +52,8 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
             .sum::<usize>()
             * 2,
     );
-    s.push_str("umask 022\nKF=$(mktemp -d \"${TMPDIR:-/tmp}/kubeforge.XXXXXX\") || exit 97\ntrap 'rm -rf \"$KF\"' EXIT\n");
+    // KF_STOP appears when the operator interrupts the run: no further step starts.
+    s.push_str(&format!("umask 022\nKF_STOP={}\nKF=$(mktemp -d \"${{TMPDIR:-/tmp}}/kubeforge.XXXXXX\") || exit 97\ntrap 'rm -rf \"$KF\" \"$KF_STOP\"' EXIT\n", stop_path(nonce)));
     // The helpers are defined in this shell (quick steps run in subshells and inherit
     // them) and, when a step runs under its own `timeout`, also written to a file.
     s.push_str(SHELL_LIB);
@@ -92,6 +93,9 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
     };
     for (i, b) in steps.iter().enumerate() {
         let t = b.timeout.max(1);
+        if i > 0 {
+            s.push_str("[ -e \"$KF_STOP\" ] && exit 0\n");
+        }
         s.push_str(&format!("KFS=\"$KF/s{i}\"; KFN={i}; export KFS KFN\n"));
         s.push_str(&format!(
             "{} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n",
@@ -166,6 +170,11 @@ pub fn parse(stdout: &str, nonce: &str) -> Vec<StepOutcome> {
         });
     }
     out
+}
+
+/// The file whose existence tells a running batch to start no further step.
+pub fn stop_path(nonce: &str) -> String {
+    format!("/tmp/kubeforge-stop-{nonce}")
 }
 
 /// A fresh nonce for framing.

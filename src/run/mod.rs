@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     pub forks: Semaphore,
     pub interrupted: Arc<AtomicBool>,
     pub started: std::sync::Mutex<HashSet<(usize, usize)>>,
+    /// Batches running now: (host the script runs on, nonce, become).
+    pub inflight: std::sync::Mutex<Vec<(String, String, bool)>>,
 }
 
 impl Shared {
@@ -213,7 +215,30 @@ pub async fn run(
         forks: Semaphore::new(forks),
         interrupted,
         started: std::sync::Mutex::new(HashSet::new()),
+        inflight: std::sync::Mutex::new(Vec::new()),
     });
+    // On Ctrl-C, tell every running batch to start no further step.
+    let watcher = {
+        let sh = shared.clone();
+        tokio::spawn(async move {
+            while !sh.interrupted.load(Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let running: Vec<(String, String, bool)> =
+                sh.inflight.lock().map(|v| v.clone()).unwrap_or_default();
+            for (host, nonce, become_) in running {
+                if let Ok(conn) = sh.connection(&host).await {
+                    let _ = conn
+                        .exec(crate::transport::ExecRequest {
+                            script: format!("touch {}", batch::stop_path(&nonce)),
+                            become_,
+                            timeout: std::time::Duration::from_secs(10),
+                        })
+                        .await;
+                }
+            }
+        })
+    };
     let plays: Vec<Arc<PlannedPlay>> = plan.plays.into_iter().map(Arc::new).collect();
     let mut done = vec![false; plays.len()];
     let mut launched = vec![false; plays.len()];
@@ -244,6 +269,7 @@ pub async fn run(
             None => break,
         }
     }
+    watcher.abort();
     let interrupted = shared.interrupted.load(Ordering::SeqCst);
     let mut counts = BTreeMap::new();
     let mut states = BTreeMap::new();

@@ -852,7 +852,14 @@ impl<'a> Worker<'a> {
                 become_: self.pending_become,
                 timeout: Duration::from_secs(deadline),
             };
-            let out = match conn.exec(req).await {
+            if let Ok(mut v) = self.sh.inflight.lock() {
+                v.push((self.via.clone(), nonce.clone(), self.pending_become));
+            }
+            let result = conn.exec(req).await;
+            if let Ok(mut v) = self.sh.inflight.lock() {
+                v.retain(|(_, n, _)| *n != nonce);
+            }
+            let out = match result {
                 Ok(o) => o,
                 Err(e) if e.is_unreachable() => {
                     self.pending = pending;
