@@ -117,14 +117,23 @@ pub fn resolve(
         .map(|v| text(&v))
         .unwrap_or_else(|| "amd64".into());
     let upstream_url = a.url_for(&version, &arch);
-    let mut sha = a.sha256(&version, &arch).map(str::to_string);
+    let pinned = a.sha256(&version, &arch).map(str::to_string);
+    let mut sha = pinned.clone();
     if let Some(serde_json::Value::Object(over)) = get("artifact_checksums") {
         if let Some(s) = over
             .get(name)
             .and_then(|v| v.get(&version))
             .and_then(|v| v.get(&arch))
         {
-            sha = Some(text(s).trim_start_matches("sha256:").to_ascii_lowercase());
+            let given = text(s).trim_start_matches("sha256:").to_ascii_lowercase();
+            // A version kubeforge pins cannot be given another checksum: that is a
+            // changed artifact, refused before any host is touched.
+            if let Some(p) = pinned.as_ref().filter(|p| **p != given) {
+                return Err(format!(
+                    "artifact_checksums.{name}.{version}.{arch} is {given}, but kubeforge pins {p} for that file; a changed checksum is refused"
+                ));
+            }
+            sha = Some(given);
         }
     }
     let Some(sha256) = sha else {
@@ -219,6 +228,14 @@ mod tests {
             d.sha256,
             get("kubeadm").unwrap().sha256(&d.version, "amd64").unwrap()
         );
+        let changed = |n: &str| -> Option<serde_json::Value> {
+            (n == "artifact_checksums").then(
+                || serde_json::json!({"kubeadm": {d.version.clone(): {"amd64": "b".repeat(64)}}}),
+            )
+        };
+        assert!(resolve("kubeadm", &changed)
+            .unwrap_err()
+            .contains("a changed checksum is refused"));
         let bad = |n: &str| -> Option<serde_json::Value> {
             (n == "kube_version").then(|| "1.2.3".into())
         };

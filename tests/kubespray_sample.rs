@@ -353,3 +353,69 @@ fn the_shared_sample_is_left_untouched() {
         "hosts were added to the shared sample itself"
     );
 }
+
+/// `offline list` names every artifact the sample cluster downloads, with its pinned
+/// checksum, and the mirror URL when files_repo is set.
+#[test]
+fn offline_list_names_every_artifact_with_its_checksum() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+            .current_dir(root)
+            .args([
+                "offline",
+                "list",
+                "-i",
+                "inventory/sample",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let rows = run(&[]);
+    let names: std::collections::BTreeSet<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let want = [
+        "cilium_cli",
+        "cni_plugins",
+        "containerd",
+        "crictl",
+        "etcd",
+        "kubeadm",
+        "kubectl",
+        "kubelet",
+        "nerdctl",
+        "runc",
+    ];
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), want);
+    for r in rows.as_array().unwrap() {
+        assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(r["url"], r["upstream_url"]);
+    }
+    let mirrored = run(&["-e", "files_repo=http://mirror.example/files"]);
+    let etcd = mirrored
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "etcd")
+        .unwrap();
+    assert!(
+        etcd["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://mirror.example/files/github.com/etcd-io/etcd/releases/download/v"),
+        "{etcd}"
+    );
+}
