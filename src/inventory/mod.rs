@@ -216,7 +216,7 @@ pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
             })?;
             out.extend(yaml_format::vars_of("-e", &node)?);
         } else {
-            for part in split_words(arg) {
+            for part in crate::shell::split_words(arg) {
                 let Some((k, v)) = part.split_once('=') else {
                     return Err(InventoryError::Syntax {
                         code: "extra-vars",
@@ -236,29 +236,6 @@ pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
         }
     }
     Ok(out)
-}
-
-fn split_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => quote = Some(c),
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 /// Built-in defaults, parsed from the copy shipped in the binary.

@@ -4,34 +4,6 @@
 use super::{q, Action, Args, ModuleError, RemoteStep};
 use serde_json::Value;
 
-fn words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(qc), c) if c == qc => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() || any {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if !cur.is_empty() || any {
-        out.push(cur);
-    }
-    out
-}
-
 /// Prepares a `command` (shell = false) or `shell` step.
 pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
     // In check mode a command built from an earlier step's output (which check mode did
@@ -64,7 +36,7 @@ pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError
             .join(" ")
     } else {
         let cmd = a.req("cmd")?;
-        let w = words(&cmd);
+        let w = crate::shell::split_words(&cmd);
         if w.is_empty() {
             return Err(a.err("cmd", "is empty"));
         }
@@ -120,15 +92,4 @@ pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError
         probe_quick: true,
         ..RemoteStep::default()
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::words;
-
-    #[test]
-    fn splits_like_a_shell_without_running_one() {
-        assert_eq!(words("echo 'a b' \"c\" d"), ["echo", "a b", "c", "d"]);
-        assert_eq!(words("x ''"), ["x", ""]);
-    }
 }

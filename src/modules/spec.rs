@@ -254,33 +254,13 @@ pub fn spec(name: &str) -> Option<&'static ModuleSpec> {
 }
 
 fn split_kv(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut words = Vec::new();
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => quote = Some(c),
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    for w in words {
-        match w.split_once('=') {
-            Some((k, v)) => out.push((k.to_string(), v.to_string())),
-            None => out.push((w, String::new())),
-        }
-    }
-    out
+    crate::shell::split_words(s)
+        .into_iter()
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (w, String::new()),
+        })
+        .collect()
 }
 
 /// Turns a module's YAML value into its argument object, checking names.

@@ -114,24 +114,35 @@ impl Shared {
     pub async fn stop_host(&self, host: &str, state: HostState) {
         if let Some(m) = self.hosts.get(host) {
             let mut rt = m.lock().await;
-            if rt.active() {
-                let reason = match &state {
-                    HostState::Failed(r) => format!("failed: {r}"),
-                    HostState::Unreachable(r) => format!("unreachable: {r}"),
-                    HostState::Stopped(r) => r.clone(),
-                    HostState::Active => String::new(),
-                };
-                if matches!(state, HostState::Unreachable(_)) {
-                    rt.counts.unreachable = 1;
-                }
-                rt.state = Some(state);
-                self.emit(Event::HostStopped {
-                    host: host.to_string(),
-                    reason,
-                });
-            }
+            mark_stopped(&mut rt, host, state, &self.events);
         }
     }
+}
+
+/// Takes an active host out of the run with its reason (no-op if already out).
+pub(crate) fn mark_stopped(
+    rt: &mut HostRt,
+    host: &str,
+    state: HostState,
+    events: &mpsc::UnboundedSender<Event>,
+) {
+    if !rt.active() {
+        return;
+    }
+    let reason = match &state {
+        HostState::Failed(r) => format!("failed: {r}"),
+        HostState::Unreachable(r) => format!("unreachable: {r}"),
+        HostState::Stopped(r) => r.clone(),
+        HostState::Active => String::new(),
+    };
+    if matches!(state, HostState::Unreachable(_)) {
+        rt.counts.unreachable = 1;
+    }
+    rt.state = Some(state);
+    let _ = events.send(Event::HostStopped {
+        host: host.to_string(),
+        reason,
+    });
 }
 
 /// The run's result.

@@ -463,22 +463,7 @@ impl<'a> Worker<'a> {
     }
 
     fn fail_host(&mut self, state: HostState) {
-        if self.rt.active() {
-            let reason = match &state {
-                HostState::Failed(r) => format!("failed: {r}"),
-                HostState::Unreachable(r) => format!("unreachable: {r}"),
-                HostState::Stopped(r) => r.clone(),
-                HostState::Active => String::new(),
-            };
-            if matches!(state, HostState::Unreachable(_)) {
-                self.rt.counts.unreachable = 1;
-            }
-            self.rt.state = Some(state);
-            self.sh.emit(Event::HostStopped {
-                host: self.host.clone(),
-                reason,
-            });
-        }
+        super::mark_stopped(self.rt, &self.host, state, &self.sh.events);
     }
 
     fn fail_task(&mut self, task: &Task, started: Instant, why: String) {
