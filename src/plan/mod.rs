@@ -86,31 +86,15 @@ fn tag_selected(task_tags: &BTreeSet<String>, opts: &PlanOptions) -> bool {
 }
 
 fn flush_task(role: &str, location: Location) -> Task {
-    Task {
-        name: format!("{role}: run notified handlers"),
-        module: "meta".into(),
-        args: serde_json::json!({"action": "flush_handlers"}),
-        when: Vec::new(),
-        loop_: None,
-        register: None,
-        notify: Vec::new(),
-        tags: vec!["always".into()],
-        become_: None,
-        run_once: false,
-        delegate_to: None,
-        changed_when: None,
-        failed_when: None,
-        ignore_errors: false,
-        retries: 0,
-        until: None,
-        delay: 0,
-        timeout: None,
-        needs: Vec::new(),
-        vars: BTreeMap::new(),
-        no_log: false,
+    let mut t = Task::new(
+        format!("{role}: run notified handlers"),
+        "meta",
+        serde_json::json!({"action": "flush_handlers"}),
         location,
-        role: Some(role.to_string()),
-    }
+        Some(role.to_string()),
+    );
+    t.tags = vec!["always".into()];
+    t
 }
 
 /// Decides a task's placement on a host from its `when` with inventory variables.

@@ -468,31 +468,13 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             "write `- name: ...` and one module",
         ));
     };
-    let mut task = Task {
-        name: String::new(),
-        module: String::new(),
-        args: Value::Null,
-        when: Vec::new(),
-        loop_: None,
-        register: None,
-        notify: Vec::new(),
-        tags: Vec::new(),
-        become_: None,
-        run_once: false,
-        delegate_to: None,
-        changed_when: None,
-        failed_when: None,
-        ignore_errors: false,
-        retries: 0,
-        until: None,
-        delay: 5,
-        timeout: None,
-        needs: Vec::new(),
-        vars: BTreeMap::new(),
-        no_log: false,
-        location: loc(file, n),
-        role: role.map(str::to_string),
-    };
+    let mut task = Task::new(
+        String::new(),
+        String::new(),
+        Value::Null,
+        loc(file, n),
+        role.map(str::to_string),
+    );
     let mut modules: Vec<(&Node, String, &Node)> = Vec::new();
     let mut loop_items: Option<Value> = None;
     let mut loop_var = "item".to_string();

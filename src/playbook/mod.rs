@@ -142,6 +142,43 @@ impl PlaybookError {
     }
 }
 
+impl Task {
+    /// A task with every keyword at its default.
+    pub fn new(
+        name: impl Into<String>,
+        module: impl Into<String>,
+        args: Value,
+        location: Location,
+        role: Option<String>,
+    ) -> Task {
+        Task {
+            name: name.into(),
+            module: module.into(),
+            args,
+            when: Vec::new(),
+            loop_: None,
+            register: None,
+            notify: Vec::new(),
+            tags: Vec::new(),
+            become_: None,
+            run_once: false,
+            delegate_to: None,
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: false,
+            retries: 0,
+            until: None,
+            delay: 5,
+            timeout: None,
+            needs: Vec::new(),
+            vars: BTreeMap::new(),
+            no_log: false,
+            location,
+            role,
+        }
+    }
+}
+
 impl Playbook {
     /// All tasks a play runs in order (roles' tasks, then the play's own).
     pub fn play_tasks<'a>(&'a self, play: &'a Play) -> Vec<&'a Task> {

@@ -1,8 +1,7 @@
 //! Runs scripts on this machine (tests, `ansible_connection: local`).
 
 use super::{
-    shell_command, sudo_wants_password, upload_command, BoxFuture, ExecOutput, ExecRequest,
-    Transport, TransportError,
+    shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError,
 };
 use std::path::Path;
 use std::process::Stdio;
@@ -75,10 +74,7 @@ impl Transport for Local {
                 req.timeout,
             )
             .await?;
-            if req.become_ && out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
-                return Err(TransportError::SudoPassword);
-            }
-            Ok(out)
+            super::check_sudo(out, req.become_)
         })
     }
 

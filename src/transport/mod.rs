@@ -94,6 +94,15 @@ pub fn shell_command(become_: bool) -> String {
     }
 }
 
+/// A finished command, or the sudo-wants-a-password error it really is.
+pub fn check_sudo(out: ExecOutput, become_: bool) -> Result<ExecOutput, TransportError> {
+    if become_ && out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
+        Err(TransportError::SudoPassword)
+    } else {
+        Ok(out)
+    }
+}
+
 /// True when stderr shows sudo wanted a password.
 pub fn sudo_wants_password(stderr: &[u8]) -> bool {
     let s = String::from_utf8_lossy(stderr);

@@ -7,8 +7,7 @@
 //! russh's known_hosts reader has no wildcard, hashed-host or @cert-authority support.
 
 use super::{
-    shell_command, sudo_wants_password, upload_command, BoxFuture, ExecOutput, ExecRequest,
-    Transport, TransportError,
+    shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError,
 };
 use russh::client::{self, Handle};
 use russh::keys::{self, PrivateKeyWithHashAlg};
@@ -127,6 +126,23 @@ impl client::Handler for Checker {
             Err(e) => self.refuse(format!("cannot read {}: {e}", self.known_hosts.display())),
         }
     }
+}
+
+/// A host-key checker for host:port and the slot where it leaves its refusal.
+fn checker(
+    host: impl Into<String>,
+    port: u16,
+    opts: &SshOptions,
+) -> (Checker, Arc<Mutex<Option<String>>>) {
+    let refusal = Arc::new(Mutex::new(None));
+    let c = Checker {
+        host: host.into(),
+        port,
+        known_hosts: opts.known_hosts.clone(),
+        accept_new: opts.accept_new_host_keys,
+        refusal: refusal.clone(),
+    };
+    (c, refusal)
 }
 
 /// A live SSH connection.
@@ -254,14 +270,7 @@ pub async fn connect(address: &str, opts: &SshOptions) -> Result<SshTransport, T
         let cfg = config(opts.keepalive);
         let (mut handle, jump) = match &opts.jump {
             None => {
-                let refusal = Arc::new(Mutex::new(None));
-                let checker = Checker {
-                    host: address.to_string(),
-                    port: opts.port,
-                    known_hosts: opts.known_hosts.clone(),
-                    accept_new: opts.accept_new_host_keys,
-                    refusal: refusal.clone(),
-                };
+                let (checker, refusal) = checker(address.to_string(), opts.port, opts);
                 let h = handshake(
                     client::connect(cfg, (address, opts.port), checker),
                     &refusal,
@@ -272,14 +281,7 @@ pub async fn connect(address: &str, opts: &SshOptions) -> Result<SshTransport, T
             }
             Some(j) => {
                 let jwho = format!("{}:{} (jump host)", j.address, j.port);
-                let jrefusal = Arc::new(Mutex::new(None));
-                let jchecker = Checker {
-                    host: j.address.clone(),
-                    port: j.port,
-                    known_hosts: opts.known_hosts.clone(),
-                    accept_new: opts.accept_new_host_keys,
-                    refusal: jrefusal.clone(),
-                };
+                let (jchecker, jrefusal) = checker(j.address.clone(), j.port, opts);
                 let mut jh = handshake(
                     client::connect(cfg.clone(), (j.address.as_str(), j.port), jchecker),
                     &jrefusal,
@@ -293,14 +295,7 @@ pub async fn connect(address: &str, opts: &SshOptions) -> Result<SshTransport, T
                     .map_err(|e| {
                         TransportError::Unreachable(format!("{who} through {jwho}: {e}"))
                     })?;
-                let refusal = Arc::new(Mutex::new(None));
-                let checker = Checker {
-                    host: address.to_string(),
-                    port: opts.port,
-                    known_hosts: opts.known_hosts.clone(),
-                    accept_new: opts.accept_new_host_keys,
-                    refusal: refusal.clone(),
-                };
+                let (checker, refusal) = checker(address.to_string(), opts.port, opts);
                 let h = handshake(
                     client::connect_stream(cfg, ch.into_stream(), checker),
                     &refusal,
@@ -431,10 +426,7 @@ impl Transport for SshTransport {
                     req.timeout,
                 )
                 .await?;
-            if req.become_ && out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
-                return Err(TransportError::SudoPassword);
-            }
-            Ok(out)
+            super::check_sudo(out, req.become_)
         })
     }
 
