@@ -550,3 +550,54 @@ fn ctrl_c_stops_new_steps_and_prints_the_recap() {
         "a new step started after Ctrl-C"
     );
 }
+
+#[test]
+fn max_fail_percentage_stops_the_play_and_serial_runs_in_batches() {
+    let play = r#"
+- name: batches
+  hosts: all
+  serial: 2
+  max_fail_percentage: 40
+  tasks:
+    - name: stamp
+      shell: "date +%s%N > {{ root }}/stamp-{{ inventory_hostname }}; sleep 0.3"
+    - name: fail on h1 and h2
+      shell: "[ {{ inventory_hostname }} != h1 ] && [ {{ inventory_hostname }} != h2 ]"
+"#;
+    let e = env(
+        &[
+            ("h1", "kube_control_plane,etcd"),
+            ("h2", "kube_node"),
+            ("h3", "kube_node"),
+            ("h4", "kube_node"),
+        ],
+        play,
+    );
+    let o = kubeforge(&e, &[]);
+    assert_eq!(o.code, 2, "{}", o.stdout);
+    // The first batch (h1, h2) failed entirely: 2 of 4 hosts is over 40%, so the
+    // second batch never started.
+    assert!(e.dir.join("stamp-h1").exists() && e.dir.join("stamp-h2").exists());
+    assert!(
+        !e.dir.join("stamp-h3").exists() && !e.dir.join("stamp-h4").exists(),
+        "the second serial batch ran"
+    );
+    let stopped: Vec<&Value> = o
+        .events
+        .iter()
+        .filter(|x| x["event"] == "host_stopped")
+        .collect();
+    for h in ["h3", "h4"] {
+        let s = stopped
+            .iter()
+            .find(|x| x["host"] == h)
+            .unwrap_or_else(|| panic!("{h} has no stated reason: {stopped:?}"));
+        assert!(
+            s["reason"]
+                .as_str()
+                .unwrap()
+                .contains("max_fail_percentage 40% exceeded"),
+            "{s}"
+        );
+    }
+}

@@ -70,15 +70,23 @@ pub(crate) async fn run_play(sh: Arc<Shared>, play: Arc<PlannedPlay>) {
         hosts: hosts.clone(),
     });
     let size = play.play.serial.unwrap_or(hosts.len()).max(1);
-    for chunk in hosts.chunks(size) {
+    let chunks: Vec<&[String]> = hosts.chunks(size).collect();
+    for (n, chunk) in chunks.iter().enumerate() {
         if sh.interrupted.load(Ordering::SeqCst) {
             break;
         }
-        run_batch(&sh, &play, chunk).await;
+        if let Some(why) = run_batch(&sh, &play, chunk).await {
+            // The play is over: hosts of later serial batches never start it.
+            for later in chunks[n + 1..].iter().flat_map(|c| c.iter()) {
+                sh.stop_host(later, HostState::Stopped(why.clone())).await;
+            }
+            break;
+        }
     }
 }
 
-async fn run_batch(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, hosts: &[String]) {
+/// Runs one serial batch; returns why the whole play must stop, if it must.
+async fn run_batch(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, hosts: &[String]) -> Option<String> {
     let total = hosts.len();
     for seg in segments(play) {
         let now = active(sh, hosts).await;
@@ -121,33 +129,36 @@ async fn run_batch(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, hosts: &[String]) 
                 )
                 .await;
             }
-            return;
+            return Some("interrupted (Ctrl-C): no new steps were started".into());
         }
         let still = active(sh, hosts).await;
         let failed: Vec<&String> = hosts.iter().filter(|h| !still.contains(h)).collect();
         if !failed.is_empty() && play.play.any_errors_fatal {
+            let why = format!(
+                "any_errors_fatal: {} failed in play '{}'",
+                failed[0], play.play.name
+            );
             for h in &still {
-                sh.stop_host(
-                    h,
-                    HostState::Stopped(format!(
-                        "any_errors_fatal: {} failed in play '{}'",
-                        failed[0], play.play.name
-                    )),
-                )
-                .await;
+                sh.stop_host(h, HostState::Stopped(why.clone())).await;
             }
-            return;
+            return Some(why);
         }
         if let Some(pct) = play.play.max_fail_percentage {
             let ratio = failed.len() as f64 * 100.0 / total as f64;
             if ratio > pct {
+                let why = format!(
+                    "max_fail_percentage {pct}% exceeded in play '{}' ({} of {total} hosts failed)",
+                    play.play.name,
+                    failed.len()
+                );
                 for h in &still {
-                    sh.stop_host(h, HostState::Stopped(format!("max_fail_percentage {pct}% exceeded in play '{}' ({} of {total} hosts failed)", play.play.name, failed.len()))).await;
+                    sh.stop_host(h, HostState::Stopped(why.clone())).await;
                 }
-                return;
+                return Some(why);
             }
         }
     }
+    None
 }
 
 async fn barrier(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, i: usize, hosts: &[String]) {

@@ -1,0 +1,126 @@
+//! `kubeforge plan` on the sample inventory: the placement report says, per host, the
+//! roles, the components and every task that will run there, and an etcd-only host is
+//! never sent a container-runtime or Kubernetes task.
+
+use serde_json::Value;
+
+fn plan_json(playbook: &str) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .current_dir(root)
+        .args([
+            "plan",
+            "-i",
+            "inventory/sample",
+            playbook,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn host<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .unwrap()
+}
+
+fn tasks(h: &Value) -> Vec<(String, Vec<String>)> {
+    h["plays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["tasks"].as_array().unwrap().iter())
+        .map(|t| {
+            (
+                format!(
+                    "{}: {}",
+                    t["role"].as_str().unwrap_or("-"),
+                    t["name"].as_str().unwrap()
+                ),
+                t["needs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_etcd_only_host_gets_etcd_and_nothing_container_related() {
+    let doc = plan_json("playbooks/cluster.yml");
+    assert_eq!(doc["layout"], "separate");
+    let e = host(&doc, "instance-3");
+    assert_eq!(e["components"], serde_json::json!(["etcd"]));
+    let plays: Vec<&str> = e["plays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["play"].as_str().unwrap())
+        .collect();
+    assert_eq!(plays, ["Prepare hosts", "etcd cluster", "etcd health"]);
+    for (name, needs) in tasks(e) {
+        assert!(
+            needs.iter().all(|n| n == "etcd"),
+            "{name} needs {needs:?} on the etcd-only host"
+        );
+        assert!(
+            !name.contains("containerd") && !name.contains("kubelet"),
+            "{name}"
+        );
+    }
+    // The control plane runs the runtime, Kubernetes and Cilium tasks; kubeadm init once.
+    let cp = tasks(host(&doc, "instance-1"));
+    for want in [
+        "container_engine: containerd running and enabled",
+        "kubernetes: kubeadm init on the first control plane",
+        "network_plugin: Cilium installed (once, from the first control plane)",
+    ] {
+        assert!(cp.iter().any(|(n, _)| n == want), "instance-1 lacks {want}");
+    }
+    let worker = tasks(host(&doc, "instance-2"));
+    assert!(
+        !worker
+            .iter()
+            .any(|(n, _)| n.starts_with("kubernetes: kubeadm init")),
+        "kubeadm init on a worker"
+    );
+    assert!(
+        !worker.iter().any(|(n, _)| n.starts_with("etcd:")),
+        "etcd tasks on a worker"
+    );
+    assert!(worker.iter().any(|(n, _)| n == "kubernetes: Worker join"));
+}
+
+#[test]
+fn reset_and_health_are_placed_by_role_too() {
+    let health = plan_json("playbooks/health.yml");
+    let e: Vec<String> = tasks(host(&health, "instance-3"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(e, ["-: etcd endpoint health", "-: etcd membership"]);
+    let reset = plan_json("playbooks/reset.yml");
+    let e: Vec<String> = tasks(host(&reset, "instance-3"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(!e.iter().any(|n| n.contains("kubeadm reset")), "{e:?}");
+    assert!(
+        e.iter().any(|n| n.contains("Stop and disable etcd")),
+        "{e:?}"
+    );
+}
