@@ -15,10 +15,12 @@ export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 OUT=${1:-/var/cache/kubeforge-lab/files}
 DEBS=${KF_LAB_DEBS:-/var/cache/kubeforge-lab/debs}
 ARCH=amd64
-KUBE_VERSION=${KF_LAB_KUBE_VERSION:-1.36.4}
-NERDCTL_VERSION=${KF_LAB_NERDCTL_VERSION:-2.3.0}
-CRICTL_VERSION=${KF_LAB_CRICTL_VERSION:-1.36.0}
-CILIUM_CLI_VERSION=${KF_LAB_CILIUM_CLI_VERSION:-0.19.7}
+# Stand-ins get their own version names: kubeforge refuses a pinned version with another
+# checksum, and a stand-in must never pass for the real release.
+KUBE_VERSION=${KF_LAB_KUBE_VERSION:-1.36.4-standin}
+NERDCTL_VERSION=${KF_LAB_NERDCTL_VERSION:-2.3.0-standin}
+CRICTL_VERSION=${KF_LAB_CRICTL_VERSION:-1.36.0-standin}
+CILIUM_CLI_VERSION=${KF_LAB_CILIUM_CLI_VERSION:-0.19.7-standin}
 log() { printf '[files-repo] %s\n' "$*" >&2; }
 
 mkdir -p "$OUT" "$DEBS"
