@@ -487,3 +487,42 @@ fn kubeconfig_points_at_a_reachable_address_and_returns() {
     );
     ssh(1, "rm -f /etc/kubernetes/admin.conf");
 }
+
+#[test]
+fn an_unknown_host_is_refused_unless_new_keys_are_accepted_then_recorded() {
+    let _g = guard();
+    up(3, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    std::fs::write(tmp.path().join("play.yml"), "- name: hello\n  hosts: instance-1\n  tasks:\n    - {name: hello, command: 'true', changed_when: false}\n").unwrap();
+    let kh = tmp.path().join("known_hosts");
+    std::fs::write(&kh, "").unwrap();
+    let go = |accept: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"));
+        c.args(["run", "-i"])
+            .arg(&inv)
+            .arg(tmp.path().join("play.yml"))
+            .arg("--known-hosts")
+            .arg(&kh);
+        if accept {
+            c.arg("--accept-new-host-keys");
+        }
+        c.stdin(std::process::Stdio::null()).output().unwrap()
+    };
+    let refused = go(false);
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("is not in") && text.contains("--accept-new-host-keys"),
+        "{text}"
+    );
+    let accepted = go(true);
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stdout)
+    );
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    assert!(recorded.contains("10.213.0.11 ssh-ed25519 "), "{recorded}");
+    assert!(go(false).status.success(), "the recorded key was not used");
+}
