@@ -601,3 +601,23 @@ fn max_fail_percentage_stops_the_play_and_serial_runs_in_batches() {
         );
     }
 }
+
+#[test]
+fn templated_task_names_are_shown_rendered_per_host() {
+    let play = "- name: names\n  hosts: all\n  vars: {who: world}\n  tasks:\n    - {name: \"hello {{ who }} from {{ inventory_hostname }}\", debug: {msg: hi}}\n";
+    let e = env(
+        &[("h1", "kube_control_plane,etcd"), ("h2", "kube_node")],
+        play,
+    );
+    let o = kubeforge(&e, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for h in ["h1", "h2"] {
+        let want = format!("hello world from {h}");
+        assert!(
+            o.events.iter().any(|x| x["event"] == "step_result"
+                && x["host"] == h
+                && x["task"] == want.as_str()),
+            "{want}"
+        );
+    }
+}

@@ -421,10 +421,19 @@ impl<'a> Worker<'a> {
             Status::Unreachable => {}
         }
         let secrets = self.secrets();
+        // A templated name ("install {{ item }}") is shown rendered for this host.
+        let name = if task.name.contains("{{") {
+            Resolver::render_in(&self.scope(task, None), &Value::String(task.name.clone()))
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| task.name.clone())
+        } else {
+            task.name.clone()
+        };
         self.sh.emit(Event::StepResult {
             host: self.host.clone(),
             play: self.play.play.name.clone(),
-            task: task.name.clone(),
+            task: name,
             role: task.role.clone(),
             status,
             changed,
