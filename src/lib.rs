@@ -16,6 +16,7 @@ pub mod playbook;
 pub mod report;
 pub mod run;
 pub mod shell;
+pub mod state;
 pub mod template;
 pub mod topology;
 pub mod transport;

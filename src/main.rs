@@ -293,7 +293,8 @@ fn inventory(cmd: InventoryCmd) -> ExitCode {
                     return ExitCode::from(EXIT_CHECK_FAILED);
                 }
             };
-            let diags = kubeforge::validate::validate(&cluster);
+            let mut diags = kubeforge::validate::validate(&cluster);
+            diags.extend(kubeforge::state::compare(&cluster));
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let warnings = diags.len() - errors;
             match format {
@@ -379,7 +380,8 @@ fn prepare(
         inventory.defaults.entry(k).or_insert(v);
     }
     let cluster = Cluster::build_with(inventory, false);
-    let diags = kubeforge::validate::validate(&cluster);
+    let mut diags = kubeforge::validate::validate(&cluster);
+    diags.extend(kubeforge::state::compare(&cluster));
     print_diagnostics(&diags);
     if diags.iter().any(|d| d.is_error()) {
         eprintln!("the inventory has errors; nothing was run (see `kubeforge inventory check`)");
@@ -489,6 +491,8 @@ fn execute(
             .unwrap_or_else(|| PathBuf::from(".")),
     };
     let connector = kubeforge::connect::connector(connect_options(&args.ssh, &cluster));
+    let record_for = (!args.check && !collect).then(|| cluster.clone());
+    let playbook_name = kubeforge::inventory::display_path(&args.playbook);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -540,6 +544,20 @@ fn execute(
         let summary =
             kubeforge::run::run(cluster, book, plan, opts, connector, tx, interrupted).await;
         let kept = printer.await.unwrap_or_default();
+        // The last-applied record: hosts this run completed on (not in check mode).
+        if let Some(c) = &record_for {
+            let completed: Vec<String> = summary
+                .states
+                .iter()
+                .filter(|(_, s)| matches!(s, kubeforge::run::HostState::Active))
+                .map(|(h, _)| h.clone())
+                .collect();
+            if !summary.interrupted {
+                if let Err(e) = kubeforge::state::record(c, &completed, &playbook_name) {
+                    eprintln!("warning: cannot write the last-applied record: {e}");
+                }
+            }
+        }
         (summary.exit_code(), kept)
     });
     Ok(out)

@@ -621,3 +621,37 @@ fn templated_task_names_are_shown_rendered_per_host() {
         );
     }
 }
+
+#[test]
+fn a_host_that_left_the_inventory_is_reported_and_never_contacted() {
+    let e = env(
+        &[("h1", "kube_control_plane,etcd"), ("h2", "kube_node")],
+        CONVERGE,
+    );
+    assert_eq!(kubeforge(&e, &[]).code, 0);
+    let record = std::fs::read_to_string(e.dir.join(".kubeforge/last-applied.json")).unwrap();
+    assert!(
+        record.contains("\"h1\"") && record.contains("\"h2\""),
+        "{record}"
+    );
+    // h2 leaves the inventory; its files are removed to see whether anything recreates them.
+    let inv = format!(
+        "all:\n  vars:\n    ansible_connection: local\n    root: {}\n  hosts:\n    h1:\n      ip: 127.0.0.10\n  children:\n    etcd:\n      hosts:\n        h1:\n    kube_control_plane:\n      hosts:\n        h1:\n",
+        e.dir.display()
+    );
+    std::fs::write(e.dir.join("hosts.yaml"), inv).unwrap();
+    std::fs::remove_dir_all(e.dir.join("h2")).unwrap();
+    let o = kubeforge(&e, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("warning[host-left-inventory]: host h2 (roles: worker)"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        !e.dir.join("h2").exists(),
+        "kubeforge touched a host that left the inventory"
+    );
+    assert!(o.events.iter().all(|x| x["host"] != "h2"));
+}
