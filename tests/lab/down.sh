@@ -10,6 +10,8 @@ exec </dev/null
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 need_root
+# The files server (files-server.sh) records its pid in the state dir: stop it first.
+bash "$(dirname "$(readlink -f "$0")")/files-server.sh" stop 2>/dev/null || true
 t0=$(now)
 
 mapfile -t all < <(seq 1 "$LAB_MAX")

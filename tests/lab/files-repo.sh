@@ -103,7 +103,7 @@ pack "$OUT/$CONTAINERD_F" "$WORK/ctd" bin
 # runc: a bare binary runc.ARCH
 r=$(unpack runc)
 RUNC_F="github.com/opencontainers/runc/releases/download/v$RUNC_V/runc.$ARCH"
-put_bin "$OUT/$RUNC_F" "$(find "$r" -type f -name runc | head -1)"
+put_bin "$OUT/$RUNC_F" "$r/usr/sbin/runc"
 
 # CNI plugins: cni-plugins-linux-ARCH-vV.tgz, flat
 n=$(unpack containernetworking-plugins)
