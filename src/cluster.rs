@@ -2,13 +2,53 @@
 //! variables, plus the layout and network settings. Built from the inventory alone.
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::inventory::resolve::Resolver;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, VarMap};
 use crate::network::{self, NetworkSettings};
 use crate::topology::{self, Component, Facts, Layout, Role, Settings};
+use crate::vars::{Derived, ResolveError, Resolver};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Variables that must be real booleans (Kubespray's "booleans must be booleans").
+pub const BOOLEAN_VARS: [&str; 25] = [
+    "download_always_pull",
+    "helm_enabled",
+    "openstack_lbaas_enabled",
+    "ipv4_stack",
+    "ipv6_stack",
+    "enable_dual_stack_networks",
+    "download_run_once",
+    "download_localhost",
+    "install_os_packages",
+    "allow_unsupported_distribution_setup",
+    "kube_network_plugin_multus",
+    "kube_proxy_strict_arp",
+    "kube_encrypt_secret_data",
+    "kube_api_anonymous_auth",
+    "kube_webhook_token_auth",
+    "enable_nodelocaldns",
+    "enable_nodelocaldns_secondary",
+    "deploy_netchecker",
+    "persistent_volumes_enabled",
+    "auto_renew_certificates",
+    "kubernetes_audit",
+    "kata_containers_enabled",
+    "metallb_enabled",
+    "unsafe_show_logs",
+    "remove_anonymous_access",
+];
+
+/// How much of each host's variables to render while building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    /// Every variable (inventory show/check): every failure is reported.
+    All,
+    /// Only what kubeforge itself reads; the rest when a task uses it, as in Ansible
+    /// (a template with a side effect, such as a password lookup, runs only then).
+    Lazy,
+}
 
 /// How to reach a host over SSH (from ansible_host, ansible_port, ansible_user, key file).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -84,6 +124,8 @@ impl ClusterHost {
 /// The whole cluster as the inventory describes it.
 #[derive(Clone)]
 pub struct Cluster {
+    /// The inventory it was built from.
+    pub inventory: Arc<Inventory>,
     /// Layout.
     pub layout: Layout,
     /// Families and CIDRs (from the first control-plane host's variables).
@@ -136,7 +178,7 @@ fn kubeforge_reads() -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    v.extend(crate::validate::BOOLEAN_VARS.iter().map(|s| s.to_string()));
+    v.extend(BOOLEAN_VARS.iter().map(|s| s.to_string()));
     for a in crate::artifacts::all() {
         v.push(a.version_var.clone());
         v.push(a.url_var.clone());
@@ -152,144 +194,233 @@ fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<Str
     })
 }
 
+type Failures = Vec<(ResolveError, Vec<String>)>;
+
+/// Renders `names` for `host`, keeping every variable that renders: one broken variable
+/// must not hide the host's addresses and settings (which would add made-up errors).
+/// One failure per variable definition, however many hosts it fails for.
+fn render_vars(
+    resolver: &Resolver,
+    inv: &Inventory,
+    host: &str,
+    names: Vec<String>,
+    failures: &mut Failures,
+) -> BTreeMap<String, (Value, Location)> {
+    let mut vars = BTreeMap::new();
+    for name in names {
+        match resolver.get(host, &name) {
+            Ok(Some(v)) => {
+                let origin = resolver.origin(host, &name).unwrap_or_else(|| {
+                    Location::new(crate::inventory::display_path(&inv.file), 0)
+                });
+                vars.insert(name, (v, origin));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let same = |(f, _): &&mut (ResolveError, Vec<String>)| {
+                    f.name == e.name && f.origin == e.origin && f.message == e.message
+                };
+                match failures.iter_mut().find(same) {
+                    Some((_, hosts)) => {
+                        if !hosts.contains(&e.host) {
+                            hosts.push(e.host.clone());
+                        }
+                    }
+                    None => {
+                        let host = e.host.clone();
+                        failures.push((e, vec![host]));
+                    }
+                }
+            }
+        }
+    }
+    vars
+}
+
+fn failure_diagnostics(failures: Failures, diagnostics: &mut Vec<Diagnostic>) {
+    for (e, failed_for) in failures {
+        let who = match failed_for.as_slice() {
+            [one] => format!("host {one}"),
+            [a, b, c, rest @ ..] if !rest.is_empty() => {
+                format!("hosts {a}, {b}, {c} and {} more", rest.len())
+            }
+            many => format!("hosts {}", many.join(", ")),
+        };
+        let d = Diagnostic::error(
+            "template",
+            format!("variable '{}' for {who}: {}", e.name, e.message),
+        )
+        .at(Some(e.origin.clone()))
+        .help(e.help.clone());
+        if !diagnostics.contains(&d) {
+            diagnostics.push(d);
+        }
+    }
+}
+
+fn resolve_host(
+    inv: &Inventory,
+    name: &str,
+    vars: BTreeMap<String, (Value, Location)>,
+    groups: (&[String], &[String], &[String]),
+) -> ClusterHost {
+    let (cp, workers, etcd) = groups;
+    let mut roles = BTreeSet::new();
+    if cp.iter().any(|h| h == name) {
+        roles.insert(Role::ControlPlane);
+    }
+    if workers.iter().any(|h| h == name) {
+        roles.insert(Role::Worker);
+    }
+    if etcd.iter().any(|h| h == name) {
+        roles.insert(Role::Etcd);
+    }
+    let defaults = Settings::default();
+    let settings = Settings {
+        container_manager: str_var(&vars, "container_manager")
+            .unwrap_or(defaults.container_manager),
+        kube_network_plugin: str_var(&vars, "kube_network_plugin")
+            .unwrap_or(defaults.kube_network_plugin),
+        etcd_deployment_type: str_var(&vars, "etcd_deployment_type")
+            .unwrap_or(defaults.etcd_deployment_type),
+        cni_uses_etcd: str_var(&vars, "cilium_identity_allocation_mode").as_deref()
+            == Some("kvstore"),
+    };
+    let components = topology::components(&Facts {
+        roles: roles.clone(),
+        settings: settings.clone(),
+    });
+    let ssh = SshTarget {
+        address: str_var(&vars, "ansible_host").unwrap_or_else(|| name.to_string()),
+        port: vars
+            .get("ansible_port")
+            .and_then(|(v, _)| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(22),
+        user: str_var(&vars, "ansible_user").unwrap_or_else(|| "root".into()),
+        key_file: str_var(&vars, "ansible_ssh_private_key_file"),
+    };
+    let etcd_member_name = roles.contains(&Role::Etcd).then(|| {
+        str_var(&vars, "etcd_member_name")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| name.to_string())
+    });
+    ClusterHost {
+        name: name.to_string(),
+        roles,
+        components,
+        groups: inv.groups_of(name),
+        ips: Vec::new(),
+        missing_families: Vec::new(),
+        ssh,
+        etcd_member_name,
+        vars,
+        settings,
+    }
+}
+
+/// What kubeforge decided, visible to templates: kubeforge_roles, kubeforge_components,
+/// kubeforge_node_ips, kubeforge_etcd_*, kubeforge_network.
+fn derived_vars(hosts: &[ClusterHost], layout: Layout, network: &NetworkSettings) -> Derived {
+    let cluster_wide = serde_json::json!({
+        "layout": layout.as_str(),
+        "service_subnet": network.service_subnet(),
+        "pod_subnet": network.pod_subnet(),
+        "apiserver_service_ip": network.apiserver_service_ip().map(|i| i.to_string()),
+        "ipv4": network.ipv4,
+        "ipv6": network.ipv6,
+    });
+    let members: Vec<&ClusterHost> = hosts.iter().filter(|h| h.has_role(Role::Etcd)).collect();
+    let initial: Vec<String> = members
+        .iter()
+        .filter_map(|h| {
+            Some(format!(
+                "{}={}",
+                h.etcd_member_name.as_ref()?,
+                h.etcd_peer_url()?
+            ))
+        })
+        .collect();
+    let endpoints: Vec<String> = members.iter().filter_map(|h| h.etcd_client_url()).collect();
+    let mut out = Derived::new();
+    for h in hosts {
+        let d: BTreeMap<String, Value> = [
+            (
+                "kubeforge_roles",
+                serde_json::json!(h.roles.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
+            ),
+            (
+                "kubeforge_components",
+                serde_json::json!(h.components.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
+            ),
+            (
+                "kubeforge_node_ips",
+                serde_json::json!(h.ips.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
+            ),
+            (
+                "kubeforge_main_ip",
+                serde_json::json!(h.main_ip().map(|x| x.to_string())),
+            ),
+            (
+                "kubeforge_etcd_member_name",
+                serde_json::json!(h.etcd_member_name),
+            ),
+            ("kubeforge_etcd_peer_url", serde_json::json!(h.etcd_peer_url())),
+            (
+                "kubeforge_etcd_client_url",
+                serde_json::json!(h.etcd_client_url()),
+            ),
+            ("kubeforge_network", cluster_wide.clone()),
+            (
+                "kubeforge_etcd_initial_cluster",
+                serde_json::json!(initial.join(",")),
+            ),
+            ("kubeforge_etcd_endpoints", serde_json::json!(endpoints.join(","))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        out.insert(h.name.clone(), d);
+    }
+    out
+}
+
 impl Cluster {
-    /// Resolves every host. Rendering failures become diagnostics, not panics.
+    /// Resolves every host with kubeforge's built-in defaults, rendering every variable
+    /// (what `inventory show` and `inventory check` need). Failures become diagnostics.
     pub fn build(inv: Inventory) -> Cluster {
-        Cluster::build_with(inv, true)
+        // The shipped defaults are parsed in a unit test; an error here is a build bug,
+        // and the inventory is still shown (without defaults) rather than nothing.
+        let defaults = crate::defaults::builtin().unwrap_or_default();
+        Cluster::build_with(inv, &defaults, Render::All)
     }
 
-    /// Resolves every host; with `render_all` false only the variables kubeforge itself
-    /// reads (settings, addresses, versions, booleans) are rendered here, so a template
-    /// with a side effect (a password lookup) runs only when a task uses it, as in Ansible.
-    pub fn build_with(inv: Inventory, render_all: bool) -> Cluster {
-        let resolver = Resolver::new(inv);
-        let inv = resolver.inventory();
+    /// Resolves every host over `defaults` (the lowest layer, chosen by the operation).
+    /// Roles, components, addresses and network settings are decided first, from the
+    /// variables kubeforge reads; then the resolver that tasks use is built with those
+    /// decisions as derived variables (never written back afterwards).
+    pub fn build_with(inv: Inventory, defaults: &VarMap, render: Render) -> Cluster {
+        let layers = inv.layers(defaults);
+        let first = Resolver::new(layers.clone(), Derived::new());
         let mut diagnostics = inv.warnings.clone();
         let cp = inv.members("kube_control_plane");
         let workers = inv.members("kube_node");
         let etcd = inv.members("etcd");
         let k8s = inv.members("k8s_cluster");
+        let wanted = kubeforge_reads();
+        let mut failures = Failures::new();
         let mut hosts = Vec::new();
-        // One diagnostic per failing variable definition, however many hosts it fails
-        // for (a broken group_vars/all entry is one problem, not one per host).
-        let mut failures: Vec<(crate::inventory::resolve::ResolveError, Vec<String>)> = Vec::new();
         for h in &inv.hosts {
-            // Keep every variable that renders: one broken variable must not hide the
-            // host's addresses and settings (which would add made-up errors).
-            let mut vars = BTreeMap::new();
-            let names: Vec<String> = if render_all {
-                resolver.names(&h.name)
-            } else {
-                let wanted = kubeforge_reads();
-                resolver
-                    .names(&h.name)
-                    .into_iter()
-                    .filter(|n| wanted.iter().any(|w| w == n))
-                    .collect()
-            };
-            for name in names {
-                match resolver.get(&h.name, &name) {
-                    Ok(Some(v)) => {
-                        let origin = resolver.origin(&h.name, &name).unwrap_or_else(|| {
-                            Location::new(crate::inventory::display_path(&inv.file), 0)
-                        });
-                        vars.insert(name, (v, origin));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let same = |(f, _): &&mut (
-                            crate::inventory::resolve::ResolveError,
-                            Vec<String>,
-                        )| {
-                            f.name == e.name && f.origin == e.origin && f.message == e.message
-                        };
-                        match failures.iter_mut().find(same) {
-                            Some((_, hosts)) => {
-                                if !hosts.contains(&e.host) {
-                                    hosts.push(e.host.clone());
-                                }
-                            }
-                            None => {
-                                let host = e.host.clone();
-                                failures.push((e, vec![host]));
-                            }
-                        }
-                    }
-                }
-            }
-            let mut roles = BTreeSet::new();
-            if cp.contains(&h.name) {
-                roles.insert(Role::ControlPlane);
-            }
-            if workers.contains(&h.name) {
-                roles.insert(Role::Worker);
-            }
-            if etcd.contains(&h.name) {
-                roles.insert(Role::Etcd);
-            }
-            let defaults = Settings::default();
-            let settings = Settings {
-                container_manager: str_var(&vars, "container_manager")
-                    .unwrap_or(defaults.container_manager),
-                kube_network_plugin: str_var(&vars, "kube_network_plugin")
-                    .unwrap_or(defaults.kube_network_plugin),
-                etcd_deployment_type: str_var(&vars, "etcd_deployment_type")
-                    .unwrap_or(defaults.etcd_deployment_type),
-                cni_uses_etcd: str_var(&vars, "cilium_identity_allocation_mode").as_deref()
-                    == Some("kvstore"),
-            };
-            let components = topology::components(&Facts {
-                roles: roles.clone(),
-                settings: settings.clone(),
-            });
-            let ssh = SshTarget {
-                address: str_var(&vars, "ansible_host").unwrap_or_else(|| h.name.clone()),
-                port: vars
-                    .get("ansible_port")
-                    .and_then(|(v, _)| {
-                        v.as_u64()
-                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                    })
-                    .and_then(|p| u16::try_from(p).ok())
-                    .unwrap_or(22),
-                user: str_var(&vars, "ansible_user").unwrap_or_else(|| "root".into()),
-                key_file: str_var(&vars, "ansible_ssh_private_key_file"),
-            };
-            let etcd_member_name = roles.contains(&Role::Etcd).then(|| {
-                str_var(&vars, "etcd_member_name")
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| h.name.clone())
-            });
-            hosts.push(ClusterHost {
-                name: h.name.clone(),
-                roles,
-                components,
-                groups: inv.groups_of(&h.name),
-                ips: Vec::new(),
-                missing_families: Vec::new(),
-                ssh,
-                etcd_member_name,
-                vars,
-                settings,
-            });
-        }
-        for (e, failed_for) in failures {
-            let who = match failed_for.as_slice() {
-                [one] => format!("host {one}"),
-                [a, b, c, rest @ ..] if !rest.is_empty() => {
-                    format!("hosts {a}, {b}, {c} and {} more", rest.len())
-                }
-                many => format!("hosts {}", many.join(", ")),
-            };
-            let d = Diagnostic::error(
-                "template",
-                format!("variable '{}' for {who}: {}", e.name, e.message),
-            )
-            .at(Some(e.origin.clone()))
-            .help(e.help.clone());
-            if !diagnostics.contains(&d) {
-                diagnostics.push(d);
-            }
+            let names: Vec<String> = first
+                .names(&h.name)
+                .into_iter()
+                .filter(|n| wanted.iter().any(|w| w == n))
+                .collect();
+            let vars = render_vars(&first, &inv, &h.name, names, &mut failures);
+            hosts.push(resolve_host(&inv, &h.name, vars, (&cp, &workers, &etcd)));
         }
         // Cluster-wide network settings come from one deterministic host: the first
         // control plane (natural order), else the first k8s host, else the first host.
@@ -310,84 +441,18 @@ impl Cluster {
             h.missing_families = missing;
         }
         let layout = topology::layout(&cp, &k8s, &etcd);
-        // What kubeforge decided is visible to templates: kubeforge_roles,
-        // kubeforge_components, kubeforge_node_ips, kubeforge_etcd_*.
-        for h in &hosts {
-            let r = &resolver;
-            r.set_derived(
-                &h.name,
-                "kubeforge_roles",
-                serde_json::json!(h.roles.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
-            );
-            r.set_derived(
-                &h.name,
-                "kubeforge_components",
-                serde_json::json!(h.components.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
-            );
-            r.set_derived(
-                &h.name,
-                "kubeforge_node_ips",
-                serde_json::json!(h.ips.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
-            );
-            r.set_derived(
-                &h.name,
-                "kubeforge_main_ip",
-                serde_json::json!(h.main_ip().map(|x| x.to_string())),
-            );
-            r.set_derived(
-                &h.name,
-                "kubeforge_etcd_member_name",
-                serde_json::json!(h.etcd_member_name),
-            );
-            r.set_derived(
-                &h.name,
-                "kubeforge_etcd_peer_url",
-                serde_json::json!(h.etcd_peer_url()),
-            );
-            r.set_derived(
-                &h.name,
-                "kubeforge_etcd_client_url",
-                serde_json::json!(h.etcd_client_url()),
-            );
+        let resolver = Resolver::new(layers, derived_vars(&hosts, layout, &network));
+        if render == Render::All {
+            let mut all_failures = Failures::new();
+            for h in &mut hosts {
+                let names = resolver.names(&h.name);
+                h.vars = render_vars(&resolver, &inv, &h.name, names, &mut all_failures);
+            }
+            failures = all_failures;
         }
-        let cluster_wide = serde_json::json!({
-            "layout": layout.as_str(),
-            "service_subnet": network.service_subnet(),
-            "pod_subnet": network.pod_subnet(),
-            "apiserver_service_ip": network.apiserver_service_ip().map(|i| i.to_string()),
-            "ipv4": network.ipv4,
-            "ipv6": network.ipv6,
-        });
-        let initial: Vec<String> = hosts
-            .iter()
-            .filter(|h| h.roles.contains(&Role::Etcd))
-            .filter_map(|h| {
-                Some(format!(
-                    "{}={}",
-                    h.etcd_member_name.as_ref()?,
-                    h.etcd_peer_url()?
-                ))
-            })
-            .collect();
-        let endpoints: Vec<String> = hosts
-            .iter()
-            .filter(|h| h.roles.contains(&Role::Etcd))
-            .filter_map(|h| h.etcd_client_url())
-            .collect();
-        for h in &hosts {
-            resolver.set_derived(&h.name, "kubeforge_network", cluster_wide.clone());
-            resolver.set_derived(
-                &h.name,
-                "kubeforge_etcd_initial_cluster",
-                serde_json::json!(initial.join(",")),
-            );
-            resolver.set_derived(
-                &h.name,
-                "kubeforge_etcd_endpoints",
-                serde_json::json!(endpoints.join(",")),
-            );
-        }
+        failure_diagnostics(failures, &mut diagnostics);
         Cluster {
+            inventory: Arc::new(inv),
             layout,
             network,
             hosts,

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::path::Path;
 
 /// A place in an input file (line 0: the file as a whole).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -140,6 +141,16 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         }
     }
     ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
+/// A path as shown to the operator: relative to the working directory when under it.
+pub fn display_path(p: &Path) -> String {
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(rel) = p.strip_prefix(&cwd) {
+            return rel.display().to_string();
+        }
+    }
+    p.display().to_string()
 }
 
 #[cfg(test)]

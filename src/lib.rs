@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod cluster;
 pub mod connect;
+pub mod defaults;
 pub mod diagnostic;
 pub mod inventory;
 pub mod kubeconfig;
@@ -17,8 +18,8 @@ pub mod report;
 pub mod run;
 pub mod shell;
 pub mod state;
-pub mod template;
 pub mod topology;
 pub mod transport;
 pub mod validate;
+pub mod vars;
 pub mod yaml;

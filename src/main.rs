@@ -372,14 +372,18 @@ fn prepare(
         eprintln!("{:?}", miette::Report::new(e));
         invalid()
     })?;
-    let mut inventory = Inventory::load(&args.inventory, &args.extra_vars).map_err(|e| {
+    let inventory = Inventory::load(&args.inventory, &args.extra_vars).map_err(|e| {
         eprintln!("{:?}", miette::Report::new(e));
         invalid()
     })?;
-    for (k, v) in kubeforge::plan::role_defaults(&book) {
-        inventory.defaults.entry(k).or_insert(v);
-    }
-    let cluster = Cluster::build_with(inventory, false);
+    let builtin = kubeforge::defaults::builtin().map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        invalid()
+    })?;
+    let defaults =
+        kubeforge::defaults::with_roles(builtin, kubeforge::plan::role_defaults(&book));
+    let cluster =
+        Cluster::build_with(inventory, &defaults, kubeforge::cluster::Render::Lazy);
     let mut diags = kubeforge::validate::validate(&cluster);
     diags.extend(kubeforge::state::compare(&cluster));
     print_diagnostics(&diags);

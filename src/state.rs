@@ -45,7 +45,7 @@ pub fn load(inventory_dir: &Path) -> LastApplied {
 
 /// Records the hosts a run completed on (others keep their previous entry).
 pub fn record(cluster: &Cluster, completed: &[String], playbook: &str) -> std::io::Result<()> {
-    let dir = &cluster.resolver.inventory().dir;
+    let dir = &cluster.inventory.dir;
     let mut rec = load(dir);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -83,7 +83,7 @@ pub fn record(cluster: &Cluster, completed: &[String], playbook: &str) -> std::i
 
 /// Warnings for hosts that left the inventory or changed roles since the last run.
 pub fn compare(cluster: &Cluster) -> Vec<Diagnostic> {
-    let dir = &cluster.resolver.inventory().dir;
+    let dir = &cluster.inventory.dir;
     let rec = load(dir);
     let shown = Location::new(crate::inventory::display_path(&path_for(dir)), 0);
     let mut out = Vec::new();

@@ -39,7 +39,7 @@ pub const BOOLEAN_VARS: [&str; 25] = [
 /// Validates the cluster; returns every error and warning (deterministic order).
 pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
     let mut d = cluster.diagnostics.clone();
-    let inv = cluster.resolver.inventory();
+    let inv = &cluster.inventory;
     let inv_file = Location::new(display_path(&inv.file), 0);
     let group_loc = |g: &str| {
         inv.groups

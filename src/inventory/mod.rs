@@ -3,14 +3,17 @@
 
 mod ini;
 pub mod model;
-pub mod resolve;
 mod vars_files;
 mod yaml_format;
 
+pub use crate::diagnostic::display_path;
 use crate::diagnostic::{natural_cmp, Diagnostic, Location};
 pub use model::{GroupEntry, HostEntry, Parsed, Var, VarMap};
+pub use vars_files::load_file as load_vars_file;
+pub use yaml_format::vars_of;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use crate::vars::Layers;
 use std::path::{Path, PathBuf};
 
 /// Groups kubeforge knows (Kubespray's names); any other group is accepted with a warning.
@@ -41,10 +44,6 @@ pub const INVENTORY_FILE_NAMES: [&str; 6] = [
     "inventory.yaml",
     "hosts",
 ];
-
-/// Built-in role defaults (the lowest precedence layer), shipped inside the binary.
-pub const DEFAULTS_FILE: &str = "roles/kubeforge_defaults/defaults/main.yml";
-const DEFAULTS_TEXT: &str = include_str!("../../roles/kubeforge_defaults/defaults/main.yml");
 
 /// Something that stops an inventory from loading.
 #[derive(Debug, thiserror::Error)]
@@ -132,16 +131,6 @@ impl InventoryError {
     }
 }
 
-/// A path as shown to the operator: relative to the working directory when under it.
-pub fn display_path(p: &Path) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = p.strip_prefix(&cwd) {
-            return rel.display().to_string();
-        }
-    }
-    p.display().to_string()
-}
-
 /// A loaded inventory: hosts, groups and every variable layer, before rendering.
 #[derive(Debug, Clone)]
 pub struct Inventory {
@@ -157,8 +146,6 @@ pub struct Inventory {
     pub group_vars: BTreeMap<String, VarMap>,
     /// Variables from `host_vars/`, by host.
     pub host_vars: BTreeMap<String, VarMap>,
-    /// Role defaults (lowest precedence).
-    pub defaults: VarMap,
     /// `-e` extra vars (highest precedence).
     pub extra: VarMap,
     /// Warnings found while loading (deprecated names and such).
@@ -238,24 +225,6 @@ pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
     Ok(out)
 }
 
-/// Built-in defaults, parsed from the copy shipped in the binary.
-pub fn builtin_defaults() -> Result<VarMap, InventoryError> {
-    let node = crate::yaml::parse(DEFAULTS_TEXT).map_err(|e| InventoryError::Syntax {
-        code: "defaults",
-        location: Location::new(DEFAULTS_FILE, e.line),
-        message: e.message,
-        help: "this file ships with kubeforge; report it".into(),
-    })?;
-    let mut vars = yaml_format::vars_of(DEFAULTS_FILE, &node)?;
-    for a in crate::artifacts::all() {
-        vars.entry(a.version_var.clone()).or_insert_with(|| Var {
-            value: Value::String(a.default_version.clone()),
-            origin: Location::new("src/artifacts.yml", 0),
-        });
-    }
-    Ok(vars)
-}
-
 impl Inventory {
     /// Loads `-i PATH` with `-e` extra vars on top.
     pub fn load(path: &Path, extra_vars: &[String]) -> Result<Inventory, InventoryError> {
@@ -281,12 +250,11 @@ impl Inventory {
             parsed,
             group_vars,
             host_vars,
-            builtin_defaults()?,
             extra,
         )
     }
 
-    /// Parses inventory text directly (tests, fuzzing): no group_vars, no defaults.
+    /// Parses inventory text directly (tests, fuzzing): no group_vars.
     pub fn from_text(text: &str, name: &str) -> Result<Inventory, InventoryError> {
         let p = Path::new(name);
         let parsed = if looks_like_yaml(p, text) {
@@ -301,7 +269,6 @@ impl Inventory {
             BTreeMap::new(),
             BTreeMap::new(),
             VarMap::new(),
-            VarMap::new(),
         )
     }
 
@@ -311,7 +278,6 @@ impl Inventory {
         mut parsed: Parsed,
         mut group_vars: BTreeMap<String, VarMap>,
         host_vars: BTreeMap<String, VarMap>,
-        defaults: VarMap,
         extra: VarMap,
     ) -> Result<Inventory, InventoryError> {
         let mut warnings = Vec::new();
@@ -361,7 +327,6 @@ impl Inventory {
             groups,
             group_vars,
             host_vars,
-            defaults,
             extra,
             warnings,
             depth,
@@ -447,10 +412,10 @@ impl Inventory {
     }
 
     /// The host's variables before rendering, merged with Ansible's precedence: role
-    /// defaults < inventory-file group vars < group_vars/all < group_vars/<group>
+    /// `defaults` < inventory-file group vars < group_vars/all < group_vars/<group>
     /// (parents before children) < inventory host vars < host_vars/<host> < -e.
-    pub fn layered_vars(&self, host: &str) -> VarMap {
-        let mut out = self.defaults.clone();
+    pub fn layered_vars(&self, host: &str, defaults: &VarMap) -> VarMap {
+        let mut out = defaults.clone();
         let mut groups: Vec<String> = self.groups_of(host).into_iter().collect();
         groups.sort_by(|a, b| {
             let da = self.depth.get(a).copied().unwrap_or(1);
@@ -478,6 +443,38 @@ impl Inventory {
         }
         out.extend(self.extra.clone());
         out
+    }
+
+    /// Every host's merged variables and what magic variables need, for the resolver.
+    pub fn layers(&self, defaults: &VarMap) -> Layers {
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for g in self.groups.keys() {
+            groups.insert(g.clone(), self.members(g));
+        }
+        Layers {
+            hosts: self.hosts.iter().map(|h| h.name.clone()).collect(),
+            vars: self
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), self.layered_vars(&h.name, defaults)))
+                .collect(),
+            groups,
+            group_names: self
+                .hosts
+                .iter()
+                .map(|h| {
+                    let names = self
+                        .groups_of(&h.name)
+                        .into_iter()
+                        .filter(|g| g != "all")
+                        .collect();
+                    (h.name.clone(), names)
+                })
+                .collect(),
+            inventory_dir: self.dir.display().to_string(),
+            inventory_file: self.file.display().to_string(),
+            extra: self.extra.keys().cloned().collect(),
+        }
     }
 }
 
@@ -642,7 +639,7 @@ all:
             w1: {z: host}
 ";
         let i = inv(text, "h.yaml");
-        let v = i.layered_vars("w1");
+        let v = i.layered_vars("w1", &VarMap::new());
         assert_eq!(v["x"].value, Value::from("node"));
         assert_eq!(v["yy"].value, Value::from("k8s"));
         assert_eq!(v["z"].value, Value::from("host"));

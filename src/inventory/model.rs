@@ -3,20 +3,8 @@
 
 use crate::diagnostic::Location;
 use indexmap::IndexMap;
-use serde_json::Value;
-use std::collections::BTreeMap;
 
-/// A variable's value and where it was set.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Var {
-    /// The value as written (templates unrendered).
-    pub value: Value,
-    /// Where it was set.
-    pub origin: Location,
-}
-
-/// Variables by name (sorted, so output never depends on file order).
-pub type VarMap = BTreeMap<String, Var>;
+pub use crate::vars::{Var, VarMap};
 
 /// A host as declared in the inventory file.
 #[derive(Debug, Clone, PartialEq)]

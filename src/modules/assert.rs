@@ -19,7 +19,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         None => return Err(a.err("that", "is required")),
     };
     for cond in &that {
-        let ok = crate::template::eval_condition(cond, ctx.scope)
+        let ok = crate::vars::template::eval_condition(cond, ctx.scope)
             .map_err(|e| ModuleError(format!("assert: {cond}: {e}")))?;
         if !ok {
             let msg = a

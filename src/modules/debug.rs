@@ -5,7 +5,7 @@ use super::{Action, Args, Context, LocalResult, ModuleError};
 /// Prepares a `debug` result.
 pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let msg = if let Some(var) = a.str("var")? {
-        let expr = crate::template::env()
+        let expr = crate::vars::template::env()
             .compile_expression(&var)
             .map_err(|e| ModuleError(format!("debug: var {var}: {e}")))?;
         let v = expr

@@ -11,15 +11,15 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let path = find_src(&src, "templates", ctx)?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ModuleError(format!("template: cannot read {}: {e}", path.display())))?;
-    let source = crate::template::normalize(&text);
-    let rendered = crate::template::env()
+    let source = crate::vars::template::normalize(&text);
+    let rendered = crate::vars::template::env()
         .render_str(&source, ctx.scope.clone())
         .map_err(|e| {
             let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
             ModuleError(format!(
                 "template {}{line}: {}",
                 path.display(),
-                crate::inventory::resolve::describe(&e)
+                crate::vars::template::describe(&e)
             ))
         })?;
     Ok(Action::Remote(content_step(

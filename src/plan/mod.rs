@@ -116,7 +116,7 @@ fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
     overlay.insert("ansible_check_mode".into(), minijinja::Value::from(false));
     let scope = cluster.resolver.scope(host, overlay);
     for cond in &task.when {
-        match crate::template::eval_condition(cond, &scope) {
+        match crate::vars::template::eval_condition(cond, &scope) {
             Ok(true) => {}
             Ok(false) => return Placement::Skipped(format!("when: {cond}")),
             Err(e) => return Placement::Conditional(format!("when: {cond} ({e})")),
@@ -127,7 +127,7 @@ fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
 
 /// Builds the plan: selects hosts, applies tags, checks placement. All problems at once.
 pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<Plan, PlanError> {
-    let inv = cluster.resolver.inventory();
+    let inv = &cluster.inventory;
     let mut problems = Vec::new();
     let limit = match &opts.limit {
         Some(l) => {
@@ -179,7 +179,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                     let target = match &task.delegate_to {
                         Some(d) => {
                             let scope = cluster.resolver.scope(h, BTreeMap::new());
-                            match crate::inventory::resolve::Resolver::render_in(
+                            match crate::vars::render(
                                 &scope,
                                 &Value::String(d.clone()),
                             ) {

@@ -243,13 +243,13 @@ fn vars_of(file: &str, n: &Node) -> Result<BTreeMap<String, Value>, PlaybookErro
 
 /// Checks that a `when`/`until`/`changed_when` expression compiles.
 pub(crate) fn check_expression(file: &str, n: &Node, expr: &str) -> Result<(), PlaybookError> {
-    let src = crate::template::normalize(expr);
+    let src = crate::vars::template::normalize(expr);
     let src = src.trim();
     let src = src
         .strip_prefix("{{")
         .and_then(|s| s.strip_suffix("}}"))
         .unwrap_or(src);
-    crate::template::env()
+    crate::vars::template::env()
         .compile_expression(src)
         .map(|_| ())
         .map_err(|e| {
@@ -257,7 +257,7 @@ pub(crate) fn check_expression(file: &str, n: &Node, expr: &str) -> Result<(), P
                 loc(file, n),
                 format!(
                     "bad expression '{expr}': {}",
-                    crate::inventory::resolve::describe(&e)
+                    crate::vars::template::describe(&e)
                 ),
                 "conditions are Jinja expressions without {{ }}, e.g. when: ipv6_stack | bool",
             )

@@ -3,36 +3,8 @@
 
 use crate::cluster::{Cluster, ClusterHost};
 use crate::diagnostic::Diagnostic;
+use crate::vars::secret::{is_secret_name, MASK};
 use serde_json::{json, Value};
-
-/// True for variable names whose values are secrets (masked unless asked).
-pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    if [
-        "_dir", "_file", "_path", "_url", "_mode", "_size", "_usages",
-    ]
-    .iter()
-    .any(|s| n.ends_with(s))
-    {
-        return false;
-    }
-    let words: Vec<&str> = n.split('_').collect();
-    words.iter().any(|w| {
-        [
-            "password",
-            "passwd",
-            "token",
-            "secret",
-            "key",
-            "cert",
-            "passphrase",
-        ]
-        .contains(w)
-    })
-}
-
-/// The mask shown instead of a secret value.
-pub const MASK: &str = "********";
 
 fn host_json(h: &ClusterHost, show_secrets: bool) -> Value {
     let vars: serde_json::Map<String, Value> = h

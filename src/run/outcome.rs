@@ -165,14 +165,3 @@ pub fn unified(before: &[u8], after: &[u8]) -> String {
         .header("before", "after")
         .to_string()
 }
-
-/// Replaces every secret value with a mask (diffs and messages).
-pub fn mask(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        if s.len() >= 4 {
-            out = out.replace(s.as_str(), crate::report::inventory::MASK);
-        }
-    }
-    out
-}

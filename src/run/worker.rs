@@ -3,9 +3,9 @@
 //! every dependency on registered results intact.
 
 use super::batch::{self, BatchStep};
-use super::outcome::{interpret, mask, ItemResult};
+use super::outcome::{interpret, ItemResult};
+use crate::vars::secret::mask;
 use super::{facts, fetch, HostRt, HostState, Shared};
-use crate::inventory::resolve::Resolver;
 use crate::modules::{self, Action, Context, LocalResult};
 use crate::plan::{Placement, PlannedPlay};
 use crate::playbook::Task;
@@ -180,7 +180,7 @@ async fn barrier(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, i: usize, hosts: &[S
             let via = match &task.delegate_to {
                 Some(d) => {
                     let scope = sh.cluster.resolver.scope(&h, BTreeMap::new());
-                    match Resolver::render_in(&scope, &Value::String(d.clone())) {
+                    match crate::vars::render(&scope, &Value::String(d.clone())) {
                         Ok(Value::String(s)) => s,
                         Ok(other) => other.to_string(),
                         Err(e) => {
@@ -252,8 +252,8 @@ pub(crate) struct Worker<'a> {
 }
 
 fn names_in(src: &str, out: &mut HashSet<String>) {
-    let src = crate::template::normalize(src);
-    if let Ok(t) = crate::template::env().template_from_str(&src) {
+    let src = crate::vars::template::normalize(src);
+    if let Ok(t) = crate::vars::template::env().template_from_str(&src) {
         out.extend(t.undeclared_variables(false));
     }
 }
@@ -355,7 +355,6 @@ impl<'a> Worker<'a> {
     /// Template scope: inventory vars < play vars < task vars < facts/registered < item.
     fn scope(&self, task: &Task, item: Option<(&str, &Value)>) -> minijinja::Value {
         let resolver = &self.sh.cluster.resolver;
-        let extra = &resolver.inventory().extra;
         let mut overlay: BTreeMap<String, minijinja::Value> = BTreeMap::new();
         overlay.insert(
             "ansible_check_mode".into(),
@@ -384,10 +383,10 @@ impl<'a> Worker<'a> {
         }
         let base = resolver.scope(&self.host, overlay.clone());
         for (k, raw) in self.play.play.vars.iter().chain(task.vars.iter()) {
-            if extra.contains_key(k) || self.rt.facts.contains_key(k) {
+            if resolver.is_extra(k) || self.rt.facts.contains_key(k) {
                 continue;
             }
-            let v = Resolver::render_in(&base, raw).unwrap_or_else(|_| raw.clone());
+            let v = crate::vars::render(&base, raw).unwrap_or_else(|_| raw.clone());
             overlay.insert(
                 k.clone(),
                 minijinja::Value::from(minijinja::value::Serde(&v)),
@@ -423,7 +422,7 @@ impl<'a> Worker<'a> {
         let secrets = self.secrets();
         // A templated name ("install {{ item }}") is shown rendered for this host.
         let name = if task.name.contains("{{") {
-            Resolver::render_in(&self.scope(task, None), &Value::String(task.name.clone()))
+            crate::vars::render(&self.scope(task, None), &Value::String(task.name.clone()))
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| task.name.clone())
@@ -461,13 +460,13 @@ impl<'a> Worker<'a> {
             .play
             .vars
             .iter()
-            .filter(|(k, _)| crate::report::inventory::is_secret_name(k))
-            .filter_map(|(_, v)| Resolver::render_in(&scope, v).ok())
+            .filter(|(k, _)| crate::vars::secret::is_secret_name(k))
+            .filter_map(|(_, v)| crate::vars::render(&scope, v).ok())
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
         r.names(&self.host)
             .into_iter()
-            .filter(|n| crate::report::inventory::is_secret_name(n))
+            .filter(|n| crate::vars::secret::is_secret_name(n))
             // Only values already rendered: a secret no task used is not in any output.
             .filter_map(|n| r.get_cached(&self.host, &n))
             .filter_map(|v| v.as_str().map(str::to_string))
@@ -475,7 +474,7 @@ impl<'a> Worker<'a> {
                 self.rt
                     .facts
                     .iter()
-                    .filter(|(k, _)| crate::report::inventory::is_secret_name(k))
+                    .filter(|(k, _)| crate::vars::secret::is_secret_name(k))
                     .filter_map(|(_, v)| v.as_str().map(str::to_string)),
             )
             .chain(play_secrets)
@@ -559,7 +558,7 @@ impl<'a> Worker<'a> {
             None => vec![None],
             Some(l) => {
                 let scope = self.scope(task, None);
-                match Resolver::render_in(&scope, &l.items) {
+                match crate::vars::render(&scope, &l.items) {
                     Ok(Value::Array(a)) => a.into_iter().map(Some).collect(),
                     Ok(Value::Null) => Vec::new(),
                     Ok(other) => {
@@ -590,7 +589,7 @@ impl<'a> Worker<'a> {
             let scope = self.scope(task, item.as_ref().map(|v| (loop_var.as_str(), v)));
             let mut skip = None;
             for cond in &task.when {
-                match crate::template::eval_condition(cond, &scope) {
+                match crate::vars::template::eval_condition(cond, &scope) {
                     Ok(true) => {}
                     Ok(false) => {
                         skip = Some(format!("when: {cond}"));
@@ -603,7 +602,7 @@ impl<'a> Worker<'a> {
                 slots.push(Slot::Skipped(why));
                 continue;
             }
-            let args = match Resolver::render_in(&scope, &task.args) {
+            let args = match crate::vars::render(&scope, &task.args) {
                 Ok(Value::Object(mut m)) => {
                     m.retain(|_, v| v.as_str() != Some(OMIT));
                     Value::Object(m)
@@ -726,7 +725,7 @@ impl<'a> Worker<'a> {
                 self.rt.facts = saved;
                 s
             };
-            let ok = crate::template::eval_condition(&until, &scope).unwrap_or(false);
+            let ok = crate::vars::template::eval_condition(&until, &scope).unwrap_or(false);
             if ok || last || !self.rt.active() || self.sh.interrupted.load(Ordering::SeqCst) {
                 let mut p2 = p2;
                 if !ok {
@@ -1025,7 +1024,7 @@ impl<'a> Worker<'a> {
                     let scope = self.scope(&task, item.as_ref().map(|v| (loop_var.as_str(), v)));
                     self.rt.facts = saved;
                     if let Some(cw) = &task.changed_when {
-                        match crate::template::eval_condition(cw, &scope) {
+                        match crate::vars::template::eval_condition(cw, &scope) {
                             Ok(c) => r.changed = c,
                             Err(e) => {
                                 r.failed = true;
@@ -1034,7 +1033,7 @@ impl<'a> Worker<'a> {
                         }
                     }
                     if let Some(fw) = &task.failed_when {
-                        match crate::template::eval_condition(fw, &scope) {
+                        match crate::vars::template::eval_condition(fw, &scope) {
                             Ok(f) => {
                                 r.failed = f;
                                 if f && r.msg.is_none() {

@@ -2,9 +2,9 @@
 //! asks for it, in that host's context, with cycle detection and errors that name the
 //! variable, the file it was set in, and the missing filter or lookup.
 
-use super::{Inventory, VarMap};
+use super::template::{self, TemplateError};
+use super::{Derived, Layers};
 use crate::diagnostic::Location;
-use crate::template;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -30,11 +30,10 @@ pub struct ResolveError {
 type Cached = Result<Option<(Value, Location)>, ResolveError>;
 
 struct Inner {
-    inv: Inventory,
-    layered: HashMap<String, VarMap>,
+    layers: Layers,
     groups: Value,
     cache: Mutex<HashMap<(String, String), Cached>>,
-    derived: Mutex<HashMap<(String, String), Value>>,
+    derived: Derived,
 }
 
 /// Renders variables for every host of one inventory. Cheap to clone.
@@ -64,46 +63,35 @@ const MAGIC: [&str; 8] = [
 ];
 
 impl Resolver {
-    /// Prepares a resolver (variables are rendered on demand).
-    pub fn new(inv: Inventory) -> Resolver {
-        let layered = inv
-            .hosts
-            .iter()
-            .map(|h| (h.name.clone(), inv.layered_vars(&h.name)))
-            .collect();
+    /// Prepares a resolver over merged variable layers, with the variables kubeforge
+    /// derived (roles, components, addresses) fixed at construction. Variables are
+    /// rendered on demand.
+    pub fn new(layers: Layers, derived: Derived) -> Resolver {
         let mut groups = serde_json::Map::new();
-        for g in inv.groups.keys() {
-            groups.insert(g.clone(), Value::from(inv.members(g)));
+        for (g, members) in &layers.groups {
+            groups.insert(g.clone(), Value::from(members.clone()));
         }
-        groups.insert("all".into(), Value::from(inv.members("all")));
+        groups.insert("all".into(), Value::from(layers.hosts.clone()));
         Resolver {
             inner: Arc::new(Inner {
-                inv,
-                layered,
+                layers,
                 groups: Value::Object(groups),
                 cache: Mutex::new(HashMap::new()),
-                derived: Mutex::new(HashMap::new()),
+                derived,
             }),
         }
     }
 
-    /// The inventory behind this resolver.
-    pub fn inventory(&self) -> &Inventory {
-        &self.inner.inv
-    }
-
-    /// Sets a variable derived by kubeforge for a host (its roles, components, node IPs),
-    /// visible to templates like a magic variable (it cannot be overridden).
-    pub fn set_derived(&self, host: &str, name: &str, value: Value) {
-        if let Ok(mut d) = self.inner.derived.lock() {
-            d.insert((host.to_string(), name.to_string()), value);
-        }
+    /// True when `-e` set this variable (it beats play and task vars, as in Ansible).
+    pub fn is_extra(&self, name: &str) -> bool {
+        self.inner.layers.extra.contains(name)
     }
 
     /// The host's variable names (magic variables excluded), sorted.
     pub fn names(&self, host: &str) -> Vec<String> {
         self.inner
-            .layered
+            .layers
+            .vars
             .get(host)
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default()
@@ -112,7 +100,8 @@ impl Resolver {
     /// Where a host's variable was set (the winning layer), without rendering it.
     pub fn origin(&self, host: &str, name: &str) -> Option<Location> {
         self.inner
-            .layered
+            .layers
+            .vars
             .get(host)
             .and_then(|m| m.get(name))
             .map(|v| v.origin.clone())
@@ -121,7 +110,8 @@ impl Resolver {
     /// The raw (unrendered) value of a host's variable.
     pub fn raw(&self, host: &str, name: &str) -> Option<&Value> {
         self.inner
-            .layered
+            .layers
+            .vars
             .get(host)
             .and_then(|m| m.get(name))
             .map(|v| &v.value)
@@ -182,11 +172,6 @@ impl Resolver {
         })
     }
 
-    /// Renders a value (strings with `{{ }}`/`{% %}`, recursively in lists and maps) in
-    /// the given context. `what` names it in errors.
-    pub fn render_in(scope: &minijinja::Value, raw: &Value) -> Result<Value, String> {
-        render(scope, raw)
-    }
 }
 
 #[derive(Debug)]
@@ -233,7 +218,8 @@ impl Object for HostScope {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let mut keys: Vec<minijinja::Value> = self
             .inner
-            .layered
+            .layers
+            .vars
             .get(&self.host)
             .map(|m| {
                 m.keys()
@@ -262,7 +248,9 @@ impl Object for HostVars {
 
     fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
         let host = key.as_str()?;
-        self.inner.inv.host(host)?;
+        if !self.inner.layers.vars.contains_key(host) {
+            return None;
+        }
         Some(minijinja::Value::from_object(HostScope {
             inner: self.inner.clone(),
             host: host.to_string(),
@@ -273,10 +261,10 @@ impl Object for HostVars {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(
             self.inner
-                .inv
+                .layers
                 .hosts
                 .iter()
-                .map(|h| minijinja::Value::from(h.name.as_str()))
+                .map(|h| minijinja::Value::from(h.as_str()))
                 .collect(),
         )
     }
@@ -284,22 +272,23 @@ impl Object for HostVars {
 
 fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value> {
     if name.starts_with("kubeforge_") {
-        let d = inner.derived.lock().ok()?;
-        return d
-            .get(&(host.to_string(), name.to_string()))
+        return inner
+            .derived
+            .get(host)
+            .and_then(|d| d.get(name))
             .map(|v| minijinja::Value::from(Serde(v)));
     }
     if !MAGIC.contains(&name) {
         return None;
     }
-    let inv = &inner.inv;
+    let layers = &inner.layers;
     Some(match name {
         "inventory_hostname" => minijinja::Value::from(host),
         "inventory_hostname_short" => {
             minijinja::Value::from(host.split('.').next().unwrap_or(host))
         }
-        "inventory_dir" => minijinja::Value::from(inv.dir.display().to_string()),
-        "inventory_file" => minijinja::Value::from(inv.file.display().to_string()),
+        "inventory_dir" => minijinja::Value::from(layers.inventory_dir.as_str()),
+        "inventory_file" => minijinja::Value::from(layers.inventory_file.as_str()),
         "playbook_dir" => minijinja::Value::from(
             std::env::current_dir()
                 .map(|d| d.display().to_string())
@@ -307,10 +296,7 @@ fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value>
         ),
         "groups" => minijinja::Value::from(Serde(&inner.groups)),
         "group_names" => minijinja::Value::from(
-            inv.groups_of(host)
-                .into_iter()
-                .filter(|g| g != "all")
-                .collect::<Vec<_>>(),
+            layers.group_names.get(host).cloned().unwrap_or_default(),
         ),
         _ => minijinja::Value::from_object(HostVars {
             inner: inner.clone(),
@@ -325,7 +311,7 @@ fn resolve(inner: &Arc<Inner>, host: &str, name: &str) -> Cached {
             return hit.clone();
         }
     }
-    let Some(var) = inner.layered.get(host).and_then(|m| m.get(name)) else {
+    let Some(var) = inner.layers.vars.get(host).and_then(|m| m.get(name)) else {
         return Ok(None);
     };
     let on_stack = STACK.with(|s| s.borrow().contains(&key));
@@ -382,7 +368,7 @@ fn resolve(inner: &Arc<Inner>, host: &str, name: &str) -> Cached {
     let nested = NESTED_ERROR.with(|n| std::mem::replace(&mut *n.borrow_mut(), saved));
     let result = match rendered {
         Ok(v) => Ok(Some((v, var.origin.clone()))),
-        Err(message) => {
+        Err(TemplateError(message)) => {
             // A variable this one needed failed first: that is the root cause.
             Err(match nested {
                 Some(e) => e,
@@ -420,8 +406,9 @@ fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
-/// Renders a raw value in a scope: templates in strings, recursively.
-fn render(scope: &minijinja::Value, raw: &Value) -> Result<Value, String> {
+/// Renders a raw value in a scope: templates in strings (`{{ }}`, `{% %}`),
+/// recursively in lists and maps; an exact `{{ expr }}` keeps its native type.
+pub fn render(scope: &minijinja::Value, raw: &Value) -> Result<Value, TemplateError> {
     match raw {
         Value::String(s) if is_template(s) => render_str(scope, s),
         Value::Array(items) => items
@@ -458,20 +445,18 @@ fn single_expression(s: &str) -> Option<&str> {
     Some(inner.trim().trim_start_matches('-').trim_end_matches('-'))
 }
 
-fn render_str(scope: &minijinja::Value, s: &str) -> Result<Value, String> {
+fn render_str(scope: &minijinja::Value, s: &str) -> Result<Value, TemplateError> {
     let env = template::env();
     let src = template::normalize(s);
     if let Some(expr) = single_expression(&src) {
-        let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
-        let v = compiled.eval(scope.clone()).map_err(|e| describe(&e))?;
+        let compiled = env.compile_expression(expr)?;
+        let v = compiled.eval(scope.clone())?;
         if v.is_undefined() {
-            return Err(format!("'{}' is undefined", expr.trim()));
+            return Err(TemplateError(format!("'{}' is undefined", expr.trim())));
         }
-        return serde_json::to_value(&v).map_err(|e| e.to_string());
+        return serde_json::to_value(&v).map_err(|e| TemplateError(e.to_string()));
     }
-    let out = env
-        .render_str(&src, scope.clone())
-        .map_err(|e| describe(&e))?;
+    let out = env.render_str(&src, scope.clone())?;
     // As Ansible does with literal_eval: text that is a list or mapping literal (JSON
     // here) becomes that value; anything else, such as "[ a != b ]", stays a string.
     let t = out.trim();
@@ -483,40 +468,14 @@ fn render_str(scope: &minijinja::Value, s: &str) -> Result<Value, String> {
     Ok(Value::String(out))
 }
 
-/// A template error in one line: kind and detail.
-pub fn describe(e: &minijinja::Error) -> String {
-    use minijinja::ErrorKind as K;
-    let detail = e.detail().unwrap_or("").to_string();
-    match e.kind() {
-        K::UndefinedError => {
-            if detail.is_empty() {
-                "uses an undefined variable".into()
-            } else {
-                format!("undefined: {detail}")
-            }
-        }
-        K::UnknownFilter => format!("unknown filter: {detail} (not provided by kubeforge)"),
-        K::UnknownFunction => format!("unknown function: {detail}"),
-        K::UnknownTest => format!("unknown test: {detail}"),
-        K::UnknownMethod => format!("unknown method: {detail}"),
-        K::SyntaxError => format!("template syntax error: {detail}"),
-        _ => {
-            let mut s = e.to_string();
-            if let Some(src) = std::error::Error::source(e) {
-                s.push_str(&format!(": {src}"));
-            }
-            s
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inventory::Inventory;
 
     fn resolver(text: &str) -> Resolver {
-        Resolver::new(Inventory::from_text(text, "h.yaml").unwrap())
+        let inv = Inventory::from_text(text, "h.yaml").unwrap();
+        Resolver::new(inv.layers(&Default::default()), Derived::new())
     }
 
     #[test]
