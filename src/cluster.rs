@@ -210,9 +210,9 @@ fn render_vars(
     for name in names {
         match resolver.get(host, &name) {
             Ok(Some(v)) => {
-                let origin = resolver.origin(host, &name).unwrap_or_else(|| {
-                    Location::new(crate::inventory::display_path(&inv.file), 0)
-                });
+                let origin = resolver
+                    .origin(host, &name)
+                    .unwrap_or_else(|| Location::new(crate::inventory::display_path(&inv.file), 0));
                 vars.insert(name, (v, origin));
             }
             Ok(None) => {}
@@ -368,7 +368,10 @@ fn derived_vars(hosts: &[ClusterHost], layout: Layout, network: &NetworkSettings
                 "kubeforge_etcd_member_name",
                 serde_json::json!(h.etcd_member_name),
             ),
-            ("kubeforge_etcd_peer_url", serde_json::json!(h.etcd_peer_url())),
+            (
+                "kubeforge_etcd_peer_url",
+                serde_json::json!(h.etcd_peer_url()),
+            ),
             (
                 "kubeforge_etcd_client_url",
                 serde_json::json!(h.etcd_client_url()),
@@ -378,7 +381,10 @@ fn derived_vars(hosts: &[ClusterHost], layout: Layout, network: &NetworkSettings
                 "kubeforge_etcd_initial_cluster",
                 serde_json::json!(initial.join(",")),
             ),
-            ("kubeforge_etcd_endpoints", serde_json::json!(endpoints.join(","))),
+            (
+                "kubeforge_etcd_endpoints",
+                serde_json::json!(endpoints.join(",")),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -380,10 +380,8 @@ fn prepare(
         eprintln!("{:?}", miette::Report::new(e));
         invalid()
     })?;
-    let defaults =
-        kubeforge::defaults::with_roles(builtin, kubeforge::plan::role_defaults(&book));
-    let cluster =
-        Cluster::build_with(inventory, &defaults, kubeforge::cluster::Render::Lazy);
+    let defaults = kubeforge::defaults::with_roles(builtin, kubeforge::plan::role_defaults(&book));
+    let cluster = Cluster::build_with(inventory, &defaults, kubeforge::cluster::Render::Lazy);
     let mut diags = kubeforge::validate::validate(&cluster);
     diags.extend(kubeforge::state::compare(&cluster));
     print_diagnostics(&diags);

@@ -33,16 +33,7 @@ fn run_step(module: &str, args: &Value, dir: &Path, check: bool) -> batch::StepO
         panic!("{module} is not a remote module")
     };
     let nonce = batch::nonce();
-    let script = batch::script(
-        &[BatchStep {
-            step,
-            timeout: 30,
-            continue_on_failure: false,
-        }],
-        &nonce,
-        check,
-        true,
-    );
+    let script = batch::script(&[BatchStep::new(step, 30)], &nonce, check, true);
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(&script)

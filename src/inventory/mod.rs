@@ -8,13 +8,13 @@ mod yaml_format;
 
 pub use crate::diagnostic::display_path;
 use crate::diagnostic::{natural_cmp, Diagnostic, Location};
+use crate::vars::Layers;
 pub use model::{GroupEntry, HostEntry, Parsed, Var, VarMap};
-pub use vars_files::load_file as load_vars_file;
-pub use yaml_format::vars_of;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use crate::vars::Layers;
 use std::path::{Path, PathBuf};
+pub use vars_files::load_file as load_vars_file;
+pub use yaml_format::vars_of;
 
 /// Groups kubeforge knows (Kubespray's names); any other group is accepted with a warning.
 pub const KNOWN_GROUPS: [&str; 8] = [
@@ -244,14 +244,7 @@ impl Inventory {
         let group_vars = vars_files::load_dir(&dir.join("group_vars"))?;
         let host_vars = vars_files::load_dir(&dir.join("host_vars"))?;
         let extra = parse_extra_vars(extra_vars)?;
-        Inventory::from_parts(
-            file,
-            dir,
-            parsed,
-            group_vars,
-            host_vars,
-            extra,
-        )
+        Inventory::from_parts(file, dir, parsed, group_vars, host_vars, extra)
     }
 
     /// Parses inventory text directly (tests, fuzzing): no group_vars.

@@ -15,6 +15,11 @@ impl<'a> Args<'a> {
         Args { module, v }
     }
 
+    /// All arguments as given.
+    pub fn value(&self) -> &'a Value {
+        self.v
+    }
+
     /// The raw value of an argument.
     pub fn raw(&self, k: &str) -> Option<&'a Value> {
         self.v.get(k).filter(|v| !v.is_null())

@@ -1,10 +1,11 @@
 //! `assert`: conditions evaluated on the controller; fails with `fail_msg` when one is false.
 
+use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, LocalResult, ModuleError};
 use serde_json::Value;
 
 /// Prepares an `assert` result.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let that: Vec<String> = match a.raw("that") {
         Some(Value::Array(v)) => v
             .iter()
@@ -41,3 +42,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         ..LocalResult::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "assert",
+    aliases: &[],
+    args: &["that", "fail_msg", "success_msg", "msg", "quiet"],
+    required: &["that"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Controller,
+    timeout: Timeout::Task,
+    expressions: &["that"],
+    prepare: prepare,
+};

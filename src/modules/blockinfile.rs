@@ -1,7 +1,8 @@
 //! `blockinfile`: a block between marker lines, replaced in place or appended.
 
 use super::lineinfile::edit_step;
-use super::{q, Action, Args, ModuleError};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, q};
 
 const AWK: &str = r#"BEGIN { B = ENVIRON["KB"]; MB = ENVIRON["KMB"]; ME = ENVIRON["KME"]; S = ENVIRON["KS"]; inb = 0; done = 0 }
 $0 == MB { inb = 1; if (S == "present" && !done) { print MB; if (B != "") print B; print ME; done = 1 } next }
@@ -11,7 +12,7 @@ inb { next }
 END { if (S == "present" && !done) { print MB; if (B != "") print B; print ME } }"#;
 
 /// Prepares a `blockinfile` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let path = a.req("path")?;
     let state = a.choice("state", "present", &["present", "absent"])?;
     let block = a.str_or("block", "")?;
@@ -47,3 +48,17 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         &a.str_or("group", "")?,
     )))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "blockinfile",
+    aliases: &[],
+    args: &["path", "block", "marker", "state", "create", "mode", "owner", "group"],
+    required: &["path"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

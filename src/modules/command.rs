@@ -1,11 +1,12 @@
 //! `command` and `shell`: run a command unless `creates` exists or `removes` does not.
 //! `command` runs the words as given (no pipes or globs); `shell` runs through sh.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{q, Action, Args, Context, ModuleError, RemoteStep};
 use serde_json::Value;
 
 /// Prepares a `command` (shell = false) or `shell` step.
-pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
     // In check mode a command built from an earlier step's output (which check mode did
     // not run) is still unknown: report it as a change to come, after `creates`/`removes`.
     if check && a.str("cmd")?.is_some_and(|c| c.trim().is_empty()) && a.raw("argv").is_none() {
@@ -13,7 +14,7 @@ pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError
         if let Some(c) = a.str("creates")? {
             probe.push_str(&format!("if [ -e {} ]; then exit 0; fi\n", q(&c)));
         }
-        probe.push_str("echo 'would run a command that an earlier step (not run in check mode) provides'; exit 10");
+        probe.push_str("echo 'would run a command that an earlier step (not run in check mode) provides'; exit $KF_CHANGE");
         return Ok(Action::Remote(RemoteStep {
             probe,
             probe_quick: true,
@@ -55,7 +56,7 @@ pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError
             q(&r)
         ));
     }
-    probe.push_str("exit 10");
+    probe.push_str("exit $KF_CHANGE");
     let mut env = String::new();
     if let Some(Value::Object(vars)) = a.raw("environment") {
         for (k, v) in vars {
@@ -93,3 +94,39 @@ pub fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError
         ..RemoteStep::default()
     }))
 }
+
+fn prepare_command(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+    prepare(a, false, ctx.check)
+}
+
+fn prepare_shell(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+    prepare(a, true, ctx.check)
+}
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "command",
+    aliases: &[],
+    args: &["cmd", "argv", "creates", "removes", "chdir", "environment", "stdin"],
+    required: &["cmd|argv"],
+    free_form: Some("cmd"),
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare_command,
+};
+
+/// The declaration in the module table.
+pub const SHELL_DECL: ModuleDecl = ModuleDecl {
+    name: "shell",
+    aliases: &[],
+    args: &["cmd", "creates", "removes", "chdir", "environment", "executable", "stdin"],
+    required: &["cmd"],
+    free_form: Some("cmd"),
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare_shell,
+};

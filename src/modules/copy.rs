@@ -1,7 +1,8 @@
 //! `copy`: a file's content from `content`, a controller file (`src`), or a file already
 //! on the host (`remote_src: true`).
 
-use super::{content_step, q, Action, Args, Context, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q, content_step};
 use std::path::PathBuf;
 
 /// Largest controller file sent inside a step script (bigger ones: get_url/unarchive).
@@ -38,7 +39,7 @@ pub fn find_src(src: &str, sub: &str, ctx: &Context) -> Result<PathBuf, ModuleEr
 }
 
 /// Prepares a `copy` step.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let dest = a.req("dest")?;
     let (mode, owner, group) = (
         a.mode("mode")?,
@@ -59,9 +60,9 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         let (s, d, m, o, g) = (q(&src), q(&dest), q(&mode), q(&owner), q(&group));
         return Ok(Action::Remote(RemoteStep {
             probe: format!(
-                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would copy {src} (not there yet: check mode)'; exit 10; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n\
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would copy {src} (not there yet: check mode)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n\
                  if kf_same_content {d} \"$(sha256sum < {s} | cut -d' ' -f1)\"; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n\
-                 kf_diff_files {d} {s}; echo 'content differs'; exit 10"
+                 kf_diff_files {d} {s}; echo 'content differs'; exit $KF_CHANGE"
             ),
             apply: format!("mkdir -p \"$(dirname -- {d})\" && kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
             probe_quick: true,
@@ -75,7 +76,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         // exist yet: report the copy as a change to come.
         Err(_) if ctx.check && std::path::Path::new(&src).is_absolute() => {
             return Ok(Action::Remote(RemoteStep {
-                probe: format!("echo 'would copy {src} (created earlier in a real run)'; exit 10"),
+                probe: format!("echo 'would copy {src} (created earlier in a real run)'; exit $KF_CHANGE"),
                 apply: String::new(),
                 ..RemoteStep::default()
             }));
@@ -94,3 +95,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         &dest, &bytes, &mode, &owner, &group,
     )))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "copy",
+    aliases: &[],
+    args: &["dest", "content", "src", "mode", "owner", "group", "remote_src", "backup"],
+    required: &["dest", "content|src"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

@@ -1,9 +1,10 @@
 //! `debug`: prints a message or a variable.
 
+use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, LocalResult, ModuleError};
 
 /// Prepares a `debug` result.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let msg = if let Some(var) = a.str("var")? {
         let expr = crate::vars::template::env()
             .compile_expression(&var)
@@ -27,3 +28,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         ..LocalResult::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "debug",
+    aliases: &[],
+    args: &["msg", "var", "verbosity"],
+    required: &[],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Controller,
+    timeout: Timeout::Task,
+    expressions: &["var"],
+    prepare: prepare,
+};

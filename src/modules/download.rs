@@ -4,7 +4,8 @@
 //! once by the controller with `download_run_once: true`), into `dest/<file name>`.
 //! Registers `path` (the file), `url`, `sha256`, `version`, `filename`.
 
-use super::{get_url, Action, Args, Context, ModuleError};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, get_url};
 use serde_json::{json, Value};
 
 fn var(ctx: &Context, name: &str) -> Option<Value> {
@@ -16,7 +17,7 @@ fn var(ctx: &Context, name: &str) -> Option<Value> {
 }
 
 /// Prepares a `download` step.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let name = a.req("artifact")?;
     let get = |n: &str| var(ctx, n);
     let r = crate::artifacts::resolve(&name, &get)
@@ -61,3 +62,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         other => other,
     })
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "download",
+    aliases: &[],
+    args: &["artifact", "dest", "mode", "download_once", "timeout"],
+    required: &["artifact"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

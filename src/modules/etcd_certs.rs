@@ -2,6 +2,7 @@
 //! (hostnames; their ip/ip6/access_ip and names become SANs) and `clients`. Runs on the
 //! controller only, never on a host; in check mode it reports what it would create.
 
+use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, LocalResult, ModuleError};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -38,7 +39,7 @@ fn host_ips(ctx: &Context, host: &str) -> Vec<IpAddr> {
 }
 
 /// Prepares (and, outside check mode, performs) the PKI step.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let dir = a.req("dir")?;
     let members: Vec<crate::pki::Member> = names(a, "members")?
         .into_iter()
@@ -63,3 +64,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         ..LocalResult::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "etcd_certs",
+    aliases: &[],
+    args: &["dir", "members", "clients"],
+    required: &["dir"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Controller,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

@@ -1,9 +1,10 @@
 //! `file`: directories, files' attributes, symlinks, removal, touch.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 
 /// Prepares a `file` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let path = a.req("path")?;
     let state = a.choice(
         "state",
@@ -18,7 +19,7 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
     let p = q(&path);
     let (probe, apply) = match state.as_str() {
         "directory" => (
-            format!("if [ -d {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\nif [ -e {p} ]; then echo '{path} exists and is not a directory' >&2; exit 1; fi\necho 'create directory'; exit 10"),
+            format!("if [ -d {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\nif [ -e {p} ]; then echo '{path} exists and is not a directory' >&2; exit 1; fi\necho 'create directory'; exit $KF_CHANGE"),
             format!("mkdir -p -- {p} && kf_fix_attrs {p} {m} {o} {g}"),
         ),
         "file" => (
@@ -26,19 +27,19 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
             format!("kf_fix_attrs {p} {m} {o} {g}"),
         ),
         "absent" => (
-            format!("if [ -e {p} ] || [ -L {p} ]; then echo 'remove'; exit 10; fi; exit 0"),
+            format!("if [ -e {p} ] || [ -L {p} ]; then echo 'remove'; exit $KF_CHANGE; fi; exit 0"),
             format!("rm -rf -- {p}"),
         ),
         "link" => {
             let src = a.req("src")?;
             let s = q(&src);
             (
-                format!("if [ -L {p} ] && [ \"$(readlink -- {p})\" = {s} ]; then exit 0; fi\nif [ -d {p} ] && [ ! -L {p} ]; then echo '{path} is a directory' >&2; exit 1; fi\necho 'link to {src}'; exit 10"),
+                format!("if [ -L {p} ] && [ \"$(readlink -- {p})\" = {s} ]; then exit 0; fi\nif [ -d {p} ] && [ ! -L {p} ]; then echo '{path} is a directory' >&2; exit 1; fi\necho 'link to {src}'; exit $KF_CHANGE"),
                 format!("mkdir -p \"$(dirname -- {p})\" && ln -sfn -- {s} {p}"),
             )
         }
         _ => (
-            format!("if [ -e {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\necho 'create empty file'; exit 10"),
+            format!("if [ -e {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\necho 'create empty file'; exit $KF_CHANGE"),
             format!("mkdir -p \"$(dirname -- {p})\" && {{ [ -e {p} ] || : > {p}; }} && kf_fix_attrs {p} {m} {o} {g}"),
         ),
     };
@@ -50,3 +51,17 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "file",
+    aliases: &[],
+    args: &["path", "state", "mode", "owner", "group", "src", "recurse"],
+    required: &["path"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

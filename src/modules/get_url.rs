@@ -2,7 +2,8 @@
 //! fetches it (curl or wget), or (`download_once: true`) the controller downloads it once
 //! to its cache and pushes it. A mismatch installs nothing and says expected vs got.
 
-use super::{q, Action, Args, Context, Fetch, ModuleError, RemoteStep, STAGE_DIR};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, Fetch, ModuleError, RemoteStep, STAGE_DIR, q};
 
 /// Reads `sha256:HEX` (or bare hex) into lowercase hex.
 pub fn parse_checksum(a: &Args, s: &str) -> Result<String, ModuleError> {
@@ -27,7 +28,7 @@ pub fn parse_checksum(a: &Args, s: &str) -> Result<String, ModuleError> {
 }
 
 /// Prepares a `get_url` step.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let url = a.req("url")?;
     let dest = a.req("dest")?;
     let sha = parse_checksum(a, &a.req("checksum")?)?;
@@ -50,7 +51,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         let s = q(&staged);
         return Ok(Action::Remote(RemoteStep {
             probe: format!(
-                "{installed}if ! kf_same_content {s} {sha}; then echo 'push {url} from the controller'; exit 12; fi\necho 'install from {staged}'; exit 10"
+                "{installed}if ! kf_same_content {s} {sha}; then echo 'push {url} from the controller'; exit $KF_UPLOAD; fi\necho 'install from {staged}'; exit $KF_CHANGE"
             ),
             apply: format!(
                 "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") && cp -- {s} \"$t\" || exit 1\n{}\n\
@@ -69,7 +70,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     }
     let u = q(&url);
     Ok(Action::Remote(RemoteStep {
-        probe: format!("{installed}echo 'download {url}'; exit 10"),
+        probe: format!("{installed}echo 'download {url}'; exit $KF_CHANGE"),
         apply: format!(
             "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") || exit 1\n\
              if command -v curl >/dev/null 2>&1; then curl -fsSL --connect-timeout 20 --max-time {timeout} -o \"$t\" {u}; \
@@ -81,3 +82,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "get_url",
+    aliases: &[],
+    args: &["url", "dest", "checksum", "mode", "owner", "group", "timeout", "validate_certs", "download_once"],
+    required: &["url", "dest", "checksum"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

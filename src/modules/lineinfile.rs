@@ -2,7 +2,8 @@
 //! ERE) or absent. The new content is computed on the host, compared, and written
 //! atomically only when it differs.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 
 /// awk program: env L (line), R (regexp, may be empty), S (present|absent).
 const AWK: &str = r#"BEGIN { L = ENVIRON["KL"]; R = ENVIRON["KR"]; S = ENVIRON["KS"]; n = 0; last = 0 }
@@ -38,7 +39,7 @@ pub fn edit_step(path: &str, compute: &str, mode: &str, owner: &str, group: &str
         probe: format!(
             "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_attrs {p} {m} {o} {g}; exit $?; fi\n\
              if [ ! -f {p} ] && [ ! -s \"$KFS/new\" ]; then exit 0; fi\n\
-             kf_diff_files {p} \"$KFS/new\"; echo 'content differs'; exit 10"
+             kf_diff_files {p} \"$KFS/new\"; echo 'content differs'; exit $KF_CHANGE"
         ),
         apply: format!(
             "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_fix_attrs {p} {m} {o} {g}; else kf_put {p} {m} {o} {g} < \"$KFS/new\"; fi"
@@ -50,7 +51,7 @@ pub fn edit_step(path: &str, compute: &str, mode: &str, owner: &str, group: &str
 }
 
 /// Prepares a `lineinfile` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let path = a.req("path")?;
     let state = a.choice("state", "present", &["present", "absent"])?;
     let regexp = a.str_or("regexp", "")?;
@@ -82,3 +83,17 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         &a.str_or("group", "")?,
     )))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "lineinfile",
+    aliases: &[],
+    args: &["path", "line", "regexp", "state", "create", "mode", "owner", "group", "insertafter", "insertbefore"],
+    required: &["path"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

@@ -1,39 +1,78 @@
 //! Modules: one file each. A module turns its (rendered) arguments into either a
 //! controller-side result (debug, set_fact, assert, fail) or a remote step: a `probe`
-//! shell snippet that only looks (exit 0: already so, 10: a change is needed, other:
-//! failure) and an `apply` snippet that makes the change. Check mode runs probes only,
-//! so it changes nothing by construction. Snippets of many steps travel to a host in one
-//! script (one round trip), see `run::batch`.
+//! shell snippet that only looks (exit 0: already so, `$KF_CHANGE`: a change is needed,
+//! other: failure) and an `apply` snippet that makes the change. Check mode runs probes
+//! only, so it changes nothing by construction. Snippets of many steps travel to a host
+//! in one script (one round trip), see `run::batch`.
+//!
+//! Each module declares itself (`DECL`: name, arguments, where it runs, time limit) in
+//! its own file; the table below lists the declarations. Adding a module touches its
+//! file and this table, nothing else.
 
 mod args;
-mod assert;
-mod blockinfile;
-mod command;
-mod copy;
-mod debug;
-mod download;
-mod etcd_certs;
-mod fail;
-mod file;
-mod get_url;
-mod lineinfile;
-mod modprobe;
-mod set_fact;
-mod spec;
-mod sysctl;
-mod systemd;
-mod template;
-mod unarchive;
-mod uri;
-mod wait_for;
+pub mod decl;
+pub mod probe;
+mod shell_lib;
 
 pub use args::Args;
-pub use spec::{check_required, parse_args, spec, ModuleSpec, NAMES, SPECS};
-pub use wait_for::max_seconds as wait_for_seconds;
+pub use decl::{check_required, find, names, parse_args, ModuleDecl, Runs, Timeout};
+pub use shell_lib::{shell_lib, SHELL_LIB};
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// The module table: `mod` lines and declarations in one place.
+macro_rules! module_table {
+    ($($m:ident => [$($decl:ident),+]),+ $(,)?) => {
+        $(mod $m;)+
+        /// Every module's declaration, in the order of this table.
+        pub static MODULES: &[&ModuleDecl] = &[$($(&$m::$decl),+),+];
+    };
+}
+
+module_table! {
+    assert => [DECL],
+    blockinfile => [DECL],
+    command => [DECL, SHELL_DECL],
+    copy => [DECL],
+    debug => [DECL],
+    download => [DECL],
+    etcd_certs => [DECL],
+    fail => [DECL],
+    file => [DECL],
+    get_url => [DECL],
+    lineinfile => [DECL],
+    meta => [DECL],
+    modprobe => [DECL],
+    set_fact => [DECL],
+    sysctl => [DECL],
+    systemd => [DECL],
+    template => [DECL],
+    unarchive => [DECL],
+    uri => [DECL],
+    wait_for => [DECL],
+}
+
+// A module that exists only for tests: it proves the runner needs no edit for a new
+// module (see run::tests).
+#[cfg(test)]
+pub(crate) mod test_marker;
+
+/// Every declaration (the table, plus test-only modules in unit tests).
+pub fn all() -> impl Iterator<Item = &'static ModuleDecl> {
+    let extra: &[&ModuleDecl] = {
+        #[cfg(test)]
+        {
+            &[&test_marker::DECL]
+        }
+        #[cfg(not(test))]
+        {
+            &[]
+        }
+    };
+    MODULES.iter().chain(extra.iter()).copied()
+}
 
 /// What a module needs to know beyond its arguments.
 pub struct Context<'a> {
@@ -54,14 +93,13 @@ pub struct Context<'a> {
 /// A step that runs on the host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RemoteStep {
-    /// Looks only. Exit 0: already so; 10: change needed; else failure (stderr says why).
+    /// Looks only. Exit 0: already so; `$KF_CHANGE`: change needed; else failure (stderr
+    /// says why). See `probe`.
     pub probe: String,
     /// Makes the change; exit 0 on success.
     pub apply: String,
     /// Files to stream to the host before the step (local path, remote path, mode).
     pub uploads: Vec<(PathBuf, String, u32)>,
-    /// Run the apply even in check mode (read-only commands with `check_mode: false`).
-    pub apply_in_check: bool,
     /// The probe only reads local files and cannot block: it runs in a subshell of the
     /// batch script instead of under its own `timeout` process (saves forks per step;
     /// the batch as a whole still has a deadline).
@@ -73,7 +111,7 @@ pub struct RemoteStep {
     /// Lines `KFVAR name=value` printed by the probe become fields of the registered
     /// result (a name ending in `_b64` is decoded and stored without the suffix).
     pub probe_vars: bool,
-    /// Probe exit 12 means "stage `uploads` first": download this URL to the
+    /// Probe exit `probe::UPLOAD` means "stage `uploads` first": download this URL to the
     /// controller's cache (checked against the sha256) before uploading.
     pub fetch: Option<Fetch>,
 }
@@ -123,75 +161,9 @@ pub struct ModuleError(pub String);
 
 /// Prepares a step for `module` with rendered `args`.
 pub fn prepare(module: &str, args: &Value, ctx: &Context) -> Result<Action, ModuleError> {
-    let a = Args::new(module, args);
-    let canonical = spec(module).map(|s| s.name).unwrap_or(module);
-    match canonical {
-        "file" => file::prepare(&a),
-        "copy" => copy::prepare(&a, ctx),
-        "template" => template::prepare(&a, ctx),
-        "lineinfile" => lineinfile::prepare(&a),
-        "blockinfile" => blockinfile::prepare(&a),
-        "command" => command::prepare(&a, false, ctx.check),
-        "shell" => command::prepare(&a, true, ctx.check),
-        "systemd" => systemd::prepare(&a),
-        "sysctl" => sysctl::prepare(&a),
-        "modprobe" => modprobe::prepare(&a),
-        "get_url" => get_url::prepare(&a, ctx),
-        "download" => download::prepare(&a, ctx),
-        "etcd_certs" => etcd_certs::prepare(&a, ctx),
-        "unarchive" => unarchive::prepare(&a, ctx),
-        "wait_for" => wait_for::prepare(&a),
-        "uri" => uri::prepare(&a),
-        "assert" => assert::prepare(&a, ctx),
-        "set_fact" => set_fact::prepare(args),
-        "debug" => debug::prepare(&a, ctx),
-        "fail" => fail::prepare(&a),
-        "meta" => match a.str("action")?.as_deref() {
-            Some("flush_handlers") => Ok(Action::FlushHandlers),
-            Some("noop") | Some("end_host") | None => Ok(Action::Local(LocalResult::default())),
-            Some(other) => Err(ModuleError(format!(
-                "meta: '{other}' is not supported (flush_handlers, noop)"
-            ))),
-        },
-        other => Err(ModuleError(format!("unknown module '{other}'"))),
-    }
+    let decl = find(module).ok_or_else(|| ModuleError(format!("unknown module '{module}'")))?;
+    (decl.prepare)(&Args::new(decl.name, args), ctx)
 }
-
-/// Shell functions every snippet can use (`. "$KF/lib.sh"` is prepended by the batch).
-pub const SHELL_LIB: &str = r#"
-kf_norm_mode() { kf_m=${1#"${1%%[!0]*}"}; [ -n "$kf_m" ] || kf_m=0; }
-# kf_attrs PATH MODE OWNER GROUP: prints what differs; exit 10 if anything does.
-kf_attrs() {
-  st=$(stat -c '%a|%U|%G' -- "$1") || return 1
-  cm=${st%%|*}; r=${st#*|}; cu=${r%%|*}; cg=${r#*|}; d=0
-  if [ -n "$2" ]; then kf_norm_mode "$2"; want=$kf_m; kf_norm_mode "$cm"; if [ "$want" != "$kf_m" ]; then echo "mode $cm -> $2"; d=1; fi; fi
-  if [ -n "$3" ] && [ "$3" != "$cu" ]; then echo "owner $cu -> $3"; d=1; fi
-  if [ -n "$4" ] && [ "$4" != "$cg" ]; then echo "group $cg -> $4"; d=1; fi
-  [ $d = 0 ] || return 10
-}
-# kf_fix_attrs PATH MODE OWNER GROUP
-kf_fix_attrs() {
-  if [ -n "$2" ]; then chmod "$2" -- "$1" || return 1; fi
-  if [ -n "$3" ]; then chown "$3" -- "$1" || return 1; fi
-  if [ -n "$4" ]; then chgrp "$4" -- "$1" || return 1; fi
-}
-# kf_put DEST MODE OWNER GROUP < content: atomic write (temp file in the same dir,
-# rename), with mode/owner/group set on the temp file first.
-kf_put() {
-  kf_d=${1%/*}; [ -n "$kf_d" ] || kf_d=/
-  [ -d "$kf_d" ] || mkdir -p -- "$kf_d" || return 1
-  kf_t="$kf_d/.kubeforge.$$.${KFN:-0}"
-  if ! cat > "$kf_t"; then rm -f "$kf_t"; return 1; fi
-  if [ -n "$2" ]; then chmod "$2" "$kf_t"; elif [ -e "$1" ]; then chmod "$(stat -c %a -- "$1")" "$kf_t"; else chmod 644 "$kf_t"; fi || { rm -f "$kf_t"; return 1; }
-  if [ -n "$3" ]; then chown "$3" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
-  if [ -n "$4" ]; then chgrp "$4" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
-  mv -f "$kf_t" "$1"
-}
-# kf_same_content PATH SHA256: exit 0 when PATH holds exactly that content.
-kf_same_content() { [ -f "$1" ] || return 1; kf_h=$(sha256sum < "$1"); [ "${kf_h%% *}" = "$2" ]; }
-# kf_diff_files BEFORE AFTER: keeps both for the controller's diff when asked.
-kf_diff_files() { if [ "${KF_DIFF:-0}" = 1 ]; then cp -- "$1" "$KFS/before" 2>/dev/null || : > "$KFS/before"; cp -- "$2" "$KFS/after"; fi; }
-"#;
 
 /// Quotes for the shell.
 pub(crate) fn q(s: &str) -> String {
@@ -226,7 +198,7 @@ pub(crate) fn content_step(
          if kf_same_content {d} {sha}; then kf_attrs {d} {m} {o} {g} || exit $?; exit 0; fi\n\
          echo 'content differs'\n\
          if [ \"${{KF_DIFF:-0}}\" = 1 ]; then {pipe} > \"$KFS/new\"; kf_diff_files {d} \"$KFS/new\"; fi\n\
-         exit 10",
+         exit $KF_CHANGE",
         pipe = b64_pipe(content)
     );
     // Text goes in as a quoted shell word (printf is a builtin: no process); anything

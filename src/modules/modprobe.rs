@@ -1,9 +1,10 @@
 //! `modprobe`: a kernel module loaded now and (with `persistent: present`) at boot.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 
 /// Prepares a `modprobe` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let name = a.req("name")?;
     if !name
         .chars()
@@ -55,10 +56,24 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         }
         _ => {}
     }
-    probe.push_str("[ $d = 0 ] || exit 10");
+    probe.push_str("[ $d = 0 ] || exit $KF_CHANGE");
     Ok(Action::Remote(RemoteStep {
         probe,
         apply,
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "modprobe",
+    aliases: &[],
+    args: &["name", "state", "persistent", "params"],
+    required: &["name"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

@@ -1,11 +1,12 @@
 //! `set_fact`: variables set on the host for the rest of the run (above inventory vars).
 
-use super::{Action, LocalResult, ModuleError};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, LocalResult, ModuleError};
 use serde_json::Value;
 
 /// Prepares a `set_fact` result from its (rendered) arguments.
-pub fn prepare(args: &Value) -> Result<Action, ModuleError> {
-    let Value::Object(map) = args else {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
+    let Value::Object(map) = a.value() else {
         return Err(ModuleError(
             "set_fact takes a mapping of name: value".into(),
         ));
@@ -29,3 +30,17 @@ pub fn prepare(args: &Value) -> Result<Action, ModuleError> {
         ..LocalResult::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "set_fact",
+    aliases: &[],
+    args: &[],
+    required: &[],
+    free_form: None,
+    any_args: true,
+    runs: Runs::Controller,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

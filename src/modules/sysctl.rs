@@ -1,10 +1,11 @@
 //! `sysctl`: a kernel setting applied now and persisted in a file under /etc/sysctl.d.
 
 use super::lineinfile::compute;
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 
 /// Prepares a `sysctl` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let name = a.req("name")?;
     if !name
         .chars()
@@ -36,7 +37,7 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
     };
     Ok(Action::Remote(RemoteStep {
         probe: format!(
-            "d=0\n{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then echo 'persist in {file}'; kf_diff_files {f} \"$KFS/new\"; d=1; fi\n{live_probe}[ $d = 0 ] || exit 10"
+            "d=0\n{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then echo 'persist in {file}'; kf_diff_files {f} \"$KFS/new\"; d=1; fi\n{live_probe}[ $d = 0 ] || exit $KF_CHANGE"
         ),
         apply: format!(
             "{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {f})\" && kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
@@ -45,3 +46,17 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "sysctl",
+    aliases: &[],
+    args: &["name", "value", "state", "sysctl_file", "reload"],
+    required: &["name"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

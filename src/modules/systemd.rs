@@ -1,9 +1,10 @@
 //! `systemd`: unit state, enablement, masking, daemon-reload.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 
 /// Prepares a `systemd` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let name = a.str("name")?;
     let state = a.str("state")?;
     if let Some(s) = &state {
@@ -89,10 +90,24 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         }
         _ => {}
     }
-    probe.push_str("[ $d = 0 ] || exit 10");
+    probe.push_str("[ $d = 0 ] || exit $KF_CHANGE");
     Ok(Action::Remote(RemoteStep {
         probe,
         apply,
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "systemd",
+    aliases: &["systemd_service", "service"],
+    args: &["name", "state", "enabled", "daemon_reload", "masked"],
+    required: &[],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

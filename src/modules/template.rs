@@ -2,10 +2,11 @@
 //! installs the result like `copy`.
 
 use super::copy::find_src;
-use super::{content_step, Action, Args, Context, ModuleError};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, content_step};
 
 /// Prepares a `template` step.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let src = a.req("src")?;
     let dest = a.req("dest")?;
     let path = find_src(&src, "templates", ctx)?;
@@ -30,3 +31,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         &a.str_or("group", "")?,
     )))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "template",
+    aliases: &[],
+    args: &["src", "dest", "mode", "owner", "group", "backup"],
+    required: &["src", "dest"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

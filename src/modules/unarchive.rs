@@ -3,10 +3,11 @@
 //! `creates` exists, or else when every member of the archive exists under `dest`.
 
 use super::copy::find_src;
-use super::{q, Action, Args, Context, ModuleError, RemoteStep, STAGE_DIR};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, STAGE_DIR, q};
 
 /// Prepares an `unarchive` step.
-pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let src = a.req("src")?;
     let dest = a.req("dest")?;
     let (d, m, o, g) = (
@@ -44,7 +45,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             src.clone(),
             Vec::new(),
             format!(
-                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would extract {src} (not downloaded yet: check mode)'; exit 10; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n",
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would extract {src} (not downloaded yet: check mode)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n",
                 s = q(&src)
             ),
         )
@@ -54,7 +55,7 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             .map_err(|e| ModuleError(format!("unarchive: cannot read {}: {e}", local.display())))?;
         let sha = super::sha256_hex(&bytes);
         let staged = format!("{STAGE_DIR}/{sha}");
-        let check = format!("if ! kf_same_content {} {sha}; then echo 'push {src} from the controller'; exit 12; fi\n", q(&staged));
+        let check = format!("if ! kf_same_content {} {sha}; then echo 'push {src} from the controller'; exit $KF_UPLOAD; fi\n", q(&staged));
         (staged.clone(), vec![(local, staged, 0o600)], check)
     };
     let s = q(&archive);
@@ -64,8 +65,8 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     }
     probe.push_str(&stage_check);
     probe.push_str(&format!(
-        "[ -d {d} ] || {{ echo 'extract into new {dest}'; exit 10; }}\n\
-         tar -tf {s} {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ echo \"extract: $m missing\"; exit 10; }}; done; rc=$?\n\
+        "[ -d {d} ] || {{ echo 'extract into new {dest}'; exit $KF_CHANGE; }}\n\
+         tar -tf {s} {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ echo \"extract: $m missing\"; exit $KF_CHANGE; }}; done; rc=$?\n\
          [ $rc = 0 ] || exit $rc\nkf_attrs {d} {m} {o} {g}"
     ));
     let cleanup = if remote {
@@ -82,3 +83,17 @@ pub fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "unarchive",
+    aliases: &[],
+    args: &["src", "dest", "remote_src", "creates", "extra_opts", "mode", "owner", "group", "include"],
+    required: &["src", "dest"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

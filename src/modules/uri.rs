@@ -2,11 +2,12 @@
 //! the status is one of `status_code`; registers `status` and (with return_content)
 //! `content`.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 use serde_json::Value;
 
 /// Prepares a `uri` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let url = a.req("url")?;
     let method = a.str_or("method", "GET")?.to_ascii_uppercase();
     let codes: Vec<u64> = match a.raw("status_code") {
@@ -87,3 +88,17 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
         ..RemoteStep::default()
     }))
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "uri",
+    aliases: &[],
+    args: &["url", "status_code", "method", "ca_path", "client_cert", "client_key", "validate_certs", "return_content", "timeout", "body", "headers"],
+    required: &["url"],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Task,
+    expressions: &[],
+    prepare: prepare,
+};

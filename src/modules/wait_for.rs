@@ -1,10 +1,11 @@
 //! `wait_for`: waits (on the host) until a port is open or closed, or a path exists or
 //! not. It only looks, so it runs in check mode too and never reports a change.
 
-use super::{q, Action, Args, ModuleError, RemoteStep};
+use super::decl::{ModuleDecl, Runs, Timeout};
+use super::{Action, Args, Context, ModuleError, RemoteStep, q};
 
 /// Prepares a `wait_for` step.
-pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
+fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let timeout = a.uint("timeout", 300)?;
     let delay = a.uint("delay", 0)?;
     let state = a.choice(
@@ -47,7 +48,7 @@ pub fn prepare(a: &Args) -> Result<Action, ModuleError> {
 }
 
 /// The longest a wait_for step may legitimately take (for the runner's deadline).
-pub fn max_seconds(args: &serde_json::Value) -> u64 {
+fn max_seconds(args: &serde_json::Value) -> u64 {
     let get = |k: &str| {
         args.get(k).and_then(|v| {
             v.as_u64()
@@ -56,3 +57,17 @@ pub fn max_seconds(args: &serde_json::Value) -> u64 {
     };
     get("timeout").unwrap_or(300) + get("delay").unwrap_or(0)
 }
+
+/// The declaration in the module table.
+pub const DECL: ModuleDecl = ModuleDecl {
+    name: "wait_for",
+    aliases: &[],
+    args: &["port", "host", "path", "state", "timeout", "delay", "search_regex"],
+    required: &[],
+    free_form: None,
+    any_args: false,
+    runs: Runs::Host,
+    timeout: Timeout::Own(max_seconds),
+    expressions: &[],
+    prepare: prepare,
+};

@@ -179,10 +179,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                     let target = match &task.delegate_to {
                         Some(d) => {
                             let scope = cluster.resolver.scope(h, BTreeMap::new());
-                            match crate::vars::render(
-                                &scope,
-                                &Value::String(d.clone()),
-                            ) {
+                            match crate::vars::render(&scope, &Value::String(d.clone())) {
                                 Ok(Value::String(t)) => t,
                                 _ => {
                                     problems.push(

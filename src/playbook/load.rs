@@ -486,7 +486,7 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             .strip_prefix("ansible.builtin.")
             .or_else(|| key.strip_prefix("ansible.posix."))
             .unwrap_or(&key);
-        if crate::modules::spec(short).is_some() && !TASK_KEYS.contains(&key.as_str()) {
+        if crate::modules::find(short).is_some() && !TASK_KEYS.contains(&key.as_str()) {
             modules.push((k, short.to_string(), v));
             continue;
         }
@@ -557,14 +557,14 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             "no_log" => task.no_log = bool_of(file, "no_log", v)?,
             "environment" => environment = Some(v.to_value()),
             "args" => extra_args = Some((k, v)),
-            "check_mode" => {}
+            "check_mode" => task.check_mode = Some(bool_of(file, "check_mode", v)?),
             other => {
                 return Err(PlaybookError::new(
                     loc(file, k),
                     format!("unknown task keyword or module '{other}'"),
                     format!(
                         "modules: {}; keywords: {}",
-                        crate::modules::NAMES.join(", "),
+                        crate::modules::names().join(", "),
                         TASK_KEYS.join(", ")
                     ),
                 ))
@@ -578,7 +578,7 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
                 format!("task '{}' has no module", task.name),
                 format!(
                     "give the task exactly one of: {}",
-                    crate::modules::NAMES.join(", ")
+                    crate::modules::names().join(", ")
                 ),
             ))
         }

@@ -109,6 +109,9 @@ pub struct Task {
     pub vars: BTreeMap<String, Value>,
     /// Hide values in output.
     pub no_log: bool,
+    /// `check_mode:` — true: never change anything (even in a real run); false: run for
+    /// real even under `--check` (read-only commands whose output later tasks need).
+    pub check_mode: Option<bool>,
     /// Where it is written.
     pub location: Location,
     /// The role it belongs to.
@@ -173,6 +176,7 @@ impl Task {
             needs: Vec::new(),
             vars: BTreeMap::new(),
             no_log: false,
+            check_mode: None,
             location,
             role,
         }

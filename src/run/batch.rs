@@ -3,7 +3,8 @@
 //! in a framed, base64 form. A failing step ends the script; the runner decides what
 //! follows. Each probe and apply is wrapped in `timeout`, so nothing outlives its limit.
 
-use crate::modules::{RemoteStep, SHELL_LIB};
+use crate::modules::probe::{CHANGE, SATISFIED, SCRIPT_FAILED, UPLOAD};
+use crate::modules::{shell_lib, RemoteStep};
 use base64::Engine as _;
 
 /// One step in a batch.
@@ -15,12 +16,26 @@ pub struct BatchStep {
     pub timeout: u64,
     /// Keep going after this step fails (ignore_errors).
     pub continue_on_failure: bool,
+    /// This step's check mode when it differs from the run's (`check_mode:` on a task).
+    pub check: Option<bool>,
+}
+
+impl BatchStep {
+    /// A step with the given limit that stops the batch when it fails.
+    pub fn new(step: RemoteStep, timeout: u64) -> BatchStep {
+        BatchStep {
+            step,
+            timeout,
+            continue_on_failure: false,
+            check: None,
+        }
+    }
 }
 
 /// What one step did on the host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StepOutcome {
-    /// Probe exit code (0 already so, 10 change needed, 12 needs upload, else failure).
+    /// Probe exit code (see `modules::probe`).
     pub probe_rc: i32,
     /// Apply exit code, when the apply ran.
     pub apply_rc: Option<i32>,
@@ -43,8 +58,10 @@ pub fn is_timeout(rc: i32) -> bool {
     rc == 124 || rc == 137
 }
 
-/// Builds the script for `steps`. `nonce` frames the output; `check` skips applies.
+/// Builds the script for `steps`. `nonce` frames the output; `check` (the run's mode,
+/// unless a step says otherwise) skips applies.
 pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> String {
+    let lib = shell_lib();
     let mut s = String::with_capacity(
         4096 + steps
             .iter()
@@ -53,17 +70,17 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
             * 2,
     );
     // KF_STOP appears when the operator interrupts the run: no further step starts.
-    s.push_str(&format!("umask 022\nKF_STOP={}\nKF=$(mktemp -d \"${{TMPDIR:-/tmp}}/kubeforge.XXXXXX\") || exit 97\ntrap 'rm -rf \"$KF\" \"$KF_STOP\"' EXIT\n", stop_path(nonce)));
+    s.push_str(&format!("umask 022\nKF_STOP={}\nKF=$(mktemp -d \"${{TMPDIR:-/tmp}}/kubeforge.XXXXXX\") || exit {SCRIPT_FAILED}\ntrap 'rm -rf \"$KF\" \"$KF_STOP\"' EXIT\n", stop_path(nonce)));
     // The helpers are defined in this shell (quick steps run in subshells and inherit
     // them) and, when a step runs under its own `timeout`, also written to a file.
-    s.push_str(SHELL_LIB);
+    s.push_str(&lib);
     s.push('\n');
     let wrapped = steps
         .iter()
         .any(|b| !b.step.probe_quick || (!b.step.apply.is_empty() && !b.step.apply_quick));
     if wrapped {
         s.push_str(&format!(
-            "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{SHELL_LIB}\nKF_LIB_{nonce}\n"
+            "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{lib}\nKF_LIB_{nonce}\n"
         ));
     }
     s.push_str(&format!(
@@ -81,7 +98,7 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
         for i in 0..steps.len() {
             s.push_str(&format!(" \"$KF/s{i}\""));
         }
-        s.push_str(" || exit 97\n");
+        s.push_str(&format!(" || exit {SCRIPT_FAILED}\n"));
     }
     let run = |snippet: &str, quick: bool, t: u64| -> String {
         if quick {
@@ -101,10 +118,14 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
             "{} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n",
             run(&b.step.probe, b.step.probe_quick, t)
         ));
-        let run_apply = !b.step.apply.is_empty() && (!check || b.step.apply_in_check);
-        if run_apply {
+        let check = b.check.unwrap_or(check);
+        if steps.iter().any(|x| x.check.is_some()) {
+            // Mixed modes in one batch: each step says its own.
+            s.push_str(&format!("KF_CHECK={}\n", u8::from(check)));
+        }
+        if !b.step.apply.is_empty() && !check {
             s.push_str(&format!(
-                "if [ $prc = 10 ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n",
+                "if [ $prc = {CHANGE} ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n",
                 run(&b.step.apply, b.step.apply_quick, t)
             ));
         }
@@ -114,9 +135,13 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
         // Needing an upload always ends the batch (outside check mode): the runner pushes
         // the file and resumes here.
         if check {
-            s.push_str("case $prc in 0|10|12) ;; *) ");
+            s.push_str(&format!(
+                "case $prc in {SATISFIED}|{CHANGE}|{UPLOAD}) ;; *) "
+            ));
         } else {
-            s.push_str("case $prc in 0|10) ;; 12) exit 0;; *) ");
+            s.push_str(&format!(
+                "case $prc in {SATISFIED}|{CHANGE}) ;; {UPLOAD}) exit 0;; *) "
+            ));
         }
         if b.continue_on_failure {
             s.push_str(";; esac\n");
@@ -191,15 +216,14 @@ mod tests {
     use super::*;
 
     fn step(probe: &str, apply: &str) -> BatchStep {
-        BatchStep {
-            step: RemoteStep {
+        BatchStep::new(
+            RemoteStep {
                 probe: probe.into(),
                 apply: apply.into(),
                 ..RemoteStep::default()
             },
-            timeout: 10,
-            continue_on_failure: false,
-        }
+            10,
+        )
     }
 
     fn run(steps: &[BatchStep], check: bool) -> Vec<StepOutcome> {

@@ -6,7 +6,12 @@
 pub mod batch;
 mod facts;
 mod fetch;
+mod fold;
 pub mod outcome;
+mod play;
+mod queue;
+mod refs;
+mod scope;
 mod worker;
 
 use crate::cluster::{Cluster, ClusterHost};
@@ -261,7 +266,7 @@ pub async fn run(
                 let sh = shared.clone();
                 let p = p.clone();
                 set.spawn(async move {
-                    worker::run_play(sh, p).await;
+                    play::run_play(sh, p).await;
                     i
                 });
             }

@@ -86,7 +86,11 @@ fn compile_regex(pattern: &str) -> Result<regex::Regex, Error> {
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("bad regex: {e}")))
 }
 
-pub(super) fn regex_replace(v: String, pattern: String, replacement: Option<String>) -> Result<String, Error> {
+pub(super) fn regex_replace(
+    v: String,
+    pattern: String,
+    replacement: Option<String>,
+) -> Result<String, Error> {
     let re = compile_regex(&pattern)?;
     // Python's \1 back-references become ${1}.
     let repl = replacement.unwrap_or_default();

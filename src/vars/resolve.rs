@@ -171,7 +171,6 @@ impl Resolver {
             overlay: Arc::new(overlay),
         })
     }
-
 }
 
 #[derive(Debug)]
@@ -295,9 +294,9 @@ fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value>
                 .unwrap_or_default(),
         ),
         "groups" => minijinja::Value::from(Serde(&inner.groups)),
-        "group_names" => minijinja::Value::from(
-            layers.group_names.get(host).cloned().unwrap_or_default(),
-        ),
+        "group_names" => {
+            minijinja::Value::from(layers.group_names.get(host).cloned().unwrap_or_default())
+        }
         _ => minijinja::Value::from_object(HostVars {
             inner: inner.clone(),
         }),

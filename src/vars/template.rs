@@ -117,8 +117,7 @@ pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
         .strip_prefix("{{")
         .and_then(|s| s.strip_suffix("}}"))
         .unwrap_or(src);
-    let compiled = env()
-        .compile_expression(src)?;
+    let compiled = env().compile_expression(src)?;
     let v = compiled.eval(ctx.clone())?;
     if v.is_undefined() {
         return Err(TemplateError(format!("'{src}' is undefined")));

@@ -36,7 +36,9 @@ import datetime
 import json
 import os
 import re
+import select
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -644,24 +646,32 @@ def to_table(plural, objs, rv, include="Metadata"):
 # ---------------------------------------------------------------- HTTP
 
 class Recorder:
+    """Requests get their seq on arrival (so /__double/requests is in arrival order, and a
+    watch still open shows with status 0); a JSON line is written to the log file when the
+    response is complete."""
+
     def __init__(self, path):
         self.lock = threading.Lock()
         self.entries = []
         self.seq = 0
         self.fh = open(path, "a", buffering=1) if path else None
 
-    def add(self, entry):
+    def start(self, entry):
         with self.lock:
             self.seq += 1
-            entry = dict(entry, seq=self.seq)
+            entry["seq"] = self.seq
             self.entries.append(entry)
+            return entry
+
+    def finish(self, entry):
+        with self.lock:
             if self.fh:
                 self.fh.write(json.dumps(entry, sort_keys=True) + "\n")
                 self.fh.flush()
 
     def since(self, n):
         with self.lock:
-            return [e for e in self.entries if e["seq"] > n]
+            return [copy.deepcopy(e) for e in self.entries if e["seq"] > n]
 
     def clear(self):
         with self.lock:
@@ -706,11 +716,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         self._status = code
 
-    def _record(self, raw):
+    def _record_start(self, raw):
         if self.path.startswith("/__double/"):
-            return
+            return None
         u = urlsplit(self.path)
-        ctype = self.headers.get("Content-Type", "")
         body = None
         if raw:
             text = raw.decode("utf-8", "replace")
@@ -719,28 +728,30 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = text[:65536]
         auth = self.headers.get("Authorization", "")
-        self.server.recorder.add({
+        return self.server.recorder.start({
             "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
             "epoch": round(self._t0, 3),
             "method": self.command, "path": u.path, "rawQuery": u.query,
             "query": {k: v if len(v) > 1 else v[0] for k, v in parse_qs(u.query, keep_blank_values=True).items()},
-            "accept": self.headers.get("Accept", ""), "contentType": ctype,
+            "accept": self.headers.get("Accept", ""), "contentType": self.headers.get("Content-Type", ""),
             "userAgent": self.headers.get("User-Agent", ""),
             "auth": auth.split(" ", 1)[0].lower() if auth else "",
-            "body": body, "status": getattr(self, "_status", 0),
+            "body": body, "status": 0,
         })
 
     def _handle(self):
         self._t0 = time.time()
         self._status = 0
-        raw = b""
+        entry = None
         try:
             raw = self._read_body()
+            entry = self._record_start(raw)
             self._dispatch(raw)
         except ApiError as e:
             self._send(e.code, e.status)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self._status = self._status or 499
+            self.close_connection = True
         except Exception as e:  # a bug in the double: say so, loudly
             sys.stderr.write("[apiserver double] internal error on %s %s: %r\n" % (self.command, self.path, e))
             import traceback
@@ -750,10 +761,10 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:
                 pass
         finally:
-            try:
-                self._record(raw)
-            except Exception as e:
-                sys.stderr.write("[apiserver double] cannot record: %r\n" % e)
+            if entry is not None:
+                entry["status"] = self._status
+                entry["durationMs"] = int((time.time() - self._t0) * 1000)
+                self.server.recorder.finish(entry)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
@@ -956,6 +967,24 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                 "code": 201})
 
+    def _peer_closed(self):
+        """True once the client has closed a watch connection (it sends nothing else on it)."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            if not isinstance(self.connection, ssl.SSLSocket):
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            self.connection.setblocking(False)
+            try:
+                return self.connection.recv(1) == b""
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return False
+            finally:
+                self.connection.setblocking(True)
+        except (OSError, ValueError):
+            return True
+
     def _watch(self, plural, ns, lsel, fsel, q, table):
         store = self.server.store
         timeout = min(float(q.get("timeoutSeconds") or 1800), self.server.watch_max)
@@ -996,7 +1025,7 @@ class Handler(BaseHTTPRequestHandler):
                                "metadata": {"resourceVersion": str(start),
                                             "annotations": {"k8s.io/initial-events-end": "true"}}})
         last = start
-        while time.time() < deadline:
+        while time.time() < deadline and not self._peer_closed():
             with store.lock:
                 pending = [e for e in store.events if e[0] > last and e[2] == plural]
                 if not pending:
@@ -1006,6 +1035,9 @@ class Handler(BaseHTTPRequestHandler):
                 last = max(last, rv)
                 if matches(o):
                     chunk(typ, o)
+        if self._peer_closed():
+            self.close_connection = True
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -1015,7 +1047,6 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, addr, store, recorder, verbose, watch_max):
-        import socket
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         super().__init__(addr, Handler)

@@ -34,9 +34,11 @@ How each part is obtained, all with the venv's ansible-core and nothing from ~/.
   templating produces: in ansible-core 2.18 a rendered template is a string unless it
   looks like a list/dict/True/False).
 - magic variables kubeforge claims to provide (COMPARED_MAGIC) from one ad-hoc debug.
-- the SSH target (connection): an ad-hoc debug of ansible_host/ansible_port/ansible_user
-  with `-c ssh`, which Ansible fills from ansible_host or ansible_ssh_host, etc. exactly as
-  the ssh connection plugin resolves them (debug runs on the controller; nothing connects).
+- the SSH target (connection): the ssh connection plugin's options host, port and
+  remote_user, resolved as Ansible's config manager does from the variable names the
+  plugin declares (`ansible-doc -t connection -j ssh`: for host inventory_hostname,
+  ansible_host, ansible_ssh_host; the LAST one defined wins), from the rendered values.
+  Unset options are null (Ansible then leaves them to ssh: port 22, the local user).
 
 Magic variables NOT compared (kubeforge does not claim to provide them as host
 variables): see EXCLUDED_MAGIC. ansible-inventory removes them from --list already; the
@@ -338,18 +340,46 @@ def oracle(case_dir, bindir):
                 if h in hosts and ok:
                     for n, v in zip(COMPARED_MAGIC, val):
                         hosts[h]["vars"][n] = typed(v)
-            conn = ["ansible_host", "ansible_port", "ansible_user"]
-            expr = "[" + ",".join(f"{n}|default(None)" for n in conn) + "]"
-            for h, (ok, val) in a.debug(expr, connection="ssh").items():
-                if h in hosts:
-                    if ok:
-                        hosts[h]["connection"] = dict(zip(["address", "port", "user"], val))
-                    else:
-                        hosts[h]["connection"] = {"error": str(val)}
+            options = ssh_options(a)
+            for h in hosts:
+                hosts[h]["connection"] = connection_of(hosts[h]["vars"], options)
         doc["hosts"] = hosts
         return doc
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def ssh_options(a):
+    """{address|port|user: (type, [var names in order])} from the ssh plugin's own doc."""
+    rc, out, err = a.run([os.path.join(a.bindir, "ansible-doc"), "-t", "connection", "-j", "ssh"])
+    if rc != 0:
+        raise RuntimeError(f"ansible-doc failed: {err.strip()[-1000:]}")
+    opts = json.loads(out)["ssh"]["doc"]["options"]
+    res = {}
+    for key, opt in (("address", "host"), ("port", "port"), ("user", "remote_user")):
+        names = [v["name"] for v in opts[opt].get("vars", [])
+                 if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v["name"])]
+        res[key] = (opts[opt].get("type", "string"), names)
+    return res
+
+
+def connection_of(vars_, options):
+    conn = {}
+    for key, (typ, names) in options.items():
+        value = None
+        for n in names:
+            v = vars_.get(n)
+            if v is not None and v.get("type") not in ("deferred", "encrypted") and v["value"] is not None:
+                value = v["value"]
+        if value is not None and typ in ("int", "integer"):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                pass
+        elif value is not None and typ in ("str", "string"):
+            value = str(value)
+        conn[key] = value
+    return conn
 
 
 _VERSION = {}

@@ -1,0 +1,207 @@
+//! One play on its hosts: `serial` batches, free-running hosts between barriers
+//! (run_once and delegate_to tasks), and the play-wide failure policy
+//! (any_errors_fatal, max_fail_percentage, Ctrl-C).
+
+use super::worker::Worker;
+use super::{HostState, Shared};
+use crate::plan::{Placement, PlannedPlay};
+use crate::report::events::Event;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+enum Segment {
+    Free(std::ops::Range<usize>),
+    Barrier(usize),
+}
+
+fn segments(play: &PlannedPlay) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, t) in play.tasks.iter().enumerate() {
+        if t.task.run_once || t.task.delegate_to.is_some() {
+            if start < i {
+                out.push(Segment::Free(start..i));
+            }
+            out.push(Segment::Barrier(i));
+            start = i + 1;
+        }
+    }
+    if start < play.tasks.len() {
+        out.push(Segment::Free(start..play.tasks.len()));
+    }
+    out
+}
+
+pub(super) async fn active(sh: &Shared, hosts: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hosts {
+        if let Some(m) = sh.hosts.get(h) {
+            if m.lock().await.active() {
+                out.push(h.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Runs a play on its hosts (in `serial` batches when set).
+pub(crate) async fn run_play(sh: Arc<Shared>, play: Arc<PlannedPlay>) {
+    let hosts = active(&sh, &play.hosts).await;
+    sh.emit(Event::PlayStart {
+        play: play.play.name.clone(),
+        hosts: hosts.clone(),
+    });
+    let size = play.play.serial.unwrap_or(hosts.len()).max(1);
+    let chunks: Vec<&[String]> = hosts.chunks(size).collect();
+    for (n, chunk) in chunks.iter().enumerate() {
+        if sh.interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(why) = run_batch(&sh, &play, chunk).await {
+            // The play is over: hosts of later serial batches never start it.
+            for later in chunks[n + 1..].iter().flat_map(|c| c.iter()) {
+                sh.stop_host(later, HostState::Stopped(why.clone())).await;
+            }
+            break;
+        }
+    }
+}
+
+/// Runs one serial batch; returns why the whole play must stop, if it must.
+async fn run_batch(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, hosts: &[String]) -> Option<String> {
+    let total = hosts.len();
+    for seg in segments(play) {
+        let now = active(sh, hosts).await;
+        if now.is_empty() {
+            break;
+        }
+        match seg {
+            Segment::Free(range) => {
+                let mut set = tokio::task::JoinSet::new();
+                for h in now {
+                    let (sh, play, range) = (sh.clone(), play.clone(), range.clone());
+                    set.spawn(async move {
+                        let Ok(_permit) = sh.forks.acquire().await else {
+                            return;
+                        };
+                        let Some(m) = sh.hosts.get(&h) else { return };
+                        let mut rt = m.lock().await;
+                        let mut w = Worker::new(&sh, &play, &h, &h, &mut rt);
+                        for i in range {
+                            if !w.rt.active() || sh.interrupted.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            let pt = &play.tasks[i];
+                            let placement =
+                                pt.placement.get(&h).cloned().unwrap_or(Placement::Runs);
+                            w.task(i, &pt.task, &placement).await;
+                        }
+                        w.flush().await;
+                    });
+                }
+                while set.join_next().await.is_some() {}
+            }
+            Segment::Barrier(i) => barrier(sh, play, i, &now).await,
+        }
+        if sh.interrupted.load(Ordering::SeqCst) {
+            for h in active(sh, hosts).await {
+                sh.stop_host(
+                    &h,
+                    HostState::Stopped("interrupted (Ctrl-C): no new steps were started".into()),
+                )
+                .await;
+            }
+            return Some("interrupted (Ctrl-C): no new steps were started".into());
+        }
+        let still = active(sh, hosts).await;
+        let failed: Vec<&String> = hosts.iter().filter(|h| !still.contains(h)).collect();
+        if !failed.is_empty() && play.play.any_errors_fatal {
+            let why = format!(
+                "any_errors_fatal: {} failed in play '{}'",
+                failed[0], play.play.name
+            );
+            for h in &still {
+                sh.stop_host(h, HostState::Stopped(why.clone())).await;
+            }
+            return Some(why);
+        }
+        if let Some(pct) = play.play.max_fail_percentage {
+            let ratio = failed.len() as f64 * 100.0 / total as f64;
+            if ratio > pct {
+                let why = format!(
+                    "max_fail_percentage {pct}% exceeded in play '{}' ({} of {total} hosts failed)",
+                    play.play.name,
+                    failed.len()
+                );
+                for h in &still {
+                    sh.stop_host(h, HostState::Stopped(why.clone())).await;
+                }
+                return Some(why);
+            }
+        }
+    }
+    None
+}
+
+async fn barrier(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, i: usize, hosts: &[String]) {
+    let pt = &play.tasks[i];
+    let task = &pt.task;
+    let runners: Vec<String> = if task.run_once {
+        hosts.iter().take(1).cloned().collect()
+    } else {
+        hosts.to_vec()
+    };
+    for h in runners {
+        let Some(m) = sh.hosts.get(&h) else { continue };
+        let placement = pt.placement.get(&h).cloned().unwrap_or(Placement::Runs);
+        let before: BTreeMap<String, Value>;
+        let after: BTreeMap<String, Value>;
+        {
+            let mut rt = m.lock().await;
+            before = rt.facts.clone();
+            let via = match &task.delegate_to {
+                Some(d) => {
+                    let scope = sh.cluster.resolver.scope(&h, BTreeMap::new());
+                    match crate::vars::render(&scope, &Value::String(d.clone())) {
+                        Ok(Value::String(s)) => s,
+                        Ok(other) => other.to_string(),
+                        Err(e) => {
+                            drop(rt);
+                            sh.stop_host(
+                                &h,
+                                HostState::Failed(format!(
+                                    "task '{}': delegate_to: {e}",
+                                    task.name
+                                )),
+                            )
+                            .await;
+                            continue;
+                        }
+                    }
+                }
+                None => h.clone(),
+            };
+            let mut w = Worker::new(sh, play, &h, &via, &mut rt);
+            w.task(i, task, &placement).await;
+            w.flush().await;
+            after = rt.facts.clone();
+        }
+        if task.run_once {
+            // run_once: what the one host learned (register, set_fact) holds for all.
+            let learned: Vec<(String, Value)> = after
+                .into_iter()
+                .filter(|(k, v)| before.get(k) != Some(v))
+                .collect();
+            for other in hosts.iter().filter(|o| **o != h) {
+                if let Some(om) = sh.hosts.get(other) {
+                    let mut ort = om.lock().await;
+                    for (k, v) in &learned {
+                        ort.facts.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+}
