@@ -3,14 +3,15 @@
 // failure path: boxing them would buy nothing measurable.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 pub mod artifacts;
+pub mod cli;
 pub mod cluster;
-pub mod connect;
 pub mod defaults;
 pub mod diagnostic;
 pub mod inventory;
 pub mod kubeconfig;
 pub mod modules;
 pub mod network;
+pub mod op;
 pub mod pki;
 pub mod plan;
 pub mod playbook;

@@ -55,15 +55,22 @@ pub struct PlannedPlay {
     pub hosts: Vec<String>,
     /// Plays (indexes) it waits for.
     pub deps: Vec<usize>,
-    /// Tasks in order (tags applied), with a `meta: flush_handlers` at each role's end.
+    /// Tasks in order (tags applied): pre_tasks, roles, tasks, post_tasks, with a
+    /// `meta: flush_handlers` at each role's end and after each section.
     pub tasks: Vec<PlannedTask>,
+    /// Handlers the play's tasks may notify: its roles' then its own.
+    pub handlers: Vec<Task>,
 }
 
-/// The whole plan.
+/// The whole plan: everything the runner needs (the playbook is not read again).
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The playbook file.
+    pub playbook: std::path::PathBuf,
     /// Plays in order.
     pub plays: Vec<PlannedPlay>,
+    /// Each role's directory (templates/, files/, `role_path`).
+    pub role_dirs: BTreeMap<String, std::path::PathBuf>,
 }
 
 /// Problems that stop a plan.
@@ -233,14 +240,45 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                 placement,
             });
         };
+        // Handlers: each role's (with its entry's vars and become), then the play's.
+        let mut handlers: Vec<Task> = Vec::new();
         for r in &play.roles {
-            if let Some(role) = book.roles.get(r) {
+            if let Some(role) = book.roles.get(&r.name) {
+                for h in &role.handlers {
+                    let mut h = h.clone();
+                    h.vars.extend(r.vars.clone());
+                    h.become_ = h.become_.or(r.become_);
+                    handlers.push(h);
+                }
+            }
+        }
+        handlers.extend(play.handlers.iter().cloned());
+        let section_flush =
+            |name: &str, tasks: &mut Vec<PlannedTask>, problems: &mut Vec<Diagnostic>| {
+                if !handlers.is_empty() {
+                    push(&flush_task(name, play.location.clone()), tasks, problems);
+                }
+            };
+        // Ansible's order: pre_tasks, roles, tasks, post_tasks; notified handlers run
+        // after pre_tasks, at each role's end, after tasks and after post_tasks.
+        for t in &play.pre_tasks {
+            push(t, &mut tasks, &mut problems);
+        }
+        if !play.pre_tasks.is_empty() {
+            section_flush(
+                &format!("{} (pre_tasks)", play.name),
+                &mut tasks,
+                &mut problems,
+            );
+        }
+        for r in &play.roles {
+            if let Some(role) = book.roles.get(&r.name) {
                 for t in &role.tasks {
-                    push(t, &mut tasks, &mut problems);
+                    push(&r.apply(t), &mut tasks, &mut problems);
                 }
                 if !role.handlers.is_empty() {
                     let t = flush_task(
-                        r,
+                        &r.name,
                         Location::new(crate::inventory::display_path(&role.dir), 0),
                     );
                     push(&t, &mut tasks, &mut problems);
@@ -254,16 +292,35 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
             let t = flush_task(&play.name, play.location.clone());
             push(&t, &mut tasks, &mut problems);
         }
+        for t in &play.post_tasks {
+            push(t, &mut tasks, &mut problems);
+        }
+        if !play.post_tasks.is_empty() {
+            section_flush(
+                &format!("{} (post_tasks)", play.name),
+                &mut tasks,
+                &mut problems,
+            );
+        }
         plays.push(PlannedPlay {
             index,
             play: play.clone(),
             hosts,
             deps,
             tasks,
+            handlers,
         });
     }
     if problems.is_empty() {
-        Ok(Plan { plays })
+        Ok(Plan {
+            playbook: book.path.clone(),
+            plays,
+            role_dirs: book
+                .roles
+                .iter()
+                .map(|(k, r)| (k.clone(), r.dir.clone()))
+                .collect(),
+        })
     } else {
         Err(PlanError(problems))
     }

@@ -45,7 +45,7 @@ pub fn plan_json(cluster: &Cluster, plan: &Plan) -> Value {
                             })
                         })
                         .collect();
-                    json!({"play": p.play.name, "roles": p.play.roles, "tasks": tasks})
+                    json!({"play": p.play.name, "roles": p.play.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), "tasks": tasks})
                 })
                 .collect();
             json!({

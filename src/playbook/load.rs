@@ -1,7 +1,7 @@
 //! Reads playbooks and task lists from YAML, checking keys, modules and expressions.
 
 use super::role::load_role;
-use super::{Loop, Play, Playbook, PlaybookError, Task};
+use super::{Loop, Play, Playbook, PlaybookError, RoleRef, Task};
 use crate::diagnostic::Location;
 use crate::inventory::display_path;
 use crate::topology::Component;
@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const PLAY_KEYS: [&str; 14] = [
+const PLAY_KEYS: [&str; 15] = [
     "name",
     "hosts",
     "roles",
@@ -25,7 +25,10 @@ const PLAY_KEYS: [&str; 14] = [
     "needs",
     "gather_facts",
     "pre_tasks",
+    "post_tasks",
 ];
+
+const ROLE_KEYS: [&str; 6] = ["role", "name", "when", "tags", "vars", "become"];
 
 const TASK_KEYS: [&str; 26] = [
     "args",
@@ -130,7 +133,7 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
     }
     for (pfile, item, pbase) in &expanded {
         let play = parse_play(pfile, item, pbase)?;
-        for r in &play.roles {
+        for r in play.roles.iter().map(|r| &r.name) {
             if !roles.contains_key(r) {
                 let dir = role_dirs
                     .iter()
@@ -275,8 +278,10 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
     let mut play = Play {
         name: String::new(),
         hosts: String::new(),
+        pre_tasks: Vec::new(),
         roles: Vec::new(),
         tasks: Vec::new(),
+        post_tasks: Vec::new(),
         handlers: Vec::new(),
         vars: BTreeMap::new(),
         serial: None,
@@ -305,25 +310,12 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
                     ));
                 };
                 for it in items {
-                    let name = match &it.kind {
-                        NodeKind::Map(_) => it
-                            .get("role")
-                            .map(|r| string_of(file, "role", r))
-                            .transpose()?
-                            .unwrap_or_default(),
-                        _ => string_of(file, "role", it)?,
-                    };
-                    if name.is_empty() {
-                        return Err(PlaybookError::new(
-                            loc(file, it),
-                            "role entry without a name",
-                            "write `- rolename` or `- role: rolename`",
-                        ));
-                    }
-                    play.roles.push(name);
+                    play.roles.push(role_ref(file, it)?);
                 }
             }
-            "tasks" | "pre_tasks" => play.tasks.extend(parse_tasks(file, v, base, None)?),
+            "pre_tasks" => play.pre_tasks = parse_tasks(file, v, base, None)?,
+            "tasks" => play.tasks = parse_tasks(file, v, base, None)?,
+            "post_tasks" => play.post_tasks = parse_tasks(file, v, base, None)?,
             "handlers" => play.handlers = parse_tasks(file, v, base, None)?,
             "vars" => play.vars = vars_of(file, v)?,
             "serial" => play.serial = Some(uint_of(file, "serial", v)? as usize).filter(|s| *s > 0),
@@ -365,6 +357,52 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
         play.name = play.hosts.clone();
     }
     Ok(play)
+}
+
+/// A `roles:` entry: `- name` or a mapping of role/name, when, tags, vars, become.
+fn role_ref(file: &str, it: &Node) -> Result<RoleRef, PlaybookError> {
+    let mut r = RoleRef {
+        name: String::new(),
+        when: Vec::new(),
+        tags: Vec::new(),
+        vars: BTreeMap::new(),
+        become_: None,
+        location: loc(file, it),
+    };
+    match &it.kind {
+        NodeKind::Map(pairs) => {
+            for (k, v) in pairs {
+                match k.key_string().as_str() {
+                    "role" | "name" => r.name = string_of(file, "role", v)?,
+                    "when" => {
+                        for w in strings_of(file, "when", v)? {
+                            check_expression(file, v, &w)?;
+                            r.when.push(w);
+                        }
+                    }
+                    "tags" => r.tags = strings_of(file, "tags", v)?,
+                    "vars" => r.vars = vars_of(file, v)?,
+                    "become" => r.become_ = Some(bool_of(file, "become", v)?),
+                    other => {
+                        return Err(PlaybookError::new(
+                            loc(file, k),
+                            format!("'{other}' is not supported in a roles: entry"),
+                            format!("a role entry takes: {}", ROLE_KEYS.join(", ")),
+                        ))
+                    }
+                }
+            }
+        }
+        _ => r.name = string_of(file, "role", it)?,
+    }
+    if r.name.is_empty() {
+        return Err(PlaybookError::new(
+            loc(file, it),
+            "role entry without a name",
+            "write `- rolename` or `- role: rolename`",
+        ));
+    }
+    Ok(r)
 }
 
 /// Parses a task list; `include_tasks` files are read relative to `base`.

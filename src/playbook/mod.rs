@@ -31,10 +31,14 @@ pub struct Play {
     pub name: String,
     /// Host pattern (`a:b`, `a:&b`, `a:!b`).
     pub hosts: String,
+    /// Tasks before the roles.
+    pub pre_tasks: Vec<Task>,
     /// Roles in order.
-    pub roles: Vec<String>,
+    pub roles: Vec<RoleRef>,
     /// Tasks after the roles.
     pub tasks: Vec<Task>,
+    /// Tasks after `tasks`.
+    pub post_tasks: Vec<Task>,
     /// Handlers of the play's own tasks.
     pub handlers: Vec<Task>,
     /// Play variables.
@@ -52,6 +56,23 @@ pub struct Play {
     /// Plays (by name) this play waits for. None: the previous play (Ansible order).
     pub needs: Option<Vec<String>>,
     /// Where the play starts.
+    pub location: Location,
+}
+
+/// A role as a play names it, with what the play applies to all of its tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleRef {
+    /// The role's name (roles/NAME).
+    pub name: String,
+    /// Conditions added before each task's own.
+    pub when: Vec<String>,
+    /// Tags added to each task.
+    pub tags: Vec<String>,
+    /// Role parameters (above task vars, as in Ansible).
+    pub vars: BTreeMap<String, Value>,
+    /// `become` for tasks that do not set their own.
+    pub become_: Option<bool>,
+    /// Where the play names it.
     pub location: Location,
 }
 
@@ -183,16 +204,25 @@ impl Task {
     }
 }
 
-impl Playbook {
-    /// All tasks a play runs in order (roles' tasks, then the play's own).
-    pub fn play_tasks<'a>(&'a self, play: &'a Play) -> Vec<&'a Task> {
-        let mut out = Vec::new();
-        for r in &play.roles {
-            if let Some(role) = self.roles.get(r) {
-                out.extend(role.tasks.iter());
+impl RoleRef {
+    /// A task of this role as this play runs it: the entry's `when`, `tags`, `vars` and
+    /// `become` applied.
+    pub fn apply(&self, task: &Task) -> Task {
+        let mut t = task.clone();
+        let mut when = self.when.clone();
+        when.append(&mut t.when);
+        t.when = when;
+        for tag in &self.tags {
+            if !t.tags.contains(tag) {
+                t.tags.push(tag.clone());
             }
         }
-        out.extend(play.tasks.iter());
-        out
+        for (k, v) in &self.vars {
+            t.vars.insert(k.clone(), v.clone());
+        }
+        if t.become_.is_none() {
+            t.become_ = self.become_;
+        }
+        t
     }
 }

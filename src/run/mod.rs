@@ -16,7 +16,6 @@ mod worker;
 
 use crate::cluster::{Cluster, ClusterHost};
 use crate::plan::{Plan, PlannedPlay};
-use crate::playbook::Playbook;
 use crate::report::events::{Counts, Event};
 use crate::transport::{BoxFuture, Transport, TransportError};
 use serde_json::Value;
@@ -84,7 +83,7 @@ impl HostRt {
 
 pub(crate) struct Shared {
     pub cluster: Cluster,
-    pub book: Playbook,
+    pub role_dirs: BTreeMap<String, PathBuf>,
     pub opts: RunOptions,
     pub connector: Connector,
     pub events: mpsc::UnboundedSender<Event>,
@@ -189,7 +188,6 @@ impl RunSummary {
 /// Runs a plan. Events go to `events`; `interrupted` is set by the caller on Ctrl-C.
 pub async fn run(
     cluster: Cluster,
-    book: Playbook,
     plan: Plan,
     opts: RunOptions,
     connector: Connector,
@@ -216,13 +214,13 @@ pub async fn run(
         .collect();
     let forks = opts.forks.max(1);
     let _ = events.send(Event::RunStart {
-        playbook: crate::inventory::display_path(&book.path),
+        playbook: crate::inventory::display_path(&plan.playbook),
         hosts: in_run.clone(),
         check: opts.check,
     });
     let shared = Arc::new(Shared {
         cluster,
-        book,
+        role_dirs: plan.role_dirs,
         opts,
         connector,
         events,

@@ -28,8 +28,8 @@ impl Worker<'_> {
             minijinja::Value::from(
                 task.role
                     .as_ref()
-                    .and_then(|r| self.sh.book.roles.get(r))
-                    .map(|r| r.dir.display().to_string())
+                    .and_then(|r| self.sh.role_dirs.get(r))
+                    .map(|d| d.display().to_string())
                     .unwrap_or_default(),
             ),
         );

@@ -196,8 +196,8 @@ impl<'a> Worker<'a> {
         let role_dir = task
             .role
             .as_ref()
-            .and_then(|r| self.sh.book.roles.get(r))
-            .map(|r| r.dir.clone());
+            .and_then(|r| self.sh.role_dirs.get(r))
+            .cloned();
         let mut slots = Vec::new();
         let mut flush_handlers = false;
         for item in &items {
@@ -419,13 +419,7 @@ impl<'a> Worker<'a> {
         if self.rt.notified.is_empty() {
             return;
         }
-        let mut handlers: Vec<Task> = Vec::new();
-        for r in &self.play.play.roles {
-            if let Some(role) = self.sh.book.roles.get(r) {
-                handlers.extend(role.handlers.iter().cloned());
-            }
-        }
-        handlers.extend(self.play.play.handlers.iter().cloned());
+        let handlers: Vec<Task> = self.play.handlers.clone();
         let notified: BTreeSet<String> = std::mem::take(&mut self.rt.notified);
         for h in handlers {
             if !self.rt.active() {

@@ -9,6 +9,14 @@
 #   real work, so nothing can mistake it for the tool.
 # Writes OUTDIR/lab-vars.yml: files_repo, the versions, and artifact_checksums for every
 # file built. Idempotent: archives are reproducible (same bytes, same sha256).
+# Upgrade set (for day-2 upgrade tests), from Debian sid's packages (tests/lab/sid-debs.sh;
+# never installed here): etcd 3.5 (etcd, etcdctl, etcdutl), containerd 2.1 (bin/...), and
+# the REAL kubectl 1.36 at the upstream kubectl path under its own version name
+# (1.36.4+ds: Debian's build, whose checksum is not upstream's). Stand-ins for kubeadm,
+# kubelet and kubectl under a newer stand-in kube version. Writes OUTDIR/lab-vars-upgrade.yml
+# (a complete vars file: the upgrade targets plus the unchanged runc, CNI, nerdctl, crictl,
+# cilium-cli). KF_LAB_SID=0 skips the upgrade set; if sid cannot be fetched it is skipped
+# with a warning (KF_LAB_SID_REQUIRED=1 makes that an error).
 set -euo pipefail
 exec </dev/null
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
@@ -21,6 +29,10 @@ KUBE_VERSION=${KF_LAB_KUBE_VERSION:-1.36.4-standin}
 NERDCTL_VERSION=${KF_LAB_NERDCTL_VERSION:-2.3.0-standin}
 CRICTL_VERSION=${KF_LAB_CRICTL_VERSION:-1.36.0-standin}
 CILIUM_CLI_VERSION=${KF_LAB_CILIUM_CLI_VERSION:-0.19.7-standin}
+# Upgrade set: sid .debs, and the stand-in kube version upgraded to.
+SID=${KF_LAB_SID:-1}
+SID_DEBS=${KF_LAB_SID_DEBS:-/var/cache/kubeforge-lab/sid-debs}
+KUBE_UPGRADE_VERSION=${KF_LAB_KUBE_UPGRADE_VERSION:-1.36.5-standin}
 log() { printf '[files-repo] %s\n' "$*" >&2; }
 
 mkdir -p "$OUT" "$DEBS"
@@ -35,24 +47,35 @@ fetch_debs() {
         { apt-get update -q >/dev/null && (cd "$DEBS" && apt-get download "${missing[@]}" >/dev/null); }
 }
 fetch_debs
+if [ "$SID" = 1 ]; then
+    if ! KF_LAB_SID_DEBS=$SID_DEBS bash "$(dirname "$0")/sid-debs.sh" etcd-server etcd-client containerd kubectl >/dev/null; then
+        [ "${KF_LAB_SID_REQUIRED:-0}" = 1 ] && { log "sid .debs unavailable (KF_LAB_SID_REQUIRED=1)"; exit 1; }
+        log "WARNING: sid .debs unavailable: the upgrade set (lab-vars-upgrade.yml) is not built"
+        SID=0
+    fi
+fi
 
 # Already built from these packages by this script: nothing to do.
-if [ -s "$OUT/lab-vars.yml" ] && [ "$OUT/lab-vars.yml" -nt "$0" ] &&
-    [ -z "$(find "$DEBS" -name '*.deb' -newer "$OUT/lab-vars.yml" | head -1)" ]; then
+built() { # VARSFILE DEBDIR
+    [ -s "$OUT/$1" ] && [ "$OUT/$1" -nt "$0" ] &&
+        [ -z "$(find "$2" -maxdepth 1 -name '*.deb' -newer "$OUT/$1" | head -1)" ]
+}
+if built lab-vars.yml "$DEBS" && { [ "$SID" = 0 ] || built lab-vars-upgrade.yml "$SID_DEBS"; }; then
     log "up to date: $OUT"
     exit 0
 fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-unpack() { # PACKAGE -> dir
-    local d="$WORK/$1"
+unpack() { # PACKAGE [DEBDIR] -> dir
+    local dir=${2:-$DEBS} d
+    d="$WORK/unpacked-$(printf %s "$dir" | md5sum | cut -c1-8)/$1"
     mkdir -p "$d"
-    dpkg-deb -x "$(compgen -G "$DEBS/${1}_*.deb" | head -1)" "$d"
+    dpkg-deb -x "$(compgen -G "$dir/${1}_*.deb" | head -1)" "$d"
     printf '%s\n' "$d"
 }
-upver() { # PACKAGE -> upstream-style version (3.4.23-4+b4 -> 3.4.23, 1.6.20~ds1-1 -> 1.6.20)
-    dpkg-deb -f "$(compgen -G "$DEBS/${1}_*.deb" | head -1)" Version | sed -E 's/^[0-9]+://; s/[~+-].*$//'
+upver() { # PACKAGE [DEBDIR] -> upstream-style version (3.4.23-4+b4 -> 3.4.23, 1.6.20~ds1-1 -> 1.6.20)
+    dpkg-deb -f "$(compgen -G "${2:-$DEBS}/${1}_*.deb" | head -1)" Version | sed -E 's/^[0-9]+://; s/[~+-].*$//'
 }
 # A reproducible tar.gz of DIR's entries (paths relative to DIR).
 pack() { # OUTFILE DIR ENTRY...
@@ -154,3 +177,75 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
 } > "$OUT/lab-vars.yml.tmp"
 mv -f "$OUT/lab-vars.yml.tmp" "$OUT/lab-vars.yml"
 log "etcd $ETCD_V, containerd $CONTAINERD_V, runc $RUNC_V, cni $CNI_V (real); kube $KUBE_VERSION, nerdctl, crictl, cilium-cli (stand-ins) in $OUT"
+
+[ "$SID" = 1 ] || exit 0
+
+# ---- upgrade set: Debian sid's etcd, containerd and kubectl -------------------------------
+SETCD_V=$(upver etcd-server "$SID_DEBS")
+SCONTAINERD_V=$(upver containerd "$SID_DEBS")
+# kubectl keeps Debian's upstream version (1.36.4+ds-1 -> 1.36.4+ds): it is Debian's build of
+# 1.36.4, not the upstream release file, and kubeforge refuses a pinned version (1.36.4)
+# with another checksum.
+SKUBECTL_V=$(dpkg-deb -f "$(compgen -G "$SID_DEBS/kubectl_*.deb" | head -1)" Version | sed -E 's/^[0-9]+://; s/-[^-]*$//')
+
+# etcd: etcd-vV-linux-ARCH.tar.gz holding etcd-vV-linux-ARCH/{etcd,etcdctl,etcdutl}
+e=$(unpack etcd-server "$SID_DEBS"); c=$(unpack etcd-client "$SID_DEBS")
+d="$WORK/sid-etcd/etcd-v$SETCD_V-linux-$ARCH"; mkdir -p "$d"
+install -m 0755 "$e/usr/bin/etcd" "$d/etcd"; install -m 0755 "$c/usr/bin/etcdctl" "$d/etcdctl"
+[ -e "$e/usr/bin/etcdutl" ] && install -m 0755 "$e/usr/bin/etcdutl" "$d/etcdutl"
+touch -d @0 "$d" "$d"/*
+SETCD_F="github.com/etcd-io/etcd/releases/download/v$SETCD_V/etcd-v$SETCD_V-linux-$ARCH.tar.gz"
+pack "$OUT/$SETCD_F" "$WORK/sid-etcd" "etcd-v$SETCD_V-linux-$ARCH"
+
+# containerd: containerd-V-linux-ARCH.tar.gz holding bin/{containerd,containerd-shim-runc-v2,ctr}
+k=$(unpack containerd "$SID_DEBS")
+d="$WORK/sid-ctd/bin"; mkdir -p "$d"
+for b in containerd containerd-shim-runc-v2 ctr; do install -m 0755 "$k/usr/bin/$b" "$d/$b"; done
+touch -d @0 "$d" "$d"/*
+SCONTAINERD_F="github.com/containerd/containerd/releases/download/v$SCONTAINERD_V/containerd-$SCONTAINERD_V-linux-$ARCH.tar.gz"
+pack "$OUT/$SCONTAINERD_F" "$WORK/sid-ctd" bin
+
+# kubectl: the real binary at the upstream kubectl path
+k=$(unpack kubectl "$SID_DEBS")
+SKUBECTL_F="dl.k8s.io/release/v$SKUBECTL_V/bin/linux/$ARCH/kubectl"
+put_bin "$OUT/$SKUBECTL_F" "$k/usr/bin/kubectl"
+"$OUT/$SKUBECTL_F" version --client >/dev/null 2>&1 || { log "the sid kubectl does not run here"; exit 1; }
+
+# Stand-ins for the kube version upgraded to (kubectl too: kube_version names it for a
+# kubeforge without a kubectl_version variable).
+for b in kubeadm kubelet kubectl; do
+    stand_in "$b" "$KUBE_UPGRADE_VERSION" "$OUT/dl.k8s.io/release/v$KUBE_UPGRADE_VERSION/bin/linux/$ARCH/$b"
+done
+
+{
+    echo "# Written by tests/lab/files-repo.sh: the upgrade targets from lab-vars.yml. Real: etcd and"
+    echo "# containerd (Debian sid packages repacked), runc and cni_plugins (bookworm, unchanged: sid's"
+    echo "# runc needs glibc 2.38), and kubectl $SKUBECTL_V (Debian sid's build of kubectl, see"
+    echo "# kubectl_version). Stand-ins: kubeadm, kubelet and kubectl at kube_version, nerdctl, crictl,"
+    echo "# cilium_cli. kube_version names kubeadm, kubelet AND kubectl in Kubespray; kubectl_version is"
+    echo "# read only by a kubeforge that gives kubectl its own version variable."
+    echo "files_repo: http://10.213.0.1:8080"
+    echo "etcd_version: \"$SETCD_V\""
+    echo "containerd_version: \"$SCONTAINERD_V\""
+    echo "runc_version: \"$RUNC_V\""
+    echo "cni_version: \"$CNI_V\""
+    echo "kube_version: \"$KUBE_UPGRADE_VERSION\""
+    echo "kubectl_version: \"$SKUBECTL_V\""
+    echo "nerdctl_version: \"$NERDCTL_VERSION\""
+    echo "crictl_version: \"$CRICTL_VERSION\""
+    echo "cilium_cli_version: \"$CILIUM_CLI_VERSION\""
+    echo "artifact_checksums:"
+    echo "  etcd: {\"$SETCD_V\": {amd64: $(sha "$SETCD_F")}}"
+    echo "  containerd: {\"$SCONTAINERD_V\": {amd64: $(sha "$SCONTAINERD_F")}}"
+    echo "  runc: {\"$RUNC_V\": {amd64: $(sha "$RUNC_F")}}"
+    echo "  cni_plugins: {\"$CNI_V\": {amd64: $(sha "$CNI_F")}}"
+    for b in kubeadm kubelet; do
+        echo "  $b: {\"$KUBE_UPGRADE_VERSION\": {amd64: $(sha "dl.k8s.io/release/v$KUBE_UPGRADE_VERSION/bin/linux/$ARCH/$b")}}"
+    done
+    echo "  kubectl: {\"$KUBE_UPGRADE_VERSION\": {amd64: $(sha "dl.k8s.io/release/v$KUBE_UPGRADE_VERSION/bin/linux/$ARCH/kubectl")}, \"$SKUBECTL_V\": {amd64: $(sha "$SKUBECTL_F")}}"
+    echo "  nerdctl: {\"$NERDCTL_VERSION\": {amd64: $(sha "$NERDCTL_F")}}"
+    echo "  crictl: {\"$CRICTL_VERSION\": {amd64: $(sha "$CRICTL_F")}}"
+    echo "  cilium_cli: {\"$CILIUM_CLI_VERSION\": {amd64: $(sha "$CILIUM_F")}}"
+} > "$OUT/lab-vars-upgrade.yml.tmp"
+mv -f "$OUT/lab-vars-upgrade.yml.tmp" "$OUT/lab-vars-upgrade.yml"
+log "upgrade set: etcd $SETCD_V, containerd $SCONTAINERD_V, kubectl $SKUBECTL_V (real, Debian sid); kube $KUBE_UPGRADE_VERSION (stand-ins) in $OUT/lab-vars-upgrade.yml"

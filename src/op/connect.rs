@@ -146,3 +146,14 @@ async fn ssh(
     })?;
     Ok(Arc::new(t))
 }
+
+/// Connect options from the command line's SSH flags and the inventory's bastion.
+pub fn options(ssh: &crate::cli::SshArgs, cluster: &Cluster) -> ConnectOptions {
+    ConnectOptions {
+        private_key: ssh.private_key.clone(),
+        known_hosts: ssh.known_hosts.clone(),
+        accept_new_host_keys: ssh.accept_new_host_keys,
+        connect_timeout: Duration::from_secs(ssh.connect_timeout.max(1)),
+        bastion: bastion_of(cluster),
+    }
+}

@@ -1,0 +1,235 @@
+//! The command line: flags and subcommands (clap). Parsing only: `main` hands each
+//! subcommand to one operation in `op`. Also the source of completions and the man page.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// kubeforge's command line.
+#[derive(Parser)]
+#[command(
+    name = "kubeforge",
+    version,
+    about = "Kubernetes clusters over SSH from Kubespray-compatible inventories"
+)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Inspect and validate an inventory (nothing is contacted).
+    #[command(subcommand)]
+    Inventory(InventoryCmd),
+    /// Offline installs: every artifact URL and checksum the cluster needs.
+    #[command(subcommand)]
+    Offline(OfflineCmd),
+    /// Run a playbook on the inventory's hosts.
+    Run(Box<RunArgs>),
+    /// Check each host's health by its roles; a table host x check.
+    Health(Box<HealthArgs>),
+    /// Remove what cluster.yml installed (playbooks/reset.yml); needs --yes.
+    Reset(Box<ResetArgs>),
+    /// Write the admin kubeconfig with an API address this machine reaches.
+    Kubeconfig(Box<KubeconfigArgs>),
+    /// Show which tasks run on which host, in order, checked before any SSH.
+    Plan(Box<PlanArgs>),
+}
+
+/// `kubeforge kubeconfig`.
+#[derive(Args)]
+pub struct KubeconfigArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// Output file (mode 0600); stdout when absent.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge plan`.
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// The playbook (e.g. playbooks/cluster.yml).
+    pub playbook: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// `kubeforge offline ...`.
+#[derive(Subcommand)]
+pub enum OfflineCmd {
+    /// List every artifact (URL and sha256) the cluster's hosts download, for a mirror.
+    List {
+        /// The inventory.
+        #[command(flatten)]
+        inv: InventoryArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+/// `kubeforge health`.
+#[derive(Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge reset`.
+#[derive(Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// Proceed (required: kubeforge never asks).
+    #[arg(long)]
+    pub yes: bool,
+    /// The reset playbook.
+    #[arg(long, default_value = "playbooks/reset.yml")]
+    pub playbook: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Change nothing; report what would be removed.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge run`.
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// The playbook (e.g. playbooks/cluster.yml).
+    pub playbook: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Change nothing; report what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show unified diffs of file contents (secret-looking values masked).
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Hosts worked on at once (default: all).
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
+    /// Seconds a remote command may run unless its task sets `timeout`.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Events: `json` (stdout; human output goes to stderr) or `json=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// How to reach hosts.
+#[derive(Args, Clone, Default)]
+pub struct SshArgs {
+    /// Private key for every host without ansible_ssh_private_key_file.
+    #[arg(long)]
+    pub private_key: Option<PathBuf>,
+    /// known_hosts file (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// Record the keys of hosts not yet in known_hosts (a changed key is always refused).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Seconds to wait for an SSH connection.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout: u64,
+}
+
+/// Which hosts and tasks.
+#[derive(Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only these hosts (a pattern: group, host, a:b, a:&b, a:!b).
+    #[arg(short = 'l', long)]
+    pub limit: Option<String>,
+    /// Only tasks with these tags (comma-separated).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+}
+
+/// The inventory and extra variables.
+#[derive(Args, Clone)]
+pub struct InventoryArgs {
+    /// Inventory file, or a directory holding hosts.yaml / inventory.ini.
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: PathBuf,
+    /// Extra variables: key=value, @file.yml, or a JSON/YAML mapping (highest precedence).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+}
+
+/// `kubeforge inventory ...`.
+#[derive(Subcommand)]
+pub enum InventoryCmd {
+    /// Report every error and warning; exit 1 when there are errors.
+    Check {
+        /// The inventory.
+        #[command(flatten)]
+        inv: InventoryArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+    /// Hosts with roles, components, addresses and every resolved variable.
+    Show {
+        /// The inventory.
+        #[command(flatten)]
+        inv: InventoryArgs,
+        /// Only this host (and its variables, in table format).
+        #[arg(long)]
+        host: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
+        format: ShowFormat,
+        /// Print secret-looking values (tokens, keys, passwords) instead of masking them.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+}
+
+/// Output of check-like commands.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+/// Output of `inventory show`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// A table.
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}

@@ -1,0 +1,235 @@
+//! The common path of every playbook operation: load the playbook once, load the
+//! inventory, build the cluster over the defaults, take the lock, read the record, run
+//! the operation's preflight, build the plan; then execute it with the human stream and
+//! `--output` sinks, and apply the operation's record policy.
+
+use super::output::{write_json, Outputs};
+use super::{exit, print_diagnostics, OpError, Operation};
+use crate::cli::{InventoryArgs, SelectArgs, SshArgs};
+use crate::cluster::{Cluster, Render};
+use crate::inventory::Inventory;
+use crate::plan::{Plan, PlanOptions};
+use crate::report::events::Event;
+use crate::run::{HostState, RunOptions, RunSummary};
+use crate::state::{self, Lock, Record, RecordPolicy};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A plan ready to run, with what was checked on the way.
+pub struct Prepared {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// The plan.
+    pub plan: Plan,
+    /// The record as it was before the run.
+    pub record: Record,
+    /// The lock, held until the record is written (None for check runs and
+    /// operations that write nothing).
+    pub lock: Option<Lock>,
+}
+
+/// Loads, checks and plans; nothing is contacted. `check` runs take no lock.
+pub fn prepare(
+    op: &dyn Operation,
+    inv: &InventoryArgs,
+    playbook: &Path,
+    select: &SelectArgs,
+    check: bool,
+) -> Result<Prepared, OpError> {
+    let book = crate::playbook::load(playbook)?;
+    let inventory = Inventory::load(&inv.inventory, &inv.extra_vars)?;
+    let defaults = crate::defaults::with_roles(
+        crate::defaults::builtin()?,
+        crate::plan::role_defaults(&book),
+    );
+    let cluster = Cluster::build_with(inventory, &defaults, Render::Lazy);
+    let lock = if check || op.record_policy() == RecordPolicy::Nothing {
+        None
+    } else {
+        let lock = state::lock::acquire(&cluster.inventory.dir, op.name())
+            .map_err(state::StateError::from)?;
+        if let Some(stale) = &lock.took_over {
+            eprintln!(
+                "warning: a stale lock was left by {stale}, which is no longer running (killed or crashed); taking it over\n"
+            );
+        }
+        Some(lock)
+    };
+    let record = state::load(&cluster.inventory.dir)?;
+    let mut diags = crate::validate::validate(&cluster);
+    diags.extend(state::compare(&cluster, &record));
+    diags.extend(op.preflight(&cluster, &record));
+    if diags.iter().any(|d| d.is_error()) {
+        return Err(OpError::Refused {
+            diagnostics: diags,
+            summary: "the inventory has errors; nothing was run (see `kubeforge inventory check`)"
+                .into(),
+            exit: exit::INVALID,
+        });
+    }
+    print_diagnostics(&diags);
+    let opts = PlanOptions {
+        limit: select.limit.clone(),
+        tags: select.tags.clone(),
+        skip_tags: select.skip_tags.clone(),
+    };
+    let plan = crate::plan::build(&cluster, &book, &opts).map_err(|e| OpError::Refused {
+        summary: format!("{e}; nothing was run"),
+        diagnostics: e.0,
+        exit: exit::INVALID,
+    })?;
+    Ok(Prepared {
+        cluster,
+        plan,
+        record,
+        lock,
+    })
+}
+
+/// How to run a prepared plan.
+pub struct RunSettings<'a> {
+    /// Probe only.
+    pub check: bool,
+    /// Diffs of file contents.
+    pub diff: bool,
+    /// Hosts at once (None: all).
+    pub forks: Option<usize>,
+    /// Default step limit in seconds.
+    pub timeout: u64,
+    /// `--output` flags.
+    pub outputs: &'a [String],
+    /// SSH settings.
+    pub ssh: &'a SshArgs,
+    /// The playbook (its directory resolves relative `src`).
+    pub playbook: &'a Path,
+    /// Keep the events (health builds its table from them) and keep the human stream
+    /// off stdout unless JSON is asked for.
+    pub collect: bool,
+}
+
+/// What a run gave.
+pub struct Ran {
+    /// The runner's summary.
+    pub summary: RunSummary,
+    /// The events, when collected.
+    pub events: Vec<Event>,
+}
+
+impl Ran {
+    /// The exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.summary.exit_code()
+    }
+
+    /// Hosts that completed every step.
+    pub fn completed(&self) -> Vec<String> {
+        self.summary
+            .states
+            .iter()
+            .filter(|(_, s)| matches!(s, HostState::Active))
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+}
+
+/// Runs a prepared plan; prints the human stream, writes `--output` sinks, then applies
+/// the operation's record policy (not after check mode or an interrupted run).
+pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Result<Ran, OpError> {
+    let outputs = Outputs::parse(s.outputs)?;
+    let mut writers = outputs.writers()?;
+    let Prepared {
+        cluster,
+        plan,
+        lock,
+        ..
+    } = prepared;
+    let forks = s.forks.unwrap_or(cluster.hosts.len()).max(1);
+    let opts = RunOptions {
+        check: s.check,
+        diff: s.diff,
+        forks,
+        default_timeout: s.timeout.max(1),
+        cache_dir: super::cache_dir(),
+        playbook_dir: s
+            .playbook
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let connector = super::connect::connector(super::connect::options(s.ssh, &cluster));
+    let record_for =
+        (!s.check && op.record_policy() != RecordPolicy::Nothing).then(|| cluster.clone());
+    let playbook_name = crate::inventory::display_path(s.playbook);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| OpError::Io {
+            what: "cannot start the runtime".into(),
+            source,
+        })?;
+    let collect = s.collect;
+    let quiet_human = collect && !outputs.json_stdout;
+    let human_to_stderr = outputs.human_to_stderr();
+    let ran = runtime.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: finishing running steps, starting no new ones");
+                flag.store(true, Ordering::SeqCst);
+            }
+        });
+        let printer = tokio::task::spawn_blocking(move || {
+            use std::io::IsTerminal;
+            let (out, tty): (Box<dyn std::io::Write + Send>, bool) =
+                if human_to_stderr || quiet_human {
+                    (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+                } else {
+                    (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
+                };
+            let mut human = crate::report::human::Human::new(out, tty);
+            let mut kept = Vec::new();
+            while let Some(ev) = rx.blocking_recv() {
+                human.event(&ev);
+                write_json(&mut writers, &ev);
+                if collect {
+                    kept.push(ev);
+                }
+            }
+            for w in writers.iter_mut() {
+                let _ = w.flush();
+            }
+            kept
+        });
+        let summary = crate::run::run(cluster, plan, opts, connector, tx, interrupted).await;
+        let events = printer.await.unwrap_or_default();
+        Ran { summary, events }
+    });
+    if let (Some(c), Some(lock)) = (&record_for, &lock) {
+        if !ran.summary.interrupted {
+            if let Err(e) = state::apply(
+                c,
+                lock,
+                op.record_policy(),
+                &ran.completed(),
+                op.name(),
+                &playbook_name,
+            ) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+    drop(lock);
+    Ok(ran)
+}
+
+/// A successful run's exit code, or 130 when interrupted.
+pub fn code_of(ran: &Ran) -> u8 {
+    if ran.summary.interrupted {
+        exit::INTERRUPTED
+    } else {
+        ran.exit_code()
+    }
+}

@@ -1,0 +1,2 @@
+fqdn_plain: true
+v: plain
