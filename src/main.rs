@@ -8,6 +8,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Errors in CI logs and files stay one line per message: wrap only on a terminal.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .wrap_lines(tty)
+                .break_words(false)
+                .build(),
+        )
+    }));
     let result = match cli.command {
         Command::Inventory(InventoryCmd::Check { inv, format }) => {
             op::inventory::check(&inv, format)

@@ -28,10 +28,25 @@ impl std::fmt::Display for Holder {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let ago = now.saturating_sub(self.started_at);
+        let at = i64::try_from(self.started_at)
+            .ok()
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+            .map(|t| {
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )
+            })
+            .unwrap_or_else(|| format!("{} s after the epoch", self.started_at));
         write!(
             f,
-            "{} (pid {} on {}, started {} s ago, at {} seconds since the epoch)",
-            self.operation, self.pid, self.machine, ago, self.started_at
+            "{} (pid {} on {}, started {at}, {ago} s ago)",
+            self.operation, self.pid, self.machine
         )
     }
 }

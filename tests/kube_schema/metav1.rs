@@ -129,11 +129,26 @@ pub struct Time(pub String);
 
 fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(|c| c.is_ascii_digit()));
-    if b.len() < 20 || !digits(0..4) || b[4] != b'-' || !digits(5..7) || b[7] != b'-' || !digits(8..10) {
+    let digits = |r: std::ops::Range<usize>| {
+        r.clone()
+            .all(|i| b.get(i).is_some_and(|c| c.is_ascii_digit()))
+    };
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+    {
         return false;
     }
-    if b[10] != b'T' || !digits(11..13) || b[13] != b':' || !digits(14..16) || b[16] != b':' || !digits(17..19) {
+    if b[10] != b'T'
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
         return false;
     }
     let mut i = 19;
@@ -188,15 +203,21 @@ pub enum Quantity {
 /// (n u m "" k M G T P E, Ki Mi Gi Ti Pi Ei) or a decimal exponent (e/E followed by an integer).
 pub fn is_quantity(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let num_len = s.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
+    let num_len = s
+        .bytes()
+        .take_while(|c| c.is_ascii_digit() || *c == b'.')
+        .count();
     let (num, suffix) = s.split_at(num_len);
     if num.is_empty() || num.matches('.').count() > 1 || !num.bytes().any(|c| c.is_ascii_digit()) {
         return false;
     }
     match suffix {
-        "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => true,
+        "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti"
+        | "Pi" | "Ei" => true,
         _ => {
-            let Some(exp) = suffix.strip_prefix(['e', 'E']) else { return false };
+            let Some(exp) = suffix.strip_prefix(['e', 'E']) else {
+                return false;
+            };
             let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
             !exp.is_empty() && exp.bytes().all(|c| c.is_ascii_digit())
         }
@@ -270,7 +291,11 @@ impl<'de> Deserialize<'de> for TimeOrMetaDuration {
 pub struct BootstrapTokenString(pub String);
 
 pub fn is_bootstrap_token(s: &str) -> bool {
-    let ok = |p: &str, n: usize| p.len() == n && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = |p: &str, n: usize| {
+        p.len() == n
+            && p.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
     matches!(s.split_once('.'), Some((id, secret)) if ok(id, 6) && ok(secret, 16))
 }
 

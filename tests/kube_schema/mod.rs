@@ -135,17 +135,29 @@ fn parse_document_at(doc: &str, line_offset: usize) -> Result<KubeDocument, Stri
     let o = line_offset;
     Ok(match (api, kind) {
         (kubeadm::API_VERSION, "InitConfiguration") => KubeDocument::Init(dec(doc, &what, o)?),
-        (kubeadm::API_VERSION, "ClusterConfiguration") => KubeDocument::Cluster(dec(doc, &what, o)?),
+        (kubeadm::API_VERSION, "ClusterConfiguration") => {
+            KubeDocument::Cluster(dec(doc, &what, o)?)
+        }
         (kubeadm::API_VERSION, "JoinConfiguration") => KubeDocument::Join(dec(doc, &what, o)?),
         (kubeadm::API_VERSION, "ResetConfiguration") => KubeDocument::Reset(dec(doc, &what, o)?),
-        (kubeadm::API_VERSION, "UpgradeConfiguration") => KubeDocument::Upgrade(dec(doc, &what, o)?),
-        (kubelet::API_VERSION, "KubeletConfiguration") => KubeDocument::Kubelet(dec(doc, &what, o)?),
-        (kubeproxy::API_VERSION, "KubeProxyConfiguration") => KubeDocument::KubeProxy(dec(doc, &what, o)?),
+        (kubeadm::API_VERSION, "UpgradeConfiguration") => {
+            KubeDocument::Upgrade(dec(doc, &what, o)?)
+        }
+        (kubelet::API_VERSION, "KubeletConfiguration") => {
+            KubeDocument::Kubelet(dec(doc, &what, o)?)
+        }
+        (kubeproxy::API_VERSION, "KubeProxyConfiguration") => {
+            KubeDocument::KubeProxy(dec(doc, &what, o)?)
+        }
         _ => {
             return Err(format!(
                 "{what} at line {}: unsupported apiVersion/kind; supported: {}",
                 line_offset + 1,
-                SUPPORTED.iter().map(|(a, k)| format!("{a} {k}")).collect::<Vec<_>>().join(", ")
+                SUPPORTED
+                    .iter()
+                    .map(|(a, k)| format!("{a} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         }
     })
@@ -222,7 +234,10 @@ fn describe(what: &str, err: &serde_saphyr::Error, doc: &str, line_offset: usize
     // serde-saphyr appends " at line L, column C" relative to the document: replaced below by
     // the line in the whole file.
     if let Some(pos) = msg.rfind(" at line ") {
-        if msg[pos + 9..].chars().all(|c| c.is_ascii_digit() || c == ',' || c == ' ' || c.is_ascii_alphabetic()) {
+        if msg[pos + 9..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == ' ' || c.is_ascii_alphabetic())
+        {
             msg.truncate(pos);
         }
     }
@@ -288,7 +303,11 @@ pub fn yaml_path_at(doc: &str, target_line: usize) -> String {
                 }
             }
             let idx = last_idx.map_or(0, |k| k + 1);
-            stack.push(Frame { indent: ind, seg: format!("[{idx}]"), item: Some(idx) });
+            stack.push(Frame {
+                indent: ind,
+                seg: format!("[{idx}]"),
+                item: Some(idx),
+            });
             let after = &rest[1..];
             let spaces = after.len() - after.trim_start_matches(' ').len();
             ind += 1 + spaces;
@@ -305,7 +324,11 @@ pub fn yaml_path_at(doc: &str, target_line: usize) -> String {
             while stack.last().is_some_and(|top| top.indent >= ind) {
                 stack.pop();
             }
-            stack.push(Frame { indent: ind, seg: key, item: None });
+            stack.push(Frame {
+                indent: ind,
+                seg: key,
+                item: None,
+            });
             let v = value.trim();
             if v.starts_with('|') || v.starts_with('>') {
                 block_scalar_owner = Some(ind);

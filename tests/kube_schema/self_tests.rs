@@ -236,19 +236,52 @@ fn valid_documents_pass() {
     let kinds = check_multi_kinds(KUBESPRAY_SHAPED).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         kinds,
-        ["InitConfiguration", "ClusterConfiguration", "UpgradeConfiguration", "KubeProxyConfiguration", "KubeletConfiguration"]
+        [
+            "InitConfiguration",
+            "ClusterConfiguration",
+            "UpgradeConfiguration",
+            "KubeProxyConfiguration",
+            "KubeletConfiguration"
+        ]
     );
     let kinds = check_multi_kinds(KUBEFORGE_SHAPED).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(kinds, ["InitConfiguration", "ClusterConfiguration", "KubeProxyConfiguration", "KubeletConfiguration"]);
+    assert_eq!(
+        kinds,
+        [
+            "InitConfiguration",
+            "ClusterConfiguration",
+            "KubeProxyConfiguration",
+            "KubeletConfiguration"
+        ]
+    );
     // decoded values are reachable for assertions
     let docs = parse_multi(KUBESPRAY_SHAPED).unwrap();
-    let KubeDocument::Cluster(c) = &docs[1] else { panic!("second document is not ClusterConfiguration") };
-    let sans = c.apiServer.as_ref().and_then(|a| a.certSANs.as_ref()).unwrap();
+    let KubeDocument::Cluster(c) = &docs[1] else {
+        panic!("second document is not ClusterConfiguration")
+    };
+    let sans = c
+        .apiServer
+        .as_ref()
+        .and_then(|a| a.certSANs.as_ref())
+        .unwrap();
     assert!(sans.iter().any(|s| s == "203.0.113.10"));
-    let KubeDocument::Init(i) = &docs[0] else { panic!() };
-    assert_eq!(i.nodeRegistration.as_ref().unwrap().taints.as_ref().unwrap().len(), 1);
+    let KubeDocument::Init(i) = &docs[0] else {
+        panic!()
+    };
+    assert_eq!(
+        i.nodeRegistration
+            .as_ref()
+            .unwrap()
+            .taints
+            .as_ref()
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(i.localAPIEndpoint.as_ref().unwrap().bindPort.unwrap() == 6443);
-    let KubeDocument::KubeProxy(p) = &docs[3] else { panic!() };
+    let KubeDocument::KubeProxy(p) = &docs[3] else {
+        panic!()
+    };
     assert!(p.clientConnection.as_ref().unwrap().qps.unwrap() == 5.0);
     assert!(p.clientConnection.as_ref().unwrap().kubeconfig.is_none());
 }
@@ -256,15 +289,31 @@ fn valid_documents_pass() {
 #[test]
 fn misspelt_field_fails_with_its_path() {
     let doc = KUBESPRAY_SHAPED.replace("  certSANs:\n", "  certSans:\n");
-    let err = expect_err(&doc, &["ClusterConfiguration", "certSans", "apiServer.certSans"]);
+    let err = expect_err(
+        &doc,
+        &["ClusterConfiguration", "certSans", "apiServer.certSans"],
+    );
     assert!(err.starts_with("document 2 "), "{err}");
     // nested two levels down, in the kubelet document
-    let doc = KUBESPRAY_SHAPED.replace("  webhook:\n    enabled: true", "  webhook:\n    enable: true");
-    expect_err(&doc, &["KubeletConfiguration", "enable", "authentication.webhook.enable"]);
+    let doc = KUBESPRAY_SHAPED.replace(
+        "  webhook:\n    enabled: true",
+        "  webhook:\n    enable: true",
+    );
+    expect_err(
+        &doc,
+        &[
+            "KubeletConfiguration",
+            "enable",
+            "authentication.webhook.enable",
+        ],
+    );
     // a v1beta3-only field (discovery.timeout moved to timeouts.discovery in v1beta4)
     let join = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: 10.0.0.11:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n  timeout: 5m0s\n";
     let err = check_document(join).unwrap_err();
-    assert!(err.contains("timeout") && err.contains("discovery.timeout"), "{err}");
+    assert!(
+        err.contains("timeout") && err.contains("discovery.timeout"),
+        "{err}"
+    );
     assert!(check_document(&join.replace("  timeout: 5m0s\n", "")).is_ok());
 }
 
@@ -275,7 +324,10 @@ fn extra_args_must_be_a_list_of_name_value() {
         "etcd:\n  local:",
         "controllerManager:\n  extraArgs:\n    node-cidr-mask-size-ipv4: \"24\"\netcd:\n  local:",
     );
-    expect_err(&doc, &["ClusterConfiguration", "controllerManager.extraArgs"]);
+    expect_err(
+        &doc,
+        &["ClusterConfiguration", "controllerManager.extraArgs"],
+    );
     // kubeletExtraArgs entry without its value
     let doc = KUBEFORGE_SHAPED.replace("      value: \"10.0.0.11\"\n", "");
     expect_err(&doc, &["InitConfiguration", "value"]);
@@ -287,31 +339,60 @@ fn wrong_scalar_types_fail() {
     let doc = KUBEFORGE_SHAPED.replace("bindPort: 6443", "bindPort: \"6443\"");
     expect_err(&doc, &["InitConfiguration", "localAPIEndpoint.bindPort"]);
     // quoted boolean where Go has a bool, float where Go has an int32
-    let doc = KUBESPRAY_SHAPED.replace("  imagePullSerial: true\nskipPhases", "  imagePullSerial: \"true\"\nskipPhases");
+    let doc = KUBESPRAY_SHAPED.replace(
+        "  imagePullSerial: true\nskipPhases",
+        "  imagePullSerial: \"true\"\nskipPhases",
+    );
     expect_err(&doc, &["nodeRegistration.imagePullSerial"]);
     let doc = KUBESPRAY_SHAPED.replace("oomScoreAdj: -999", "oomScoreAdj: -999.5");
     expect_err(&doc, &["KubeProxyConfiguration", "oomScoreAdj"]);
     // unquoted number / boolean where Go has a string (sigs.k8s.io/yaml makes them JSON numbers)
     let doc = KUBESPRAY_SHAPED.replace("value: \"24\"", "value: 24");
-    expect_err(&doc, &["ClusterConfiguration", "controllerManager.extraArgs[0].value"]);
+    expect_err(
+        &doc,
+        &[
+            "ClusterConfiguration",
+            "controllerManager.extraArgs[0].value",
+        ],
+    );
     let doc = KUBESPRAY_SHAPED.replace("imageTag: v1.14.2", "imageTag: 1.10");
     expect_err(&doc, &["dns.imageTag"]);
     let doc = KUBESPRAY_SHAPED.replace("    value: \"true\"", "    value: true");
     expect_err(&doc, &["apiServer.extraArgs[2].value"]);
     // list where a string is expected
-    let doc = KUBEFORGE_SHAPED.replace("podSubnet: \"10.233.64.0/18\"", "podSubnet: [\"10.233.64.0/18\"]");
+    let doc = KUBEFORGE_SHAPED.replace(
+        "podSubnet: \"10.233.64.0/18\"",
+        "podSubnet: [\"10.233.64.0/18\"]",
+    );
     expect_err(&doc, &["networking.podSubnet"]);
     // duplicate key
-    let doc = KUBEFORGE_SHAPED.replace("cgroupDriver: systemd", "cgroupDriver: systemd\ncgroupDriver: cgroupfs");
+    let doc = KUBEFORGE_SHAPED.replace(
+        "cgroupDriver: systemd",
+        "cgroupDriver: systemd\ncgroupDriver: cgroupfs",
+    );
     expect_err(&doc, &["KubeletConfiguration", "cgroupDriver"]);
 }
 
 #[test]
 fn durations_quantities_and_tokens_are_validated() {
-    for ok in ["10s", "1m30s", "0s", "0", "1.5h", "-1m", "+300ms", "2h45m", "1h0m0s", "87600h", "1us", "1\u{b5}s", ".5s"] {
+    for ok in [
+        "10s", "1m30s", "0s", "0", "1.5h", "-1m", "+300ms", "2h45m", "1h0m0s", "87600h", "1us",
+        "1\u{b5}s", ".5s",
+    ] {
         assert!(parse_go_duration(ok).is_ok(), "{ok} should parse");
     }
-    for bad in ["", "10", "1h30", "s", ".s", "10 s", "5x", "1d", "-", "9999999999999h"] {
+    for bad in [
+        "",
+        "10",
+        "1h30",
+        "s",
+        ".s",
+        "10 s",
+        "5x",
+        "1d",
+        "-",
+        "9999999999999h",
+    ] {
         assert!(parse_go_duration(bad).is_err(), "{bad:?} should not parse");
     }
     let doc = KUBESPRAY_SHAPED.replace("configSyncPeriod: 15m0s", "configSyncPeriod: 15 minutes");
@@ -337,15 +418,29 @@ fn required_fields_and_nil_vs_empty() {
     let err = check_document("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration:\n  name: w1\n").unwrap_err();
     assert!(err.contains("discovery"), "{err}");
     // external etcd needs endpoints
-    let doc = KUBESPRAY_SHAPED.replace("      endpoints:\n      - \"https://10.0.0.11:2379\"\n", "");
+    let doc =
+        KUBESPRAY_SHAPED.replace("      endpoints:\n      - \"https://10.0.0.11:2379\"\n", "");
     expect_err(&doc, &["endpoints"]);
     // taints: [] (no taint) is kept apart from an absent taints (kubeadm's default taint)
-    let with_empty = KUBEFORGE_SHAPED.replace("  name: \"cp1\"\n", "  name: \"cp1\"\n  taints: []\n");
+    let with_empty =
+        KUBEFORGE_SHAPED.replace("  name: \"cp1\"\n", "  name: \"cp1\"\n  taints: []\n");
     let docs = parse_multi(&with_empty).unwrap();
-    let KubeDocument::Init(i) = &docs[0] else { panic!() };
-    assert_eq!(i.nodeRegistration.as_ref().unwrap().taints.as_ref().map(Vec::len), Some(0));
+    let KubeDocument::Init(i) = &docs[0] else {
+        panic!()
+    };
+    assert_eq!(
+        i.nodeRegistration
+            .as_ref()
+            .unwrap()
+            .taints
+            .as_ref()
+            .map(Vec::len),
+        Some(0)
+    );
     let docs = parse_multi(KUBEFORGE_SHAPED).unwrap();
-    let KubeDocument::Init(i) = &docs[0] else { panic!() };
+    let KubeDocument::Init(i) = &docs[0] else {
+        panic!()
+    };
     assert!(i.nodeRegistration.as_ref().unwrap().taints.is_none());
 }
 
@@ -360,9 +455,16 @@ fn unknown_kinds_and_document_splitting() {
     assert_eq!(split_documents(&text).len(), 4);
     assert!(check_multi(&text).is_ok());
     // line numbers are reported against the whole file
-    let doc = format!("---\n{}", KUBEFORGE_SHAPED.replace("cgroupDriver: systemd", "cgroupDrivr: systemd"));
+    let doc = format!(
+        "---\n{}",
+        KUBEFORGE_SHAPED.replace("cgroupDriver: systemd", "cgroupDrivr: systemd")
+    );
     let err = check_multi(&doc).unwrap_err();
-    let line = doc.lines().position(|l| l.starts_with("cgroupDrivr")).unwrap() + 1;
+    let line = doc
+        .lines()
+        .position(|l| l.starts_with("cgroupDrivr"))
+        .unwrap()
+        + 1;
     assert!(err.contains(&format!("line {line},")), "{err}");
     assert!(check_multi("").is_err());
 }

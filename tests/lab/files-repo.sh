@@ -36,6 +36,10 @@ KUBE_UPGRADE_VERSION=${KF_LAB_KUBE_UPGRADE_VERSION:-1.36.5-standin}
 log() { printf '[files-repo] %s\n' "$*" >&2; }
 
 mkdir -p "$OUT" "$DEBS"
+# One build at a time per OUTDIR (tests may run this concurrently): the next one waits, then
+# finds everything up to date.
+exec 8>"$OUT/.files-repo.lock"
+flock 8
 fetch_debs() {
     local missing=()
     for p in etcd-server etcd-client containerd runc containernetworking-plugins; do
@@ -81,12 +85,12 @@ upver() { # PACKAGE [DEBDIR] -> upstream-style version (3.4.23-4+b4 -> 3.4.23, 1
 pack() { # OUTFILE DIR ENTRY...
     local out=$1 dir=$2; shift 2
     mkdir -p "$(dirname "$out")"
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$dir" -cf - "$@" | gzip -n -9 > "$out.tmp"
-    mv -f "$out.tmp" "$out"
+    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$dir" -cf - "$@" | gzip -n -9 > "$out.tmp.$$"
+    mv -f "$out.tmp.$$" "$out"
 }
 put_bin() { # OUTFILE SRC
     mkdir -p "$(dirname "$1")"
-    install -m 0755 "$2" "$1.tmp" && mv -f "$1.tmp" "$1"
+    install -m 0755 "$2" "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
 }
 stand_in() { # NAME VERSION OUTFILE
     mkdir -p "$(dirname "$3")"
@@ -174,8 +178,8 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     echo "  nerdctl: {\"$NERDCTL_VERSION\": {amd64: $(sha "$NERDCTL_F")}}"
     echo "  crictl: {\"$CRICTL_VERSION\": {amd64: $(sha "$CRICTL_F")}}"
     echo "  cilium_cli: {\"$CILIUM_CLI_VERSION\": {amd64: $(sha "$CILIUM_F")}}"
-} > "$OUT/lab-vars.yml.tmp"
-mv -f "$OUT/lab-vars.yml.tmp" "$OUT/lab-vars.yml"
+} > "$OUT/lab-vars.yml.tmp.$$"
+mv -f "$OUT/lab-vars.yml.tmp.$$" "$OUT/lab-vars.yml"
 log "etcd $ETCD_V, containerd $CONTAINERD_V, runc $RUNC_V, cni $CNI_V (real); kube $KUBE_VERSION, nerdctl, crictl, cilium-cli (stand-ins) in $OUT"
 
 [ "$SID" = 1 ] || exit 0
@@ -246,6 +250,6 @@ done
     echo "  nerdctl: {\"$NERDCTL_VERSION\": {amd64: $(sha "$NERDCTL_F")}}"
     echo "  crictl: {\"$CRICTL_VERSION\": {amd64: $(sha "$CRICTL_F")}}"
     echo "  cilium_cli: {\"$CILIUM_CLI_VERSION\": {amd64: $(sha "$CILIUM_F")}}"
-} > "$OUT/lab-vars-upgrade.yml.tmp"
-mv -f "$OUT/lab-vars-upgrade.yml.tmp" "$OUT/lab-vars-upgrade.yml"
+} > "$OUT/lab-vars-upgrade.yml.tmp.$$"
+mv -f "$OUT/lab-vars-upgrade.yml.tmp.$$" "$OUT/lab-vars-upgrade.yml"
 log "upgrade set: etcd $SETCD_V, containerd $SCONTAINERD_V, kubectl $SKUBECTL_V (real, Debian sid); kube $KUBE_UPGRADE_VERSION (stand-ins) in $OUT/lab-vars-upgrade.yml"

@@ -9,7 +9,9 @@ For every case under tests/parity/cases/ (or the ones named on the command line)
 2. the kubeforge side: `$KUBEFORGE inventory show -i INV --format json --show-secrets`;
 
 both run in the same fresh copy of the case, target/parity-work/CASE/, with the inventory
-given as a bare relative path (`-i hosts.ini`) from that directory. Then it compares
+given as a bare relative path (`-i hosts.ini`) from that directory. Files Ansible created
+there (lookup('password') credentials) are put back before kubeforge runs, so both sides
+see the same stored passwords. Then it compares
 acceptance, the host set, each host's groups (all groups incl. ancestors, without `all`),
 every variable's value and JSON type (deep, strict: 1, 1.0, True and "1" all differ), and
 the SSH target (address/port/user, where Ansible defines one). Each disagreement is printed
@@ -288,6 +290,11 @@ def deliberate_for(d, entries):
             ok = False
         if ok and "ansible_value" in m and not same(m["ansible_value"], d.get("ansible")):
             ok = False
+        if ok and m.get("octal_text"):
+            kv, av = d.get("kubeforge"), d.get("ansible")
+            ok = (isinstance(kv, str) and isinstance(av, int) and not isinstance(av, bool)
+                  and len(kv) > 1 and kv[0] == "0" and all(c in "01234567" for c in kv)
+                  and int(kv, 8) == av)
         if ok and "kubeforge_accepts" in m and d["kind"] == "acceptance":
             ok = (d["kubeforge"] == "accepted") == bool(m["kubeforge_accepts"])
         if ok:
@@ -342,6 +349,13 @@ def main():
         if a["accepted"] != (case["expect"] == "accept"):
             corpus_errors.append(f"{name}: case.yml says expect: {case['expect']}, but Ansible "
                                  f"{'accepted it' if a['accepted'] else 'rejected it: ' + str(a['error'])}")
+        for rel, text in (a.get("created_files") or {}).items():
+            p = os.path.join(run_dir, rel)
+            if not os.path.exists(p):
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "w", encoding="utf-8") as f:
+                    f.write(text)
+                os.chmod(p, 0o600)
         before = snapshot(run_dir)
         k = kubeforge_side(kf, run_dir, case)
         written = sorted(snapshot(run_dir) - before)

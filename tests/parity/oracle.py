@@ -8,6 +8,7 @@ inventory means and prints ONE normalized JSON document on stdout:
      "accepted": true|false,            # ansible-inventory parsed the inventory
      "error": str|null,                 # its error when not
      "warnings": [str],                 # Ansible's [WARNING] lines (informational)
+     "created_files": {relpath: text},  # files Ansible wrote in the case (password lookups)
      "hosts": {NAME: {
          "groups": [sorted, all groups incl. ancestors and "ungrouped", without "all"],
          "vars": {VAR: {"value": V, "type": T}},
@@ -287,11 +288,20 @@ def group_closure(listing):
     return out
 
 
+def files_under(d):
+    out = set()
+    for root, _dirs, files in os.walk(d):
+        for f in files:
+            out.add(os.path.relpath(os.path.join(root, f), d))
+    return out
+
+
 def oracle(case_dir, bindir):
     case_dir = os.path.abspath(case_dir)
     case = load_case(case_dir)
     version = ansible_version(bindir)
     work = tempfile.mkdtemp(prefix="kf-oracle-")
+    before = files_under(case_dir)
     try:
         a = Ansible(bindir, case_dir, case, work)
         rc, out, err = a.inventory_list()
@@ -344,6 +354,16 @@ def oracle(case_dir, bindir):
             for h in hosts:
                 hosts[h]["connection"] = connection_of(hosts[h]["vars"], options)
         doc["hosts"] = hosts
+        # Files Ansible created while rendering (lookup('password') credentials): kept so
+        # that compare.py can put them back into a fresh copy, as a migrating user has them.
+        created = {}
+        for rel in sorted(files_under(case_dir) - before):
+            try:
+                with open(os.path.join(case_dir, rel), encoding="utf-8") as f:
+                    created[rel] = f.read()
+            except (OSError, UnicodeDecodeError):
+                pass
+        doc["created_files"] = created
         return doc
     finally:
         shutil.rmtree(work, ignore_errors=True)
