@@ -101,13 +101,18 @@ fn text(v: &serde_json::Value) -> String {
     }
 }
 
+/// An artifact that cannot be resolved for a host (unknown, unpinned, bad checksum).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ArtifactError(pub String);
+
 /// Resolves an artifact with a host's variables: its version variable, `image_arch`,
 /// `files_repo` (a mirror keeping upstream paths), Kubespray's `<name>_download_url`
 /// override, and `artifact_checksums` (extra pinned checksums: name -> version -> arch).
 pub fn resolve(
     name: &str,
     get: &dyn Fn(&str) -> Option<serde_json::Value>,
-) -> Result<Resolved, String> {
+) -> Result<Resolved, ArtifactError> {
     let a = get_artifact(name)?;
     let version = get(&a.version_var)
         .map(|v| text(&v))
@@ -129,9 +134,9 @@ pub fn resolve(
             // A version kubeforge pins cannot be given another checksum: that is a
             // changed artifact, refused before any host is touched.
             if let Some(p) = pinned.as_ref().filter(|p| **p != given) {
-                return Err(format!(
+                return Err(ArtifactError(format!(
                     "artifact_checksums.{name}.{version}.{arch} is {given}, but kubeforge pins {p} for that file; a changed checksum is refused"
-                ));
+                )));
             }
             sha = Some(given);
         }
@@ -143,15 +148,15 @@ pub fn resolve(
                 pinned.extend(vs.keys().cloned());
             }
         }
-        return Err(format!(
+        return Err(ArtifactError(format!(
             "{name} {version} ({arch}) has no pinned checksum; pinned: {}; or add it under artifact_checksums.{name}",
             pinned.join(", ")
-        ));
+        )));
     };
     if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
+        return Err(ArtifactError(format!(
             "artifact_checksums.{name}.{version}.{arch}: '{sha256}' is not a sha256"
-        ));
+        )));
     }
     let files_repo = get("files_repo").map(|v| text(&v)).unwrap_or_default();
     let url = match get(&a.url_var).map(|v| text(&v)).filter(|u| !u.is_empty()) {
@@ -178,16 +183,16 @@ pub fn resolve(
     })
 }
 
-fn get_artifact(name: &str) -> Result<&'static Artifact, String> {
+fn get_artifact(name: &str) -> Result<&'static Artifact, ArtifactError> {
     get(name).ok_or_else(|| {
-        format!(
+        ArtifactError(format!(
             "unknown artifact '{name}' (known: {})",
             all()
                 .iter()
                 .map(|a| a.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )
+        ))
     })
 }
 
@@ -235,12 +240,14 @@ mod tests {
         };
         assert!(resolve("kubeadm", &changed)
             .unwrap_err()
+            .0
             .contains("a changed checksum is refused"));
         let bad = |n: &str| -> Option<serde_json::Value> {
             (n == "kube_version").then(|| "1.2.3".into())
         };
         assert!(resolve("kubelet", &bad)
             .unwrap_err()
+            .0
             .contains("no pinned checksum"));
     }
 

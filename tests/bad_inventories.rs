@@ -2,6 +2,8 @@
 //! inventory check` must exit with the right code and print exactly the expected
 //! diagnostics (code, message, file:line), and nothing else.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{fixture, kubeforge, parse_diagnostics, parse_load_error, Printed};

@@ -4,6 +4,8 @@
 //! `Cluster::build`, `validate` and `show_json`. Errors are fine; panics are not.
 //! (The cargo-fuzz target in fuzz/ runs the same pipeline under libFuzzer.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kubeforge::cluster::Cluster;
 use kubeforge::inventory::Inventory;
 use proptest::prelude::*;

@@ -4,6 +4,8 @@
 //! directory (variable precedence and where each value came from), the deprecated
 //! group names, and the repository's sample inventory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{

@@ -6,6 +6,8 @@
 //! legitimately move) are stripped. The INI and YAML forms must agree too, apart from
 //! the sources.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kubeforge::cluster::Cluster;
 use kubeforge::inventory::Inventory;
 use kubeforge::report::inventory::show_json;

@@ -3,6 +3,8 @@
 //! literals (as Ansible does), YAML values as YAML 1.1, and templates are rendered
 //! in each host's context whichever format they came from.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kubeforge::cluster::Cluster;
 use kubeforge::inventory::Inventory;
 use serde_json::{json, Value};

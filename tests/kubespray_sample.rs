@@ -4,6 +4,8 @@
 //! the generated kubeadm certificate key is stored once (mode 0600) and reused, and
 //! `check` names the one setting kubeforge does not support (calico).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{

@@ -7,6 +7,8 @@
 //! cilium-cli. The phases that would run kubeadm or install Cilium run in check mode here,
 //! and no assertion rests on a stand-in doing real work.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod lab_support;
 
 use lab_support::*;

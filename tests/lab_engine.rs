@@ -1,6 +1,8 @@
 //! The engine on real hosts: 3 Debian lab hosts booted by tests/lab/up.sh (systemd-nspawn,
 //! sshd, one network namespace each), reached over SSH by kubeforge's russh transport.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod lab_support;
 
 use lab_support::*;

@@ -1,6 +1,8 @@
 //! Every module, table-driven on the local transport: the probe sees the change, the
 //! apply makes it, the second probe finds nothing to do, and check mode changes nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kubeforge::modules::{self, Action, Context};
 use kubeforge::run::batch::{self, BatchStep};
 use serde_json::{json, Value};

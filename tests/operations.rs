@@ -4,6 +4,8 @@
 //! corrupt record refused, and the playbook features the operations rely on (pre_tasks
 //! and post_tasks order, role entries with when/tags/vars, check_mode on a task).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,6 +2,8 @@
 //! roles, the components and every task that will run there, and an etcd-only host is
 //! never sent a container-runtime or Kubernetes task.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 
 fn plan_json(playbook: &str) -> Value {

@@ -2,6 +2,8 @@
 //! directory): convergence, check mode, timeouts, placement, failure policy, handlers,
 //! JSON events. The same scenarios over SSH on lab hosts are in tests/lab_engine.rs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

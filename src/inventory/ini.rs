@@ -61,14 +61,19 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     ))
                 }
             };
-            check_name(name).map_err(|m| err(m, "group names are letters, digits, '_' and '-'"))?;
+            check_name(name).map_err(|m| {
+                err(
+                    m.to_string(),
+                    "group names are letters, digits, '_' and '-'",
+                )
+            })?;
             group = name.to_string();
             inv.group_mut(&group, Some(loc));
             continue;
         }
         match section {
             Section::Children => {
-                let tokens = tokenize(line).map_err(|m| err(m, "close the quote"))?;
+                let tokens = tokenize(line).map_err(|m| err(m.to_string(), "close the quote"))?;
                 let Some(first) = tokens.first() else {
                     continue;
                 };
@@ -78,8 +83,12 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                         "put one child group per line; variables go in [group:vars]",
                     ));
                 }
-                check_name(&first.text)
-                    .map_err(|m| err(m, "group names are letters, digits, '_' and '-'"))?;
+                check_name(&first.text).map_err(|m| {
+                    err(
+                        m.to_string(),
+                        "group names are letters, digits, '_' and '-'",
+                    )
+                })?;
                 inv.add_child(&group, &first.text, loc);
             }
             Section::Vars => {
@@ -90,8 +99,9 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     ));
                 };
                 let key = k.trim();
-                check_var_name(key)
-                    .map_err(|m| err(m, "variable names are letters, digits and '_'"))?;
+                check_var_name(key).map_err(|m| {
+                    err(m.to_string(), "variable names are letters, digits and '_'")
+                })?;
                 let value = strip_inline_comment(v.trim());
                 let (text, quoted) = unquote(value);
                 let var = Var {
@@ -103,7 +113,7 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     .insert(key.to_string(), var);
             }
             Section::Hosts => {
-                let tokens = tokenize(line).map_err(|m| err(m, "close the quote"))?;
+                let tokens = tokenize(line).map_err(|m| err(m.to_string(), "close the quote"))?;
                 let Some((first, rest)) = tokens.split_first() else {
                     continue;
                 };
@@ -118,8 +128,9 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                             "host lines are: name key=value key2=value2",
                         ));
                     };
-                    check_var_name(k)
-                        .map_err(|m| err(m, "variable names are letters, digits and '_'"))?;
+                    check_var_name(k).map_err(|m| {
+                        err(m.to_string(), "variable names are letters, digits and '_'")
+                    })?;
                     vars.insert(
                         k.to_string(),
                         Var {
@@ -139,11 +150,15 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     );
                 }
                 let names = expand_range(pattern).map_err(|m| {
-                    err(m, "a range is written name[01:10] or name[a:f], optionally with a stride [1:9:2]")
+                    err(m.to_string(), "a range is written name[01:10] or name[a:f], optionally with a stride [1:9:2]")
                 })?;
                 for name in names {
-                    check_name(&name)
-                        .map_err(|m| err(m, "host names are letters, digits, '.', '_' and '-'"))?;
+                    check_name(&name).map_err(|m| {
+                        err(
+                            m.to_string(),
+                            "host names are letters, digits, '.', '_' and '-'",
+                        )
+                    })?;
                     inv.add_host(&group, &name, loc.clone(), vars.clone());
                 }
             }
@@ -152,20 +167,25 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
     Ok(inv)
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+/// A problem on one INI line (the caller adds the location and the fix).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Problem(String);
+
+fn check_name(name: &str) -> Result<(), Problem> {
     if name.is_empty() {
-        return Err("empty name".into());
+        return Err(Problem("empty name".into()));
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_alphanumeric() || "._-:".contains(*c)))
     {
-        return Err(format!("'{name}' contains '{c}'"));
+        return Err(Problem(format!("'{name}' contains '{c}'")));
     }
     Ok(())
 }
 
-fn check_var_name(name: &str) -> Result<(), String> {
+fn check_var_name(name: &str) -> Result<(), Problem> {
     let ok = name
         .chars()
         .next()
@@ -174,7 +194,7 @@ fn check_var_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("'{name}' is not a valid variable name"))
+        Err(Problem(format!("'{name}' is not a valid variable name")))
     }
 }
 
@@ -184,7 +204,7 @@ struct Token {
 }
 
 /// Splits a host line shell-style: quotes group words, `#` starts a comment.
-fn tokenize(line: &str) -> Result<Vec<Token>, String> {
+fn tokenize(line: &str) -> Result<Vec<Token>, Problem> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -216,7 +236,7 @@ fn tokenize(line: &str) -> Result<Vec<Token>, String> {
                             }
                         }
                         Some(ch) => cur.push(ch),
-                        None => return Err(format!("unclosed {q} quote in '{line}'")),
+                        None => return Err(Problem(format!("unclosed {q} quote in '{line}'"))),
                     }
                 }
             }
@@ -310,14 +330,14 @@ fn split_port(token: &str) -> (&str, Option<u16>) {
 }
 
 /// Expands Ansible host ranges: `node[1:3]`, `node[01:10:2]`, `db-[a:c]`.
-fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
+fn expand_range(pattern: &str) -> Result<Vec<String>, Problem> {
     let Some(open) = pattern.find('[') else {
         return Ok(vec![pattern.to_string()]);
     };
     let close = pattern[open..]
         .find(']')
         .map(|i| i + open)
-        .ok_or_else(|| format!("unclosed '[' in host pattern '{pattern}'"))?;
+        .ok_or_else(|| Problem(format!("unclosed '[' in host pattern '{pattern}'")))?;
     let (head, body, tail) = (
         &pattern[..open],
         &pattern[open + 1..close],
@@ -325,22 +345,22 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     );
     let parts: Vec<&str> = body.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {
-        return Err(format!("bad range '[{body}]' in '{pattern}'"));
+        return Err(Problem(format!("bad range '[{body}]' in '{pattern}'")));
     }
     let stride: usize = match parts.get(2) {
         Some(s) => s
             .parse()
             .ok()
             .filter(|s| *s > 0)
-            .ok_or_else(|| format!("bad stride '{s}' in '{pattern}'"))?,
+            .ok_or_else(|| Problem(format!("bad stride '{s}' in '{pattern}'")))?,
         None => 1,
     };
     let mut items = Vec::new();
     if let (Ok(a), Ok(b)) = (parts[0].parse::<u64>(), parts[1].parse::<u64>()) {
         if a > b || b - a > 10_000 {
-            return Err(format!(
+            return Err(Problem(format!(
                 "range '[{body}]' in '{pattern}' is empty or too large"
-            ));
+            )));
         }
         let width = if parts[0].starts_with('0') {
             parts[0].len()
@@ -353,20 +373,20 @@ fn expand_range(pattern: &str) -> Result<Vec<String>, String> {
     } else if parts[0].len() == 1 && parts[1].len() == 1 {
         let (a, b) = (parts[0].as_bytes()[0], parts[1].as_bytes()[0]);
         if !a.is_ascii_alphabetic() || !b.is_ascii_alphabetic() || a > b {
-            return Err(format!("bad range '[{body}]' in '{pattern}'"));
+            return Err(Problem(format!("bad range '[{body}]' in '{pattern}'")));
         }
         for c in (a..=b).step_by(stride) {
             items.push((c as char).to_string());
         }
     } else {
-        return Err(format!("bad range '[{body}]' in '{pattern}'"));
+        return Err(Problem(format!("bad range '[{body}]' in '{pattern}'")));
     }
     // Several ranges in one pattern multiply: cap the product, not just each range.
     let rests = expand_range(tail)?;
     if items.len().saturating_mul(rests.len()) > MAX_RANGE_HOSTS {
-        return Err(format!(
+        return Err(Problem(format!(
             "'{pattern}' expands to more than {MAX_RANGE_HOSTS} hosts"
-        ));
+        )));
     }
     let mut out = Vec::with_capacity(items.len() * rests.len());
     for it in &items {

@@ -54,5 +54,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Controller,
     timeout: Timeout::Task,
     expressions: &["that"],
-    prepare: prepare,
+    prepare,
 };

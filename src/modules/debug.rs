@@ -40,5 +40,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Controller,
     timeout: Timeout::Task,
     expressions: &["var"],
-    prepare: prepare,
+    prepare,
 };

@@ -76,5 +76,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Controller,
     timeout: Timeout::Task,
     expressions: &[],
-    prepare: prepare,
+    prepare,
 };

@@ -23,5 +23,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Controller,
     timeout: Timeout::Task,
     expressions: &[],
-    prepare: prepare,
+    prepare,
 };

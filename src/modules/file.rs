@@ -63,5 +63,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Host,
     timeout: Timeout::Task,
     expressions: &[],
-    prepare: prepare,
+    prepare,
 };

@@ -42,5 +42,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Controller,
     timeout: Timeout::Task,
     expressions: &[],
-    prepare: prepare,
+    prepare,
 };

@@ -100,5 +100,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Host,
     timeout: Timeout::Task,
     expressions: &[],
-    prepare: prepare,
+    prepare,
 };

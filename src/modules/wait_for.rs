@@ -69,5 +69,5 @@ pub const DECL: ModuleDecl = ModuleDecl {
     runs: Runs::Host,
     timeout: Timeout::Own(max_seconds),
     expressions: &[],
-    prepare: prepare,
+    prepare,
 };

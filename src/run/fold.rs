@@ -203,3 +203,22 @@ impl Worker<'_> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Lab;
+    use crate::report::events::Status;
+
+    #[test]
+    fn loops_register_results_and_changed_failed_when_apply_per_item() {
+        let lab = Lab::new(
+            &[("h1", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: items\n      shell: \"echo {{ item }}\"\n      loop: [a, b]\n      register: out\n      changed_when: \"item == 'b'\"\n    - name: folded\n      assert:\n        that:\n          - out.results | length == 2\n          - out.results[0].stdout == 'a'\n          - out.results[1].item == 'b'\n          - out.changed\n          - not out.results[0].changed\n    - name: tolerated\n      shell: \"exit 3\"\n      register: r\n      failed_when: r.rc not in [0, 3]\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+        assert_eq!(done.status("h1", "items"), Some(Status::Changed));
+        assert_eq!(done.status("h1", "folded"), Some(Status::Ok));
+        assert_eq!(done.status("h1", "tolerated"), Some(Status::Changed));
+    }
+}

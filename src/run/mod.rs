@@ -12,6 +12,8 @@ mod play;
 mod queue;
 mod refs;
 mod scope;
+#[cfg(test)]
+pub(crate) mod tests;
 mod worker;
 
 use crate::cluster::{Cluster, ClusterHost};

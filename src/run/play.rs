@@ -205,3 +205,54 @@ async fn barrier(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, i: usize, hosts: &[S
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Lab;
+    use crate::report::events::{Event, Status};
+
+    #[test]
+    fn serial_batches_and_run_once_barriers() {
+        let lab = Lab::new(
+            &[("h1", "kube_node"), ("h2", "kube_node"), ("h3", "kube_node")],
+            "- hosts: all\n  serial: 1\n  tasks:\n    - name: order\n      shell: \"echo {{ inventory_hostname }} >> {{ root }}/order\"\n    - name: once\n      shell: \"echo once >> {{ root }}/once\"\n      run_once: true\n      register: one\n    - name: everyone sees it\n      assert: {that: [\"one.rc == 0\"]}\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+        // serial: 1 runs one host after another, in natural order.
+        assert_eq!(
+            std::fs::read_to_string(lab.path("order")).unwrap(),
+            "h1\nh2\nh3\n"
+        );
+        // run_once runs once per batch (as Ansible, with serial).
+        assert_eq!(
+            std::fs::read_to_string(lab.path("once"))
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
+        assert_eq!(done.status("h3", "everyone sees it"), Some(Status::Ok));
+    }
+
+    #[test]
+    fn max_fail_percentage_stops_later_batches_with_a_reason() {
+        let lab = Lab::new(
+            &[("h1", "kube_node"), ("h2", "kube_node"), ("h3", "kube_node")],
+            "- hosts: all\n  serial: 1\n  max_fail_percentage: 0\n  tasks:\n    - name: fail on h1\n      fail: {msg: no}\n      when: inventory_hostname == 'h1'\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 2);
+        let stopped: Vec<&String> = done
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::HostStopped { host, reason } if reason.contains("max_fail_percentage") => {
+                    Some(host)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stopped, ["h2", "h3"]);
+    }
+}

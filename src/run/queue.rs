@@ -12,7 +12,26 @@ use crate::transport::ExecRequest;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A file could not be staged on a host before its step.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StageError {
+    /// The controller-side download.
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    /// The upload.
+    #[error("pushing {local} to {remote}: {source}")]
+    Upload {
+        /// Local file.
+        local: String,
+        /// Remote path.
+        remote: String,
+        /// Why.
+        source: crate::transport::TransportError,
+    },
+}
+
 impl Worker<'_> {
+    /// Sends the queued steps (one round trip, more only to push staged files) and
     /// records every task's result in order.
     pub(super) async fn flush(&mut self) {
         if let Some(done) = self.execute().await {
@@ -126,7 +145,7 @@ impl Worker<'_> {
                 };
                 if let Err(e) = self.stage(&conn, &step).await {
                     self.pending.clear();
-                    self.fail_task(&task, started, e);
+                    self.fail_task(&task, started, e.to_string());
                     return None;
                 }
                 start += n - 1;
@@ -144,15 +163,63 @@ impl Worker<'_> {
         &self,
         conn: &Arc<dyn crate::transport::Transport>,
         step: &modules::RemoteStep,
-    ) -> Result<(), String> {
+    ) -> Result<(), StageError> {
         if let Some(f) = &step.fetch {
             fetch::ensure(f).await?;
         }
         for (local, remote, mode) in &step.uploads {
             conn.upload(local, remote, *mode, self.pending_become)
                 .await
-                .map_err(|e| format!("pushing {} to {remote}: {e}", local.display()))?;
+                .map_err(|source| StageError::Upload {
+                    local: local.display().to_string(),
+                    remote: remote.clone(),
+                    source,
+                })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Lab;
+    use crate::report::events::Status;
+
+    #[test]
+    fn a_file_from_the_controller_ends_the_batch_and_the_rest_resumes() {
+        let lab = Lab::new(
+            &[("h1", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: before\n      copy: {dest: \"{{ root }}/before\", content: \"x\\n\"}\n    - name: pushed\n      copy: {src: \"{{ root }}/source.bin\", dest: \"{{ root }}/pushed.bin\"}\n    - name: after\n      copy: {dest: \"{{ root }}/after\", content: \"y\\n\"}\n",
+        );
+        // Not UTF-8: copied by upload, not inlined in the script.
+        std::fs::write(lab.path("source.bin"), [0u8, 159, 146, 150].repeat(70_000)).unwrap();
+        let cold = lab.run(false);
+        assert_eq!(cold.summary.exit_code(), 0, "{:?}", cold.events);
+        assert_eq!(cold.status("h1", "after"), Some(Status::Changed));
+        assert_eq!(
+            std::fs::read(lab.path("pushed.bin")).unwrap(),
+            std::fs::read(lab.path("source.bin")).unwrap()
+        );
+        let warm = lab.run(false);
+        assert_eq!(warm.changed("h1"), 0);
+        assert_eq!(
+            warm.sessions.get("h1"),
+            Some(&1),
+            "nothing to push: one session"
+        );
+    }
+
+    #[test]
+    fn a_failed_step_ends_its_host_and_the_others_go_on() {
+        let lab = Lab::new(
+            &[("h1", "kube_node"), ("h2", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: breaks on h1\n      shell: \"test {{ inventory_hostname }} != h1\"\n    - name: later\n      copy: {dest: \"{{ root }}/{{ inventory_hostname }}-later\", content: \"z\\n\"}\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 2);
+        assert_eq!(done.status("h1", "breaks on h1"), Some(Status::Failed));
+        assert_eq!(done.status("h1", "later"), None);
+        assert!(lab.path("h2-later").exists());
+        assert!(!lab.path("h1-later").exists());
     }
 }

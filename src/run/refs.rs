@@ -61,3 +61,38 @@ pub(super) fn referenced(task: &Task) -> HashSet<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Location;
+
+    #[test]
+    fn names_come_from_conditions_arguments_loops_and_declared_expressions() {
+        let mut t = Task::new(
+            "t",
+            "assert",
+            serde_json::json!({"that": ["probe.rc == 0", "size > limit"]}),
+            Location::new("x.yml", 1),
+            None,
+        );
+        t.when = vec!["enabled | bool".into()];
+        t.loop_ = Some(crate::playbook::Loop {
+            items: serde_json::json!("{{ members }}"),
+            var: "item".into(),
+        });
+        let names = referenced(&t);
+        for n in ["probe", "size", "limit", "enabled", "members"] {
+            assert!(names.contains(n), "{n} missing from {names:?}");
+        }
+        // A module without expression arguments: plain strings are not read as names.
+        let c = Task::new(
+            "c",
+            "command",
+            serde_json::json!({"cmd": "echo probe.rc"}),
+            Location::new("x.yml", 2),
+            None,
+        );
+        assert!(!referenced(&c).contains("probe"));
+    }
+}

@@ -139,3 +139,28 @@ impl Worker<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Lab;
+    use crate::report::events::Event;
+
+    #[test]
+    fn precedence_and_masking() {
+        let lab = Lab::new(
+            &[("h1", "kube_node")],
+            "- hosts: all\n  vars: {word: play, api_token: s3cr3t-token-value}\n  tasks:\n    - name: task vars beat play vars\n      assert: {that: [\"word == 'task'\"]}\n      vars: {word: task}\n    - set_fact: {word: fact}\n    - name: facts beat play vars\n      assert: {that: [\"word == 'fact'\"]}\n    - name: loop item beats facts\n      assert: {that: [\"word == 'item'\"]}\n      loop: [item]\n      loop_control: {loop_var: word}\n    - name: secret in a message\n      debug: {msg: \"token is {{ api_token }}\"}\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+        let msg = done
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::StepResult { task, msg, .. } if task == "secret in a message" => msg.clone(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(msg, "token is ********");
+    }
+}

@@ -413,8 +413,7 @@ impl<'a> Worker<'a> {
         self.fail_host(HostState::Unreachable(why));
     }
 
-    /// Sends the queued steps (one round trip, more only to push staged files) and
-
+    /// Runs the handlers notified so far, in the order they are declared.
     async fn run_handlers(&mut self) {
         if self.rt.notified.is_empty() {
             return;

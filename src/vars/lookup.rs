@@ -115,8 +115,6 @@ fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Evaluates a `when:`-style condition in a context. An undefined name is an error,
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -866,11 +866,16 @@ class Handler(BaseHTTPRequestHandler):
         if namespaced and name is not None and ns is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         body = None
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if raw and ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+            # As a real server without that codec: 415, and client-go retries in JSON.
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: application/json, application/yaml (apiserver double)")
         if raw:
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise ApiError(400, "BadRequest", "apiserver double: request body is not JSON (YAML and protobuf are not served)")
+                raise ApiError(400, "BadRequest", "apiserver double: request body is not JSON (YAML is not served)")
         table = "as=Table" in accept and "g=meta.k8s.io" in accept
         m = self.command
         if name is None:

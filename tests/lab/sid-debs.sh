@@ -13,8 +13,8 @@
 # CACHE/.apt. Idempotent: a package with a .deb in the cache is not fetched again (no
 # network at all when all are there); KF_LAB_SID_REFRESH=1 updates the lists and fetches
 # the current sid versions (older .debs of the same package are removed).
-# Writes CACHE/versions.txt ("package version file sha256" per line) and prints the same
-# lines on stdout; progress goes to stderr. Never prompts; stdin is closed.
+# Writes CACHE/versions.txt ("package version file sha256" for every cached .deb) and prints
+# the lines of the packages asked for on stdout; progress goes to stderr. Never prompts; stdin is closed.
 # Env: KF_LAB_SID_DEBS, KF_LAB_SID_MIRROR (default: the mirror this machine's apt uses for
 # bookworm, KF_LAB_MIRROR if set), KF_LAB_SID_SUITE (default sid), KF_LAB_SID_REFRESH.
 set -euo pipefail
@@ -96,11 +96,9 @@ if ((${#missing[@]})); then
     done
 fi
 
-{
-    for p in "${PKGS[@]}"; do
-        f=$(compgen -G "$CACHE/${p}_*.deb" | head -1)
-        printf '%s %s %s %s\n' "$p" "$(dpkg-deb -f "$f" Version)" "$f" "$(sha256sum "$f" | cut -d' ' -f1)"
-    done
-} >"$CACHE/versions.txt.tmp"
+line() { # DEB -> "package version file sha256"
+    printf '%s %s %s %s\n' "$(dpkg-deb -f "$1" Package)" "$(dpkg-deb -f "$1" Version)" "$1" "$(sha256sum "$1" | cut -d' ' -f1)"
+}
+for f in "$CACHE"/*.deb; do [ -e "$f" ] && line "$f"; done >"$CACHE/versions.txt.tmp"
 mv -f "$CACHE/versions.txt.tmp" "$CACHE/versions.txt"
-cat "$CACHE/versions.txt"
+for p in "${PKGS[@]}"; do awk -v p="$p" '$1 == p' "$CACHE/versions.txt"; done

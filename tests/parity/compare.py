@@ -179,8 +179,11 @@ def kubeforge_side(kf, run_dir, case):
         if "--vault-password-file" in kubeforge_flags(kf):
             argv += ["--vault-password-file", vp]
     t0 = time.monotonic()
-    p = subprocess.run(argv, cwd=run_dir, env=env, capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=300)
+    try:
+        p = subprocess.run(argv, cwd=run_dir, env=env, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=300)
+    except subprocess.TimeoutExpired:
+        return {"accepted": False, "error": "timed out after 300 s", "hosts": {}}
     elapsed = time.monotonic() - t0
     doc = {"accepted": False, "error": None, "hosts": {}, "seconds": round(elapsed, 2)}
     if p.returncode != 0:
@@ -339,14 +342,20 @@ def main():
                                  if os.path.isfile(os.path.join(CASES, n, "case.yml")))
     entries = load_deliberate()
     used = set()
-    all_diffs, failing, corpus_errors, cached = [], 0, [], 0
+    all_diffs, failing, corpus_errors, cached = [], set(), [], 0
     for name in names:
         case_dir = os.path.join(CASES, name)
         run_dir = fresh_copy(case_dir, name)
         case = oracle.load_case(run_dir)
-        a, hit = ansible_side(case_dir, name, run_dir, bindir, not args.no_cache)
+        try:
+            a, hit = ansible_side(case_dir, name, run_dir, bindir, not args.no_cache)
+        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+            corpus_errors.append(f"{name}: the oracle failed: {one_line(str(e), 2000)}")
+            failing.add(name)
+            continue
         cached += hit
         if a["accepted"] != (case["expect"] == "accept"):
+            failing.add(name)
             corpus_errors.append(f"{name}: case.yml says expect: {case['expect']}, but Ansible "
                                  f"{'accepted it' if a['accepted'] else 'rejected it: ' + str(a['error'])}")
         for rel, text in (a.get("created_files") or {}).items():
@@ -373,7 +382,8 @@ def main():
                 print(line(d))
         if written:
             print(f"{name} - note: kubeforge wrote {', '.join(written)} in the inventory directory")
-        failing += undocumented > 0
+        if undocumented:
+            failing.add(name)
         all_diffs.extend(diffs)
         sys.stdout.flush()
     for c in corpus_errors:
@@ -387,7 +397,7 @@ def main():
           f"{oracle.ansible_version(bindir)}, kubeforge {kf}")
     print(f"parity: {len(und)} undocumented disagreement(s), "
           f"{len(all_diffs) - len(und)} deliberate ({', '.join(sorted(used)) or 'none'})")
-    print(f"parity: {len(names) - failing} passed, {failing} failed")
+    print(f"parity: {len(names) - len(failing)} passed, {len(failing)} failed")
     return 1 if und or corpus_errors else 0
 
 
