@@ -360,7 +360,7 @@ class Store:
         md.setdefault("uid", str(uuid.uuid4()))
         md.setdefault("creationTimestamp", now_rfc3339())
         if plural == "nodes":
-            spec = obj.setdefault("spec", {})
+            obj.setdefault("spec", {})
             st = obj.setdefault("status", {})
             st.setdefault("conditions", [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                           "message": "double: seeded as ready",
