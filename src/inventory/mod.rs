@@ -1,6 +1,7 @@
 //! Kubespray-compatible inventories: INI or YAML hosts files, `group_vars/` and
 //! `host_vars/`, `-e` extra vars, and Ansible's variable precedence.
 
+mod groups;
 mod ini;
 pub mod model;
 mod vars_files;
@@ -274,7 +275,7 @@ impl Inventory {
         extra: VarMap,
     ) -> Result<Inventory, InventoryError> {
         let mut warnings = Vec::new();
-        rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
+        groups::rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
         let mut groups: BTreeMap<String, GroupEntry> = parsed.groups.into_iter().collect();
         // Kubespray's dynamic_groups role puts every kube_control_plane, kube_node and
         // calico_rr host in k8s_cluster whatever the inventory says, so a k8s_cluster
@@ -312,7 +313,7 @@ impl Inventory {
             g.children.sort_by(|a, b| natural_cmp(a, b));
             g.children.dedup();
         }
-        let depth = group_depths(&groups)?;
+        let depth = groups::group_depths(&groups)?;
         let mut inv = Inventory {
             file,
             dir,
@@ -469,121 +470,6 @@ impl Inventory {
             extra: self.extra.keys().cloned().collect(),
         }
     }
-}
-
-fn rename_deprecated(
-    parsed: &mut Parsed,
-    group_vars: &mut BTreeMap<String, VarMap>,
-    warnings: &mut Vec<Diagnostic>,
-) {
-    for (old, new) in DEPRECATED_GROUPS {
-        if let Some(entry) = parsed.groups.shift_remove(old) {
-            warnings.push(
-                Diagnostic::warning(
-                    "deprecated-group",
-                    format!("group '{old}' is deprecated; read as '{new}'"),
-                )
-                .at(entry.location.clone())
-                .help(format!("rename the group to '{new}'")),
-            );
-            let target = parsed.group_mut(new, entry.location.clone());
-            for h in entry.hosts {
-                if !target.hosts.contains(&h) {
-                    target.hosts.push(h);
-                }
-            }
-            for c in entry.children {
-                if !target.children.contains(&c) {
-                    target.children.push(c);
-                }
-            }
-            for (k, v) in entry.vars {
-                target.vars.entry(k).or_insert(v);
-            }
-        }
-        for g in parsed.groups.values_mut() {
-            for c in g.children.iter_mut() {
-                if c == old {
-                    *c = new.to_string();
-                }
-            }
-        }
-        if let Some(vars) = group_vars.remove(old) {
-            let loc = vars
-                .values()
-                .next()
-                .map(|v| Location::new(v.origin.file.clone(), 0));
-            warnings.push(
-                Diagnostic::warning(
-                    "deprecated-group",
-                    format!("group_vars for '{old}' are read as '{new}'"),
-                )
-                .at(loc)
-                .help(format!("rename group_vars/{old} to group_vars/{new}")),
-            );
-            let target = group_vars.entry(new.to_string()).or_default();
-            for (k, v) in vars {
-                target.entry(k).or_insert(v);
-            }
-        }
-    }
-}
-
-/// Depth of each group below `all` (for precedence); a cycle of children is an error.
-fn group_depths(
-    groups: &BTreeMap<String, GroupEntry>,
-) -> Result<BTreeMap<String, usize>, InventoryError> {
-    fn visit(
-        name: &str,
-        groups: &BTreeMap<String, GroupEntry>,
-        path: &mut Vec<String>,
-        depth: usize,
-        out: &mut BTreeMap<String, usize>,
-    ) -> Result<(), InventoryError> {
-        if path.iter().any(|p| p == name) {
-            let loc = groups
-                .get(name)
-                .and_then(|g| g.location.clone())
-                .unwrap_or_else(|| Location::new("inventory", 0));
-            return Err(InventoryError::Syntax {
-                code: "group-cycle",
-                location: loc,
-                message: format!(
-                    "group '{name}' is its own ancestor: {} -> {name}",
-                    path.join(" -> ")
-                ),
-                help: "remove one of the children entries to break the cycle".into(),
-            });
-        }
-        let d = out.entry(name.to_string()).or_insert(depth);
-        *d = (*d).max(depth);
-        path.push(name.to_string());
-        if let Some(g) = groups.get(name) {
-            for c in &g.children {
-                visit(c, groups, path, depth + 1, out)?;
-            }
-        }
-        path.pop();
-        Ok(())
-    }
-    let mut out = BTreeMap::new();
-    out.insert("all".to_string(), 0);
-    let all_children: BTreeSet<&String> = groups.values().flat_map(|g| g.children.iter()).collect();
-    for name in groups.keys() {
-        if name == "all" {
-            continue;
-        }
-        if !all_children.contains(name) {
-            visit(name, groups, &mut vec!["all".to_string()], 1, &mut out)?;
-        }
-    }
-    // Groups only reachable through a cycle were never visited: find the cycle.
-    for name in groups.keys() {
-        if !out.contains_key(name) {
-            visit(name, groups, &mut Vec::new(), 1, &mut out)?;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

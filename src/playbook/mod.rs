@@ -2,7 +2,9 @@
 //! file:line on everything so that mistakes are reported before anything runs.
 
 mod load;
+mod nodes;
 mod role;
+mod task;
 
 pub use load::load;
 pub use role::Role;

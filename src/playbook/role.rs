@@ -1,7 +1,8 @@
 //! Roles on disk: roles/NAME/{tasks/main.yml, handlers/main.yml, defaults/main.yml,
 //! templates/, files/}.
 
-use super::load::{parse_tasks, read_yaml};
+use super::load::read_yaml;
+use super::task::parse_tasks;
 use super::{PlaybookError, Task};
 use crate::inventory::model::VarMap;
 use std::path::{Path, PathBuf};
