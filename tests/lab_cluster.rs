@@ -306,3 +306,89 @@ fn ha_layout_with_stacked_etcd_forms_a_three_member_cluster() {
         .stdin(std::process::Stdio::null())
         .output();
 }
+
+/// (host, task) pairs a run reported with `status`, sorted; with `unknown`, only those
+/// whose message says check mode could not predict them (or, negated, all others).
+fn steps_with(run: &Run, status: &str, unknown: Option<bool>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = run
+        .events
+        .iter()
+        .filter(|e| e["event"] == "step_result" && e["status"] == status)
+        .filter(|e| {
+            let is_unknown = e["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("unknown in check mode"));
+            unknown.is_none_or(|u| u == is_unknown)
+        })
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap_or("").to_string(),
+                e["task"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn check_mode_on_wiped_hosts_predicts_the_real_run() {
+    let _g = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    up(3, true);
+    let vars = artifacts();
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(
+        tmp.path(),
+        &[1, 2, 3],
+        &[
+            ("kube_control_plane", &[1]),
+            ("kube_node", &[2]),
+            ("etcd", &[3]),
+        ],
+        &format!("{LAB_VARS}\netcd_member_name: \"{{{{ inventory_hostname }}}}\""),
+    );
+    let check = cluster_run(
+        tmp.path(),
+        &inv,
+        &vars,
+        "cluster.yml",
+        &["--check", "--skip-tags", NEEDS_REAL_K8S],
+    );
+    assert_eq!(
+        check.code, 0,
+        "--check on wiped hosts failed:\n{}\n{}",
+        check.stdout, check.stderr
+    );
+    for k in [1, 2, 3] {
+        assert!(
+            !exists(k, "/etc/kubeforge"),
+            "check mode changed instance-{k}"
+        );
+    }
+    let predicted = steps_with(&check, "changed", Some(false));
+    let unknown = steps_with(&check, "changed", Some(true));
+    let real = cluster_run(
+        tmp.path(),
+        &inv,
+        &vars,
+        "cluster.yml",
+        &["--skip-tags", NEEDS_REAL_K8S],
+    );
+    assert_eq!(real.code, 0, "{}\n{}", real.stdout, real.stderr);
+    let changed: Vec<(String, String)> = real
+        .changed_tasks()
+        .into_iter()
+        .filter(|s| !unknown.contains(s))
+        .collect();
+    let missed: Vec<_> = changed.iter().filter(|s| !predicted.contains(s)).collect();
+    let wrong: Vec<_> = predicted.iter().filter(|s| !changed.contains(s)).collect();
+    assert!(
+        missed.is_empty() && wrong.is_empty(),
+        "check mode mispredicted the real run.\nchanged but not predicted: {missed:#?}\npredicted but not changed: {wrong:#?}\n(unknown in check mode: {unknown:#?})"
+    );
+    eprintln!(
+        "check mode predicted {} changed steps exactly; {} unknown in check mode",
+        predicted.len(),
+        unknown.len()
+    );
+}

@@ -60,11 +60,12 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         let (s, d, m, o, g) = (q(&src), q(&dest), q(&mode), q(&owner), q(&group));
         return Ok(Action::Remote(RemoteStep {
             probe: format!(
-                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would copy {src} (not there yet: check mode)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n\
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then echo 'would copy {src} (an earlier step would make it)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n\
                  if kf_same_content {d} \"$(sha256sum < {s} | cut -d' ' -f1)\"; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n\
                  kf_diff_files {d} {s}; echo 'content differs'; exit $KF_CHANGE"
             ),
             apply: format!("mkdir -p \"$(dirname -- {d})\" && kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
+            creates: vec![dest.clone()],
             probe_quick: true,
             apply_quick: true,
             ..RemoteStep::default()
@@ -78,6 +79,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             return Ok(Action::Remote(RemoteStep {
                 probe: format!("echo 'would copy {src} (created earlier in a real run)'; exit $KF_CHANGE"),
                 apply: String::new(),
+                creates: vec![dest.clone()],
                 ..RemoteStep::default()
             }));
         }

@@ -43,9 +43,14 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
             format!("mkdir -p \"$(dirname -- {p})\" && {{ [ -e {p} ] || : > {p}; }} && kf_fix_attrs {p} {m} {o} {g}"),
         ),
     };
+    let creates = match state.as_str() {
+        "directory" | "link" | "touch" => vec![path.clone()],
+        _ => Vec::new(),
+    };
     Ok(Action::Remote(RemoteStep {
         probe,
         apply,
+        creates,
         probe_quick: true,
         apply_quick: true,
         ..RemoteStep::default()

@@ -65,7 +65,8 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
                 cache_path: ctx.cache_dir.join(&sha),
             }),
             probe_quick: true,
-        ..RemoteStep::default()
+            creates: vec![dest.clone()],
+            ..RemoteStep::default()
         }));
     }
     let u = q(&url);
@@ -79,6 +80,7 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             verify("\"$t\"")
         ),
         probe_quick: true,
+        creates: vec![dest],
         ..RemoteStep::default()
     }))
 }

@@ -44,6 +44,7 @@ pub fn edit_step(path: &str, compute: &str, mode: &str, owner: &str, group: &str
         apply: format!(
             "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_fix_attrs {p} {m} {o} {g}; else kf_put {p} {m} {o} {g} < \"$KFS/new\"; fi"
         ),
+        creates: vec![path.to_string()],
         probe_quick: true,
         apply_quick: true,
         ..RemoteStep::default()

@@ -111,6 +111,10 @@ pub struct RemoteStep {
     /// Lines `KFVAR name=value` printed by the probe become fields of the registered
     /// result (a name ending in `_b64` is decoded and stored without the suffix).
     pub probe_vars: bool,
+    /// Paths the apply creates or rewrites. In check mode a step that would change
+    /// records them, so later probes treat them as present-to-be (a unit file an
+    /// earlier step would write, a directory it would make).
+    pub creates: Vec<String>,
     /// Probe exit `probe::UPLOAD` means "stage `uploads` first": download this URL to the
     /// controller's cache (checked against the sha256) before uploading.
     pub fetch: Option<Fetch>,
@@ -213,6 +217,7 @@ pub(crate) fn content_step(
         apply,
         probe_quick: true,
         apply_quick: true,
+        creates: vec![dest.to_string()],
         ..RemoteStep::default()
     }
 }

@@ -31,6 +31,10 @@ kf_put() {
   if [ -n "$4" ]; then chgrp "$4" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
   mv -f "$kf_t" "$1"
 }
+# kf_would PATH: in check mode, an earlier step of this run would create PATH.
+kf_would() { [ -n "${KF_WOULD:-}" ] && [ -f "$KF_WOULD" ] && grep -Fxq -- "$1" "$KF_WOULD"; }
+# kf_would_unit NAME: an earlier step would write the unit file of NAME.
+kf_would_unit() { [ -n "${KF_WOULD:-}" ] && [ -f "$KF_WOULD" ] && grep -Eq "/systemd/system/$1(\.service)?\$" "$KF_WOULD"; }
 # kf_same_content PATH SHA256: exit 0 when PATH holds exactly that content.
 kf_same_content() { [ -f "$1" ] || return 1; kf_h=$(sha256sum < "$1"); [ "${kf_h%% *}" = "$2" ]; }
 # kf_diff_files BEFORE AFTER: keeps both for the controller's diff when asked.

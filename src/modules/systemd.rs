@@ -28,7 +28,11 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         return Err(a.err("name", "is required with state, enabled or masked"));
     }
     let n = q(name.as_deref().unwrap_or(""));
-    let mut probe = String::from("d=0\n");
+    // In check mode a unit whose file an earlier step would write is "to be created":
+    // its changes are predicted instead of failing on a unit that is not there yet.
+    let mut probe = format!(
+        "d=0; new=0\nif [ \"${{KF_CHECK:-0}}\" = 1 ] && [ -n {n} ] && ! systemctl cat {n} >/dev/null 2>&1 && kf_would_unit {n}; then new=1; fi\n"
+    );
     let mut apply = String::from("set -e\n");
     if reload {
         probe.push_str(&format!(
@@ -50,9 +54,10 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     }
     if let Some(e) = enabled {
         probe.push_str(&format!(
-            "st=$(systemctl is-enabled {n} 2>/dev/null || true); if [ -z \"$st\" ] && ! systemctl cat {n} >/dev/null 2>&1; then echo 'unit {u} not found' >&2; exit 1; fi\n\
+            "if [ $new = 1 ]; then echo '{verb} {u}: unit created by an earlier step'; d=1; else\n\
+             st=$(systemctl is-enabled {n} 2>/dev/null || true); if [ -z \"$st\" ] && ! systemctl cat {n} >/dev/null 2>&1; then echo 'unit {u} not found' >&2; exit 1; fi\n\
              case \"$st\" in enabled|enabled-runtime|static|alias|indirect|generated) cur=1;; *) cur=0;; esac\n\
-             if [ $cur != {want} ]; then echo '{verb} {u}'; d=1; fi\n",
+             if [ $cur != {want} ]; then echo '{verb} {u}'; d=1; fi\nfi\n",
             want = u8::from(e),
             verb = if e { "enable" } else { "disable" },
             u = name.as_deref().unwrap_or("")
@@ -65,7 +70,7 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     match state.as_deref() {
         Some("started") => {
             probe.push_str(&format!(
-                "if ! systemctl is-active --quiet {n}; then echo 'start'; d=1; fi\n"
+                "if [ $new = 1 ]; then echo 'would start: unit created by an earlier step'; d=1; elif ! systemctl is-active --quiet {n}; then echo 'start'; d=1; fi\n"
             ));
             apply.push_str(&format!(
                 "systemctl is-active --quiet {n} || systemctl start {n}\n"

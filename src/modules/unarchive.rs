@@ -45,7 +45,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             src.clone(),
             Vec::new(),
             format!(
-                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ]; then echo 'would extract {src} (not downloaded yet: check mode)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n",
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then echo 'would extract {src} (an earlier step would download it)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n",
                 s = q(&src)
             ),
         )
@@ -79,6 +79,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         probe,
         apply,
         uploads,
+        creates: vec![dest],
         probe_quick: true,
         ..RemoteStep::default()
     }))

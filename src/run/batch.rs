@@ -61,6 +61,19 @@ pub fn is_timeout(rc: i32) -> bool {
 /// Builds the script for `steps`. `nonce` frames the output; `check` (the run's mode,
 /// unless a step says otherwise) skips applies.
 pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> String {
+    script_with(steps, nonce, check, diff, &[])
+}
+
+/// As `script`, with the paths earlier steps of this run would create in check mode
+/// (`would`): later probes see them as present-to-be, and each step that would change
+/// adds its own.
+pub fn script_with(
+    steps: &[BatchStep],
+    nonce: &str,
+    check: bool,
+    diff: bool,
+    would: &[String],
+) -> String {
     let lib = shell_lib();
     let mut s = String::with_capacity(
         4096 + steps
@@ -84,10 +97,17 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
         ));
     }
     s.push_str(&format!(
-        "export KF KF_DIFF={} KF_CHECK={}\n",
+        "KF_WOULD=\"$KF/would\"; : > \"$KF_WOULD\"\nexport KF KF_WOULD KF_DIFF={} KF_CHECK={}\n",
         u8::from(diff),
         u8::from(check)
     ));
+    for chunk in would.chunks(64) {
+        let words: Vec<String> = chunk.iter().map(|w| crate::shell::quote(w)).collect();
+        s.push_str(&format!(
+            "printf '%s\\n' {} >> \"$KF_WOULD\"\n",
+            words.join(" ")
+        ));
+    }
     s.push_str("kf_b64() { if [ -s \"$1\" ]; then base64 -w0 < \"$1\"; fi; echo; }\n");
     s.push_str(
         "kf_b64cap() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
@@ -127,6 +147,18 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
             s.push_str(&format!(
                 "if [ $prc = {CHANGE} ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n",
                 run(&b.step.apply, b.step.apply_quick, t)
+            ));
+        }
+        if check && !b.step.creates.is_empty() {
+            let words: Vec<String> = b
+                .step
+                .creates
+                .iter()
+                .map(|w| crate::shell::quote(w))
+                .collect();
+            s.push_str(&format!(
+                "case $prc in {CHANGE}|{UPLOAD}) printf '%s\\n' {} >> \"$KF_WOULD\";; esac\n",
+                words.join(" ")
             ));
         }
         s.push_str(&format!(

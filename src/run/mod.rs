@@ -73,6 +73,8 @@ pub(crate) struct HostRt {
     pub facts: BTreeMap<String, Value>,
     pub gathered: bool,
     pub notified: BTreeSet<String>,
+    /// Check mode: paths earlier steps would have created (present-to-be for probes).
+    pub would: BTreeSet<String>,
     pub state: Option<HostState>,
     pub counts: Counts,
 }

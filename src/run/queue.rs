@@ -7,7 +7,7 @@ use super::fetch;
 use super::outcome::interpret;
 use super::worker::{Pending, Slot, Worker};
 use crate::modules;
-use crate::modules::probe::UPLOAD;
+use crate::modules::probe::{CHANGE, UPLOAD};
 use crate::transport::ExecRequest;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +81,13 @@ impl Worker<'_> {
             let nonce = batch::nonce();
             let deadline: u64 = steps.iter().map(|s| 2 * s.timeout + 10).sum::<u64>() + 30;
             let req = ExecRequest {
-                script: batch::script(&steps, &nonce, check, self.sh.opts.diff),
+                script: batch::script_with(
+                    &steps,
+                    &nonce,
+                    check,
+                    self.sh.opts.diff,
+                    &self.rt.would.iter().cloned().collect::<Vec<_>>(),
+                ),
                 become_: self.pending_become,
                 timeout: Duration::from_secs(deadline),
             };
@@ -125,6 +131,16 @@ impl Worker<'_> {
             }
             let n = outcomes.len();
             let last_needs_upload = !check && outcomes.last().is_some_and(|o| o.probe_rc == UPLOAD);
+            if check {
+                for (k, o) in outcomes.iter().enumerate() {
+                    let (pi, ii) = queue[start + k];
+                    if let Slot::Remote { step, .. } = &pending[pi].items[ii] {
+                        if o.probe_rc == CHANGE || o.probe_rc == UPLOAD {
+                            self.rt.would.extend(step.step.creates.iter().cloned());
+                        }
+                    }
+                }
+            }
             for (k, o) in outcomes.into_iter().enumerate() {
                 let (pi, ii) = queue[start + k];
                 if let Slot::Remote { step, result, .. } = &mut pending[pi].items[ii] {
