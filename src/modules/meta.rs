@@ -1,5 +1,5 @@
-//! `meta`: `flush_handlers` runs the handlers notified so far; `noop` and `end_host`
-//! (handled by the runner) do nothing here.
+//! `meta`: `flush_handlers` runs the handlers notified so far; `end_host` ends the play
+//! for the host (not a failure); `noop` does nothing.
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, LocalResult, ModuleError};
@@ -7,7 +7,8 @@ use super::{Action, Args, Context, LocalResult, ModuleError};
 fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     match a.str("action")?.as_deref() {
         Some("flush_handlers") => Ok(Action::FlushHandlers),
-        Some("noop") | Some("end_host") | None => Ok(Action::Local(LocalResult::default())),
+        Some("end_host") => Ok(Action::EndHost),
+        Some("noop") | None => Ok(Action::Local(LocalResult::default())),
         Some(other) => Err(ModuleError(format!(
             "meta: '{other}' is not supported (flush_handlers, noop, end_host)"
         ))),

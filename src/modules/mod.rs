@@ -156,6 +156,8 @@ pub enum Action {
     Remote(RemoteStep),
     /// `meta: flush_handlers`.
     FlushHandlers,
+    /// `meta: end_host`: this host runs no more tasks of the play.
+    EndHost,
 }
 
 /// A module argument problem found when preparing a step (after rendering).

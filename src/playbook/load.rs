@@ -1,9 +1,9 @@
 //! Reads playbooks and task lists from YAML, checking keys, modules and expressions.
 
-use super::nodes::{bool_of, check_expression, loc, string_of, strings_of, uint_of, vars_of};
+use super::nodes::{bool_of, check_expression, loc, string_of, strings_of, vars_of};
 use super::role::load_role;
 use super::task::parse_tasks;
-use super::{Play, Playbook, PlaybookError, RoleRef};
+use super::{Play, Playbook, PlaybookError, RoleRef, Serial};
 use crate::diagnostic::Location;
 use crate::inventory::display_path;
 use crate::yaml::{Node, NodeKind};
@@ -168,7 +168,7 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
         post_tasks: Vec::new(),
         handlers: Vec::new(),
         vars: BTreeMap::new(),
-        serial: None,
+        serial: Vec::new(),
         any_errors_fatal: false,
         max_fail_percentage: None,
         become_: false,
@@ -202,7 +202,7 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
             "post_tasks" => play.post_tasks = parse_tasks(file, v, base, None)?,
             "handlers" => play.handlers = parse_tasks(file, v, base, None)?,
             "vars" => play.vars = vars_of(file, v)?,
-            "serial" => play.serial = Some(uint_of(file, "serial", v)? as usize).filter(|s| *s > 0),
+            "serial" => play.serial = serial_of(file, v)?,
             "any_errors_fatal" => play.any_errors_fatal = bool_of(file, &key, v)?,
             "max_fail_percentage" => {
                 play.max_fail_percentage = Some(match &v.kind {
@@ -287,4 +287,43 @@ fn role_ref(file: &str, it: &Node) -> Result<RoleRef, PlaybookError> {
         ));
     }
     Ok(r)
+}
+
+/// `serial:` as a number, a percentage string ("20%") or a list of those.
+fn serial_of(file: &str, n: &Node) -> Result<Vec<Serial>, PlaybookError> {
+    let one = |v: &Node| -> Result<Serial, PlaybookError> {
+        let bad = || {
+            PlaybookError::new(
+                loc(file, v),
+                format!(
+                    "serial must be a number of hosts or a percentage, found {}",
+                    v.to_value()
+                ),
+                "write serial: 2, serial: \"20%\" or serial: [1, \"20%\"]",
+            )
+        };
+        match &v.kind {
+            NodeKind::Int(i) if *i > 0 => Ok(Serial::Hosts(*i as usize)),
+            NodeKind::Str(s) => {
+                let t = s.trim();
+                if let Some(p) = t.strip_suffix('%') {
+                    match p.trim().parse::<f64>() {
+                        Ok(p) if p > 0.0 && p <= 100.0 => Ok(Serial::Percent(p)),
+                        _ => Err(bad()),
+                    }
+                } else {
+                    match t.parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(Serial::Hosts(n)),
+                        _ => Err(bad()),
+                    }
+                }
+            }
+            _ => Err(bad()),
+        }
+    };
+    match &n.kind {
+        NodeKind::Seq(items) if !items.is_empty() => items.iter().map(one).collect(),
+        NodeKind::Null => Ok(Vec::new()),
+        _ => Ok(vec![one(n)?]),
+    }
 }

@@ -1,6 +1,7 @@
 //! Playbooks, plays, roles and tasks: an Ansible-familiar YAML format, loaded with
 //! file:line on everything so that mistakes are reported before anything runs.
 
+mod block;
 mod load;
 mod nodes;
 mod role;
@@ -45,8 +46,9 @@ pub struct Play {
     pub handlers: Vec<Task>,
     /// Play variables.
     pub vars: BTreeMap<String, Value>,
-    /// Hosts per batch (`serial`), all at once when None.
-    pub serial: Option<usize>,
+    /// Batch sizes (`serial`: a number, a percentage, or a list whose last entry
+    /// repeats); empty: all hosts at once.
+    pub serial: Vec<Serial>,
     /// Stop every host when one fails.
     pub any_errors_fatal: bool,
     /// Stop when more than this percentage of hosts failed.
@@ -76,6 +78,67 @@ pub struct RoleRef {
     pub become_: Option<bool>,
     /// Where the play names it.
     pub location: Location,
+}
+
+/// One `serial` entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Serial {
+    /// This many hosts.
+    Hosts(usize),
+    /// This percentage of the play's hosts (rounded down, at least one).
+    Percent(f64),
+}
+
+impl Serial {
+    /// The batch size for a play of `total` hosts.
+    pub fn size(self, total: usize) -> usize {
+        match self {
+            Serial::Hosts(n) => n.max(1),
+            Serial::Percent(p) => ((total as f64 * p / 100.0).floor() as usize).max(1),
+        }
+    }
+}
+
+/// Splits hosts into serial batches: sizes from `serial`, the last size repeating.
+pub fn serial_batches(serial: &[Serial], hosts: &[String]) -> Vec<Vec<String>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut rest = hosts;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let spec = serial[i.min(serial.len() - 1)];
+        let n = spec.size(hosts.len()).min(rest.len());
+        out.push(rest[..n].to_vec());
+        rest = &rest[n..];
+        i += 1;
+    }
+    out
+}
+
+/// Which part of a block a task is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// `block:`.
+    Block,
+    /// `rescue:` (runs when a task of the block failed).
+    Rescue,
+    /// `always:` (runs in every case).
+    Always,
+}
+
+/// A task's place in one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockPos {
+    /// The block (unique in a playbook).
+    pub id: u32,
+    /// The section the task is in.
+    pub section: Section,
+    /// The block has a `rescue:`.
+    pub has_rescue: bool,
+    /// The block has an `always:`.
+    pub has_always: bool,
 }
 
 /// How a task repeats.
@@ -135,6 +198,10 @@ pub struct Task {
     /// `check_mode:` — true: never change anything (even in a real run); false: run for
     /// real even under `--check` (read-only commands whose output later tasks need).
     pub check_mode: Option<bool>,
+    /// At most this many hosts run the task at once (`throttle:`).
+    pub throttle: Option<usize>,
+    /// The blocks it sits in, outermost first (empty outside any block).
+    pub blocks: Vec<BlockPos>,
     /// Where it is written.
     pub location: Location,
     /// The role it belongs to.
@@ -200,6 +267,8 @@ impl Task {
             vars: BTreeMap::new(),
             no_log: false,
             check_mode: None,
+            throttle: None,
+            blocks: Vec::new(),
             location,
             role,
         }

@@ -8,7 +8,7 @@ use crate::yaml::{Node, NodeKind};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const TASK_KEYS: [&str; 26] = [
+const TASK_KEYS: [&str; 27] = [
     "args",
     "name",
     "when",
@@ -35,6 +35,7 @@ const TASK_KEYS: [&str; 26] = [
     "listen",
     "environment",
     "check_mode",
+    "throttle",
 ];
 
 /// Parses a task list; `include_tasks` files are read relative to `base`.
@@ -62,6 +63,10 @@ pub(crate) fn parse_tasks(
             .or_else(|| item.get("ansible.builtin.include_tasks"))
         {
             out.extend(include(file, item, inc, base, role)?);
+            continue;
+        }
+        if item.get("block").is_some() {
+            out.extend(super::block::parse_block(file, item, base, role)?);
             continue;
         }
         out.push(parse_task(file, item, role)?);
@@ -228,6 +233,9 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             "environment" => environment = Some(v.to_value()),
             "args" => extra_args = Some((k, v)),
             "check_mode" => task.check_mode = Some(bool_of(file, "check_mode", v)?),
+            "throttle" => {
+                task.throttle = Some(uint_of(file, "throttle", v)? as usize).filter(|t| *t > 0)
+            }
             other => {
                 return Err(PlaybookError::new(
                     loc(file, k),

@@ -48,6 +48,8 @@ pub struct Counts {
     pub unreachable: u32,
     /// Failures ignored by ignore_errors.
     pub ignored: u32,
+    /// Failures a block's rescue handled.
+    pub rescued: u32,
 }
 
 /// One event.

@@ -139,16 +139,30 @@ pub fn recap_table(
         "\nRECAP{}\n",
         if interrupted { " (interrupted)" } else { "" }
     );
+    // The rescued column appears only when a block rescued something.
+    let rescued = hosts.values().any(|c| c.rescued > 0);
     s.push_str(&format!(
-        "{:<w$}  {:>4} {:>7} {:>7} {:>6} {:>11} {:>7}\n",
-        "HOST", "ok", "changed", "skipped", "failed", "unreachable", "ignored"
+        "{:<w$}  {:>4} {:>7} {:>7} {:>6} {:>11} {:>7}{}\n",
+        "HOST",
+        "ok",
+        "changed",
+        "skipped",
+        "failed",
+        "unreachable",
+        "ignored",
+        if rescued { "  rescued" } else { "" }
     ));
     let mut names: Vec<&String> = hosts.keys().collect();
     names.sort_by(|a, b| crate::diagnostic::natural_cmp(a, b));
     for h in names {
         let c = hosts[h];
+        let extra = if rescued {
+            format!(" {:>8}", c.rescued)
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "{h:<w$}  {:>4} {:>7} {:>7} {:>6} {:>11} {:>7}\n",
+            "{h:<w$}  {:>4} {:>7} {:>7} {:>6} {:>11} {:>7}{extra}\n",
             c.ok, c.changed, c.skipped, c.failed, c.unreachable, c.ignored
         ));
     }

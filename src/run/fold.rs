@@ -2,7 +2,6 @@
 //! registered value (with `results` for loops), notify, facts, and the event.
 
 use super::worker::{Pending, Said, Slot, Worker};
-use super::HostState;
 use crate::report::events::Status;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -172,10 +171,7 @@ impl Worker<'_> {
                 task.ignore_errors,
             );
             if !task.ignore_errors {
-                self.fail_host(HostState::Failed(format!(
-                    "task '{}' ({}): {why}",
-                    task.name, task.location
-                )));
+                self.task_failed(&task, &why);
             }
             return;
         }

@@ -4,6 +4,7 @@
 //! that fails or cannot be reached leaves the run with its reason stated.
 
 pub mod batch;
+mod blocks;
 mod facts;
 mod fetch;
 mod fold;
@@ -75,6 +76,12 @@ pub(crate) struct HostRt {
     pub notified: BTreeSet<String>,
     /// Check mode: paths earlier steps would have created (present-to-be for probes).
     pub would: BTreeSet<String>,
+    /// A failure a block is handling (rescue/always to come).
+    pub failing: Option<blocks::Failing>,
+    /// Failures a rescue handled.
+    pub rescued: u32,
+    /// Plays (by index) this host left with `meta: end_host`.
+    pub ended: BTreeSet<usize>,
     pub state: Option<HostState>,
     pub counts: Counts,
 }
@@ -98,6 +105,8 @@ pub(crate) struct Shared {
     pub started: std::sync::Mutex<HashSet<(usize, usize)>>,
     /// Batches running now: (host the script runs on, nonce, become).
     pub inflight: std::sync::Mutex<Vec<(String, String, bool)>>,
+    /// `throttle:` semaphores by (play, task).
+    pub throttles: std::sync::Mutex<std::collections::HashMap<(usize, usize), Arc<Semaphore>>>,
 }
 
 impl Shared {
@@ -117,6 +126,17 @@ impl Shared {
             )));
         };
         cell.get_or_init(|| (self.connector)(ch)).await.clone()
+    }
+
+    /// The semaphore bounding a throttled task across hosts.
+    pub fn throttle(&self, play: usize, task: usize, limit: usize) -> Arc<Semaphore> {
+        match self.throttles.lock() {
+            Ok(mut m) => m
+                .entry((play, task))
+                .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))))
+                .clone(),
+            Err(_) => Arc::new(Semaphore::new(limit.max(1))),
+        }
     }
 
     pub async fn stop_host(&self, host: &str, state: HostState) {
@@ -234,6 +254,7 @@ pub async fn run(
         interrupted,
         started: std::sync::Mutex::new(HashSet::new()),
         inflight: std::sync::Mutex::new(Vec::new()),
+        throttles: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     // On Ctrl-C, tell every running batch to start no further step.
     let watcher = {
@@ -293,7 +314,9 @@ pub async fn run(
     let mut states = BTreeMap::new();
     for (h, m) in &shared.hosts {
         let rt = m.lock().await;
-        counts.insert(h.clone(), rt.counts);
+        let mut c = rt.counts;
+        c.rescued = rt.rescued;
+        counts.insert(h.clone(), c);
         states.insert(h.clone(), rt.state.clone().unwrap_or(HostState::Active));
     }
     for cell in shared.conns.values() {

@@ -53,8 +53,7 @@ pub(crate) async fn run_play(sh: Arc<Shared>, play: Arc<PlannedPlay>) {
         play: play.play.name.clone(),
         hosts: hosts.clone(),
     });
-    let size = play.play.serial.unwrap_or(hosts.len()).max(1);
-    let chunks: Vec<&[String]> = hosts.chunks(size).collect();
+    let chunks = crate::playbook::serial_batches(&play.play.serial, &hosts);
     for (n, chunk) in chunks.iter().enumerate() {
         if sh.interrupted.load(Ordering::SeqCst) {
             break;
@@ -69,8 +68,30 @@ pub(crate) async fn run_play(sh: Arc<Shared>, play: Arc<PlannedPlay>) {
     }
 }
 
-/// Runs one serial batch; returns why the whole play must stop, if it must.
+/// Runs one serial batch; returns why the whole play must stop, if it must. A failure
+/// a block was still handling when the play ended is settled here (rescued, or the
+/// host fails).
 async fn run_batch(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, hosts: &[String]) -> Option<String> {
+    let why = run_segments(sh, play, hosts).await;
+    for h in hosts {
+        if let Some(m) = sh.hosts.get(h) {
+            let mut rt = m.lock().await;
+            if rt.active() {
+                if let Some(message) = super::blocks::settle(&mut rt) {
+                    super::mark_stopped(&mut rt, h, HostState::Failed(message), &sh.events);
+                }
+            }
+        }
+    }
+    why
+}
+
+/// The segments of one batch.
+async fn run_segments(
+    sh: &Arc<Shared>,
+    play: &Arc<PlannedPlay>,
+    hosts: &[String],
+) -> Option<String> {
     let total = hosts.len();
     for seg in segments(play) {
         let now = active(sh, hosts).await;
@@ -90,7 +111,10 @@ async fn run_batch(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, hosts: &[String]) 
                         let mut rt = m.lock().await;
                         let mut w = Worker::new(&sh, &play, &h, &h, &mut rt);
                         for i in range {
-                            if !w.rt.active() || sh.interrupted.load(Ordering::SeqCst) {
+                            if !w.rt.active()
+                                || w.rt.ended.contains(&play.index)
+                                || sh.interrupted.load(Ordering::SeqCst)
+                            {
                                 break;
                             }
                             let pt = &play.tasks[i];
@@ -160,6 +184,9 @@ async fn barrier(sh: &Arc<Shared>, play: &Arc<PlannedPlay>, i: usize, hosts: &[S
         let after: BTreeMap<String, Value>;
         {
             let mut rt = m.lock().await;
+            if rt.ended.contains(&play.index) {
+                continue;
+            }
             before = rt.facts.clone();
             let via = match &task.delegate_to {
                 Some(d) => {
@@ -254,5 +281,70 @@ mod tests {
             })
             .collect();
         assert_eq!(stopped, ["h2", "h3"]);
+    }
+}
+
+#[cfg(test)]
+mod feature_tests {
+    use super::super::tests::Lab;
+    use crate::report::events::Status;
+
+    #[test]
+    fn block_rescue_always_as_ansible() {
+        let lab = Lab::new(
+            &[("h1", "kube_node"), ("h2", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: guarded\n      block:\n        - name: breaks on h1\n          shell: \"test {{ inventory_hostname }} != h1\"\n        - name: rest of block\n          shell: \"echo {{ inventory_hostname }} >> {{ root }}/rest\"\n      rescue:\n        - name: rescue\n          shell: \"echo {{ inventory_hostname }} {{ ansible_failed_task.name }} >> {{ root }}/rescue\"\n      always:\n        - name: always\n          shell: \"echo {{ inventory_hostname }} >> {{ root }}/always\"\n    - name: after\n      shell: \"echo {{ inventory_hostname }} >> {{ root }}/after\"\n    - name: unrescued\n      block:\n        - fail: {msg: gone}\n          when: inventory_hostname == 'h2'\n      always:\n        - name: cleanup\n          shell: \"echo {{ inventory_hostname }} >> {{ root }}/cleanup\"\n    - name: never on h2\n      shell: \"echo {{ inventory_hostname }} >> {{ root }}/last\"\n",
+        );
+        let done = lab.run(false);
+        let read = |f: &str| std::fs::read_to_string(lab.path(f)).unwrap_or_default();
+        assert_eq!(read("rest"), "h2\n", "h1's block stopped at the failure");
+        assert_eq!(read("rescue"), "h1 breaks on h1\n");
+        let always_text = read("always");
+        let mut always: Vec<&str> = always_text.lines().map(|l| l.trim()).collect();
+        always.sort();
+        assert_eq!(always, ["h1", "h2"]);
+        let after = read("after");
+        assert!(
+            after.contains("h1") && after.contains("h2"),
+            "rescued h1 carries on: {after:?} {:#?}",
+            done.events
+        );
+        let cleanup = read("cleanup");
+        assert!(cleanup.contains("h2"), "always runs before the host fails");
+        assert_eq!(read("last"), "h1\n", "h2 failed after its always");
+        assert_eq!(done.summary.exit_code(), 2);
+        assert_eq!(done.status("h1", "breaks on h1"), Some(Status::Failed));
+        assert!(matches!(
+            done.summary.states.get("h1"),
+            Some(crate::run::HostState::Active)
+        ));
+    }
+
+    #[test]
+    fn serial_lists_percentages_throttle_and_end_host() {
+        let hosts: Vec<(String, &str)> = (1..=5).map(|i| (format!("h{i}"), "kube_node")).collect();
+        let refs: Vec<(&str, &str)> = hosts.iter().map(|(h, g)| (h.as_str(), *g)).collect();
+        let lab = Lab::new(
+            &refs,
+            "- hosts: all\n  serial: [1, \"40%\"]\n  tasks:\n    - name: batch\n      shell: \"echo {{ inventory_hostname }} $(date +%s%N) >> {{ root }}/batches\"\n    - name: one at a time\n      shell: \"mkdir {{ root }}/lock && sleep 0.2 && rmdir {{ root }}/lock\"\n      throttle: 1\n    - meta: end_host\n      when: inventory_hostname == 'h3'\n    - name: not on h3\n      shell: \"echo {{ inventory_hostname }} >> {{ root }}/after-end\"\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+        let after = std::fs::read_to_string(lab.path("after-end")).unwrap();
+        assert!(!after.contains("h3") && after.contains("h4"), "{after}");
+        // serial [1, 40%] of 5 hosts: batches of 1, 2, 2 (the last size repeats).
+        let names = ["a", "b", "c", "d", "e"].map(String::from);
+        let batches = crate::playbook::serial_batches(
+            &[
+                crate::playbook::Serial::Hosts(1),
+                crate::playbook::Serial::Percent(40.0),
+            ],
+            &names,
+        );
+        assert_eq!(
+            batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [1, 2, 2]
+        );
+        assert_eq!(done.status("h5", "one at a time"), Some(Status::Changed));
     }
 }

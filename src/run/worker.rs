@@ -56,6 +56,7 @@ pub(crate) struct Worker<'a> {
     pub(super) pending_names: HashSet<String>,
     pub(super) pending_become: bool,
     refs_cache: BTreeMap<String, HashSet<String>>,
+    last_blocks: Vec<crate::playbook::BlockPos>,
 }
 
 impl<'a> Worker<'a> {
@@ -76,6 +77,7 @@ impl<'a> Worker<'a> {
             pending_names: HashSet::new(),
             pending_become: false,
             refs_cache: BTreeMap::new(),
+            last_blocks: Vec::new(),
         }
     }
 
@@ -113,16 +115,65 @@ impl<'a> Worker<'a> {
             task.ignore_errors,
         );
         if !task.ignore_errors {
-            self.fail_host(HostState::Failed(format!(
-                "task '{}' ({}): {why}",
-                task.name, task.location
-            )));
+            self.task_failed(task, &why);
         }
     }
 
-    /// Handles one task: decides, renders, and queues or runs it.
+    /// A task failed (not ignored): a block may take the failure over (its rescue and
+    /// always run, Ansible's `ansible_failed_task`/`ansible_failed_result` are set);
+    /// otherwise the host leaves the run.
+    pub(super) fn task_failed(&mut self, task: &Task, why: &str) {
+        let message = format!("task '{}' ({}): {why}", task.name, task.location);
+        if super::blocks::failed(self.rt, task, &message) {
+            self.fail_host(HostState::Failed(message));
+        } else {
+            self.rt.facts.insert(
+                "ansible_failed_task".into(),
+                serde_json::json!({"name": task.name, "location": task.location.to_string()}),
+            );
+            self.rt.facts.insert(
+                "ansible_failed_result".into(),
+                serde_json::json!({"failed": true, "msg": why}),
+            );
+        }
+    }
+
+    /// Handles one task: decides, renders, and queues or runs it. Steps queued for
+    /// another block section are sent first, so a failure is known before the next
+    /// section (rescue, always) is decided.
     pub async fn task(&mut self, i: usize, task: &Task, placement: &Placement) {
+        if self.last_blocks != task.blocks {
+            self.flush().await;
+            self.last_blocks = task.blocks.clone();
+        }
+        if !self.rt.active() {
+            return;
+        }
+        match super::blocks::gate(self.rt, task) {
+            super::blocks::Gate::Run => {}
+            super::blocks::Gate::Skip => return,
+            super::blocks::Gate::Fail(message) => {
+                self.fail_host(HostState::Failed(message));
+                return;
+            }
+        }
+        if let Some(limit) = task.throttle {
+            // At most `limit` hosts run this task at once: it travels alone.
+            self.flush().await;
+            let sem = self.sh.throttle(self.play.index, i, limit);
+            let Ok(_permit) = sem.acquire().await else {
+                return;
+            };
+            self.task_started(i, task);
+            self.dispatch(task, placement).await;
+            self.flush().await;
+            return;
+        }
         self.task_started(i, task);
+        self.dispatch(task, placement).await;
+    }
+
+    async fn dispatch(&mut self, task: &Task, placement: &Placement) {
         if let Placement::Skipped(why) = placement {
             self.emit_result(
                 task,
@@ -200,6 +251,7 @@ impl<'a> Worker<'a> {
             .cloned();
         let mut slots = Vec::new();
         let mut flush_handlers = false;
+        let mut end_host = false;
         for item in &items {
             let scope = self.scope(task, item.as_ref().map(|v| (loop_var.as_str(), v)));
             let mut skip = None;
@@ -237,6 +289,7 @@ impl<'a> Worker<'a> {
                 Err(e) => return self.fail_task(task, started, e.0),
                 Ok(Action::Local(r)) => slots.push(Slot::Local(r)),
                 Ok(Action::FlushHandlers) => flush_handlers = true,
+                Ok(Action::EndHost) => end_host = true,
                 Ok(Action::Remote(step)) => {
                     let t = modules::find(&task.module)
                         .map(|d| d.timeout.seconds(&args, timeout))
@@ -257,6 +310,22 @@ impl<'a> Worker<'a> {
         if flush_handlers {
             self.flush().await;
             Box::pin(self.run_handlers()).await;
+            return;
+        }
+        if end_host {
+            self.flush().await;
+            self.rt.ended.insert(self.play.index);
+            self.emit_result(
+                task,
+                Status::Ok,
+                false,
+                started,
+                Said {
+                    msg: Some("end_host: this host runs no more tasks of the play".into()),
+                    ..Said::default()
+                },
+                false,
+            );
             return;
         }
         let has_remote = slots.iter().any(|s| matches!(s, Slot::Remote { .. }));
