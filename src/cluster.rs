@@ -40,6 +40,18 @@ pub const BOOLEAN_VARS: [&str; 25] = [
     "remove_anonymous_access",
 ];
 
+/// The hosts day-2 work starts from: the control plane that bootstrapped the cluster
+/// (kubeadm init, join tokens, kubectl) and an etcd member to act on the cluster's
+/// membership. A stable choice kept in the last-applied record, never "the first by
+/// name" of today's inventory, so adding a host that sorts first changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Anchors {
+    /// The first control plane.
+    pub first_control_plane: Option<String>,
+    /// The etcd member that acts for the cluster.
+    pub first_etcd: Option<String>,
+}
+
 /// How much of each host's variables to render while building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Render {
@@ -126,6 +138,8 @@ impl ClusterHost {
 pub struct Cluster {
     /// The inventory it was built from.
     pub inventory: Arc<Inventory>,
+    /// The first control plane and acting etcd member.
+    pub anchors: Anchors,
     /// Layout.
     pub layout: Layout,
     /// Families and CIDRs (from the first control-plane host's variables).
@@ -324,7 +338,12 @@ fn resolve_host(
 
 /// What kubeforge decided, visible to templates: kubeforge_roles, kubeforge_components,
 /// kubeforge_node_ips, kubeforge_etcd_*, kubeforge_network.
-fn derived_vars(hosts: &[ClusterHost], layout: Layout, network: &NetworkSettings) -> Derived {
+fn derived_vars(
+    hosts: &[ClusterHost],
+    layout: Layout,
+    network: &NetworkSettings,
+    anchors: &Anchors,
+) -> Derived {
     let cluster_wide = serde_json::json!({
         "layout": layout.as_str(),
         "service_subnet": network.service_subnet(),
@@ -378,6 +397,14 @@ fn derived_vars(hosts: &[ClusterHost], layout: Layout, network: &NetworkSettings
             ),
             ("kubeforge_network", cluster_wide.clone()),
             (
+                "kubeforge_first_control_plane",
+                serde_json::json!(anchors.first_control_plane),
+            ),
+            (
+                "kubeforge_first_etcd",
+                serde_json::json!(anchors.first_etcd),
+            ),
+            (
                 "kubeforge_etcd_initial_cluster",
                 serde_json::json!(initial.join(",")),
             ),
@@ -409,6 +436,17 @@ impl Cluster {
     /// variables kubeforge reads; then the resolver that tasks use is built with those
     /// decisions as derived variables (never written back afterwards).
     pub fn build_with(inv: Inventory, defaults: &VarMap, render: Render) -> Cluster {
+        Cluster::build_anchored(inv, defaults, render, &Anchors::default())
+    }
+
+    /// As `build_with`, with the anchors an operation prefers (from the record); a
+    /// preferred host that is no longer in the group falls back to the first by name.
+    pub fn build_anchored(
+        inv: Inventory,
+        defaults: &VarMap,
+        render: Render,
+        preferred: &Anchors,
+    ) -> Cluster {
         let layers = inv.layers(defaults);
         let first = Resolver::new(layers.clone(), Derived::new());
         let mut diagnostics = inv.warnings.clone();
@@ -447,7 +485,16 @@ impl Cluster {
             h.missing_families = missing;
         }
         let layout = topology::layout(&cp, &k8s, &etcd);
-        let resolver = Resolver::new(layers, derived_vars(&hosts, layout, &network));
+        let pick = |want: &Option<String>, group: &[String]| {
+            want.clone()
+                .filter(|w| group.contains(w))
+                .or_else(|| group.first().cloned())
+        };
+        let anchors = Anchors {
+            first_control_plane: pick(&preferred.first_control_plane, &cp),
+            first_etcd: pick(&preferred.first_etcd, &etcd),
+        };
+        let resolver = Resolver::new(layers, derived_vars(&hosts, layout, &network, &anchors));
         if render == Render::All {
             let mut all_failures = Failures::new();
             for h in &mut hosts {
@@ -459,6 +506,7 @@ impl Cluster {
         failure_diagnostics(failures, &mut diagnostics);
         Cluster {
             inventory: Arc::new(inv),
+            anchors,
             layout,
             network,
             hosts,

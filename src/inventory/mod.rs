@@ -439,6 +439,30 @@ impl Inventory {
         out
     }
 
+    /// Adds a group made by an operation (Ansible's `add_host`/`group_by`): its hosts
+    /// are put in it directly; it has no variables and no place in a file.
+    pub fn add_group(&mut self, name: &str, hosts: &[String]) {
+        let known: Vec<String> = hosts
+            .iter()
+            .filter(|h| self.host(h).is_some())
+            .cloned()
+            .collect();
+        let g = self
+            .groups
+            .entry(name.to_string())
+            .or_insert_with(|| GroupEntry {
+                name: name.to_string(),
+                ..GroupEntry::default()
+            });
+        for h in known {
+            if !g.hosts.contains(&h) {
+                g.hosts.push(h);
+            }
+        }
+        g.hosts.sort_by(|a, b| natural_cmp(a, b));
+        self.depth.entry(name.to_string()).or_insert(1);
+    }
+
     /// Every host's merged variables and what magic variables need, for the resolver.
     pub fn layers(&self, defaults: &VarMap) -> Layers {
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -36,6 +36,7 @@ module_table! {
     blockinfile => [DECL],
     command => [DECL, SHELL_DECL],
     copy => [DECL],
+    cordon => [DECL],
     debug => [DECL],
     download => [DECL],
     etcd_certs => [DECL],

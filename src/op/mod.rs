@@ -18,7 +18,7 @@ use crate::cluster::Cluster;
 use crate::diagnostic::Diagnostic;
 use crate::state::{Record, RecordPolicy};
 
-pub use session::{execute, prepare, Prepared, RunSettings};
+pub use session::{execute, prepare, Prepared, Ran, RunSettings};
 
 /// Exit codes (the README's table).
 pub mod exit {
@@ -47,6 +47,37 @@ pub trait Operation {
     }
     /// What the record gets afterwards.
     fn record_policy(&self) -> RecordPolicy;
+    /// Shapes the inventory before the cluster is built: groups made for this run
+    /// (`kubeforge_new`, ...) and variables for its playbook. May refuse.
+    fn shape(
+        &self,
+        _inv: &mut crate::inventory::Inventory,
+        _record: &Record,
+    ) -> Result<(), OpError> {
+        Ok(())
+    }
+    /// The anchors (first control plane, acting etcd member) this run starts from.
+    fn anchors(&self, record: &Record) -> crate::cluster::Anchors {
+        record.anchors()
+    }
+    /// Writes the run's outcome into the record (under the lock). The default applies
+    /// `record_policy` to the hosts the run completed on.
+    fn finish_record(
+        &self,
+        cluster: &Cluster,
+        ran: &session::Ran,
+        playbook: &str,
+        rec: &mut Record,
+    ) {
+        crate::state::update(
+            rec,
+            cluster,
+            self.record_policy(),
+            &ran.completed(),
+            self.name(),
+            playbook,
+        );
+    }
 }
 
 /// Why an operation stopped before (or instead of) running.

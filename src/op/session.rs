@@ -38,17 +38,16 @@ pub fn prepare(
     check: bool,
 ) -> Result<Prepared, OpError> {
     let book = crate::playbook::load(playbook)?;
-    let inventory = Inventory::load(&inv.inventory, &inv.extra_vars)?;
+    let mut inventory = Inventory::load(&inv.inventory, &inv.extra_vars)?;
     let defaults = crate::defaults::with_roles(
         crate::defaults::builtin()?,
         crate::plan::role_defaults(&book),
     );
-    let cluster = Cluster::build_with(inventory, &defaults, Render::Lazy);
     let lock = if check || op.record_policy() == RecordPolicy::Nothing {
         None
     } else {
-        let lock = state::lock::acquire(&cluster.inventory.dir, op.name())
-            .map_err(state::StateError::from)?;
+        let lock =
+            state::lock::acquire(&inventory.dir, op.name()).map_err(state::StateError::from)?;
         if let Some(stale) = &lock.took_over {
             eprintln!(
                 "warning: a stale lock was left by {stale}, which is no longer running (killed or crashed); taking it over\n"
@@ -56,7 +55,10 @@ pub fn prepare(
         }
         Some(lock)
     };
-    let record = state::load(&cluster.inventory.dir)?;
+    let record = state::load(&inventory.dir)?;
+    op.shape(&mut inventory, &record)?;
+    let anchors = op.anchors(&record);
+    let cluster = Cluster::build_anchored(inventory, &defaults, Render::Lazy, &anchors);
     let mut diags = crate::validate::validate(&cluster);
     diags.extend(state::compare(&cluster, &record));
     diags.extend(op.preflight(&cluster, &record));
@@ -114,6 +116,8 @@ pub struct Ran {
     pub summary: RunSummary,
     /// The events, when collected.
     pub events: Vec<Event>,
+    /// Node marks set (true) or cleared: (node, mark, set).
+    pub marks: Vec<(String, String, bool)>,
 }
 
 impl Ran {
@@ -191,9 +195,16 @@ pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Resul
                 };
             let mut human = crate::report::human::Human::new(out, tty);
             let mut kept = Vec::new();
+            let mut marks = Vec::new();
             while let Some(ev) = rx.blocking_recv() {
                 human.event(&ev);
                 write_json(&mut writers, &ev);
+                if let Event::Mark {
+                    node, mark, set, ..
+                } = &ev
+                {
+                    marks.push((node.clone(), mark.clone(), *set));
+                }
                 if collect {
                     kept.push(ev);
                 }
@@ -201,24 +212,28 @@ pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Resul
             for w in writers.iter_mut() {
                 let _ = w.flush();
             }
-            kept
+            (kept, marks)
         });
         let summary = crate::run::run(cluster, plan, opts, connector, tx, interrupted).await;
-        let events = printer.await.unwrap_or_default();
-        Ran { summary, events }
+        let (events, marks) = printer.await.unwrap_or_default();
+        Ran {
+            summary,
+            events,
+            marks,
+        }
     });
-    if let (Some(c), Some(lock)) = (&record_for, &lock) {
-        if !ran.summary.interrupted {
-            if let Err(e) = state::apply(
-                c,
-                lock,
-                op.record_policy(),
-                &ran.completed(),
-                op.name(),
-                &playbook_name,
-            ) {
-                eprintln!("warning: {e}");
+    if let (Some(c), Some(_lock)) = (&record_for, &lock) {
+        // Marks are kept even when the run was interrupted: the next run must still
+        // know which cordons are kubeforge's.
+        let write = state::load(&c.inventory.dir).map(|mut rec| {
+            state::update_marks(&mut rec, &ran.marks, op.name());
+            if !ran.summary.interrupted {
+                op.finish_record(c, &ran, &playbook_name, &mut rec);
             }
+            rec
+        });
+        if let Err(e) = write.and_then(|rec| state::save(&c.inventory.dir, &rec)) {
+            eprintln!("warning: {e}");
         }
     }
     drop(lock);

@@ -108,6 +108,17 @@ pub enum Event {
         /// True when the failure was ignored (ignore_errors).
         ignored: bool,
     },
+    /// A step set or cleared a mark kubeforge keeps on a node (a cordon it made).
+    Mark {
+        /// The host the step ran for.
+        host: String,
+        /// The Kubernetes node.
+        node: String,
+        /// The mark (`cordoned-by`).
+        mark: String,
+        /// Set (true) or cleared.
+        set: bool,
+    },
     /// A host leaves the run, with the reason.
     HostStopped {
         /// Host.

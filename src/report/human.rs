@@ -109,6 +109,12 @@ impl Human {
             Event::HostStopped { host, reason } => {
                 self.line(&format!("stopped: [{host}] {reason}"))
             }
+            Event::Mark {
+                node, mark, set, ..
+            } => self.line(&format!(
+                "    kubeforge {} {mark} on node {node} (kept in the record)",
+                if *set { "set" } else { "cleared" }
+            )),
             Event::Recap {
                 hosts,
                 duration_ms,

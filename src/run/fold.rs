@@ -175,6 +175,9 @@ impl Worker<'_> {
             }
             return;
         }
+        if changed && !self.sh.opts.check && task.check_mode != Some(true) {
+            self.emit_marks(&p);
+        }
         if changed && !task.notify.is_empty() {
             self.rt.notified.extend(task.notify.iter().cloned());
         }
@@ -197,6 +200,40 @@ impl Worker<'_> {
             },
             false,
         );
+    }
+}
+
+impl Worker<'_> {
+    /// A changed step whose module reported a node mark (`mark_node`, `mark`,
+    /// `mark_state` set|cleared) tells the operation, which keeps it in the record.
+    fn emit_marks(&self, p: &Pending) {
+        for s in &p.items {
+            let Slot::Remote {
+                result: Some(r), ..
+            } = s
+            else {
+                continue;
+            };
+            if !r.changed || r.failed {
+                continue;
+            }
+            let get = |k: &str| {
+                r.registered
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            if let (Some(node), Some(mark), Some(state)) =
+                (get("mark_node"), get("mark"), get("mark_state"))
+            {
+                self.sh.emit(crate::report::events::Event::Mark {
+                    host: self.host.clone(),
+                    node,
+                    mark,
+                    set: state == "set",
+                });
+            }
+        }
     }
 }
 

@@ -37,6 +37,26 @@ pub struct HostRecord {
     pub playbook: String,
     /// When (seconds since the epoch).
     pub applied_at: u64,
+    /// Its etcd member name, for etcd members (kept for removing a dead member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_member_name: Option<String>,
+    /// Its etcd peer URL, for etcd members (the member is removed by this URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_peer_url: Option<String>,
+    /// The address kubeforge reached it at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A mark kubeforge put on a node (and only it removes): today `cordoned-by`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeMark {
+    /// The mark (`cordoned-by`).
+    pub mark: String,
+    /// The operation that set it.
+    pub operation: String,
+    /// When (seconds since the epoch).
+    pub at: u64,
 }
 
 /// The whole record.
@@ -47,6 +67,37 @@ pub struct Record {
     pub format: u32,
     /// Hosts by name.
     pub hosts: BTreeMap<String, HostRecord>,
+    /// The control plane that bootstrapped the cluster (kept while it is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_control_plane: Option<String>,
+    /// The etcd member that acts for the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_etcd: Option<String>,
+    /// Marks kubeforge set on nodes, by node name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub marks: BTreeMap<String, NodeMark>,
+}
+
+impl Record {
+    /// The anchors this record asks for.
+    pub fn anchors(&self) -> crate::cluster::Anchors {
+        crate::cluster::Anchors {
+            first_control_plane: self.first_control_plane.clone(),
+            first_etcd: self.first_etcd.clone(),
+        }
+    }
+
+    /// Hosts recorded with `role`, in natural order.
+    pub fn with_role(&self, role: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.roles.iter().any(|r| r == role))
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort_by(|a, b| crate::diagnostic::natural_cmp(a, b));
+        v
+    }
 }
 
 fn one() -> u32 {
@@ -159,21 +210,15 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Applies an operation's record policy for the hosts its run completed on, under the
-/// lock (which the caller holds).
-pub fn apply(
+/// Applies a record policy to `rec` for the hosts a run completed on.
+pub fn update(
+    rec: &mut Record,
     cluster: &Cluster,
-    _lock: &Lock,
     policy: RecordPolicy,
     completed: &[String],
     operation: &str,
     playbook: &str,
-) -> Result<(), StateError> {
-    if policy == RecordPolicy::Nothing {
-        return Ok(());
-    }
-    let dir = &cluster.inventory.dir;
-    let mut rec = load(dir)?;
+) {
     let when = now();
     for h in cluster.hosts.iter().filter(|h| completed.contains(&h.name)) {
         match policy {
@@ -191,6 +236,9 @@ pub fn apply(
                         operation: operation.to_string(),
                         playbook: playbook.to_string(),
                         applied_at: when,
+                        etcd_member_name: h.etcd_member_name.clone(),
+                        etcd_peer_url: h.etcd_member_name.as_ref().and(h.etcd_peer_url()),
+                        address: Some(h.ssh.address.clone()),
                     },
                 );
             }
@@ -200,7 +248,70 @@ pub fn apply(
             RecordPolicy::Nothing => {}
         }
     }
-    save(dir, &rec)
+    if policy == RecordPolicy::Upsert {
+        // The first control plane and etcd member are chosen once, then kept.
+        let keep = |cur: &Option<String>, role: &str| {
+            cur.clone().filter(|c| {
+                rec.hosts
+                    .get(c)
+                    .is_some_and(|h| h.roles.iter().any(|r| r == role))
+            })
+        };
+        let cp = keep(&rec.first_control_plane, "control_plane").or_else(|| {
+            cluster
+                .anchors
+                .first_control_plane
+                .clone()
+                .filter(|c| rec.hosts.contains_key(c))
+        });
+        let etcd = keep(&rec.first_etcd, "etcd").or_else(|| {
+            cluster
+                .anchors
+                .first_etcd
+                .clone()
+                .filter(|c| rec.hosts.contains_key(c))
+        });
+        rec.first_control_plane = cp;
+        rec.first_etcd = etcd;
+    }
+    forget_gone_anchors(rec);
+}
+
+/// Anchors that left the record are forgotten (the next run picks another).
+pub fn forget_gone_anchors(rec: &mut Record) {
+    if rec
+        .first_control_plane
+        .as_ref()
+        .is_some_and(|c| !rec.hosts.contains_key(c))
+    {
+        rec.first_control_plane = None;
+    }
+    if rec
+        .first_etcd
+        .as_ref()
+        .is_some_and(|c| !rec.hosts.contains_key(c))
+    {
+        rec.first_etcd = None;
+    }
+}
+
+/// Applies node marks a run set or cleared.
+pub fn update_marks(rec: &mut Record, marks: &[(String, String, bool)], operation: &str) {
+    let when = now();
+    for (node, mark, set) in marks {
+        if *set {
+            rec.marks.insert(
+                node.clone(),
+                NodeMark {
+                    mark: mark.clone(),
+                    operation: operation.to_string(),
+                    at: when,
+                },
+            );
+        } else {
+            rec.marks.remove(node);
+        }
+    }
 }
 
 /// Writes the record atomically (temp file in the same directory, fsync, rename); the

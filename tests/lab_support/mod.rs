@@ -3,6 +3,8 @@
 //! fail loudly, never skip, when the lab cannot be booted.
 #![allow(dead_code)]
 
+pub mod doubles;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
