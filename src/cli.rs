@@ -36,6 +36,10 @@ pub enum Command {
     Kubeconfig(Box<KubeconfigArgs>),
     /// Show which tasks run on which host, in order, checked before any SSH.
     Plan(Box<PlanArgs>),
+    /// Add the hosts named by --limit to the running cluster (playbooks/scale.yml).
+    Scale(Box<ScaleArgs>),
+    /// Remove nodes from the cluster, alive or dead (playbooks/remove-node.yml); needs --yes.
+    RemoveNode(Box<RemoveNodeArgs>),
 }
 
 /// `kubeforge kubeconfig`.
@@ -232,4 +236,72 @@ pub enum ShowFormat {
     Json,
     /// YAML.
     Yaml,
+}
+
+/// `kubeforge scale`.
+#[derive(Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// `--limit` names the new hosts (required); `--tags`/`--skip-tags` as for run.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The scale playbook.
+    #[arg(long, default_value = "playbooks/scale.yml")]
+    pub playbook: PathBuf,
+    /// Go on when existing hosts do not answer (reported; they are not touched).
+    #[arg(long)]
+    pub skip_unreachable: bool,
+    /// Change nothing; report what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Hosts worked on at once (default: all).
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
+    /// Seconds a remote command may run unless its task sets `timeout`.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge remove-node`.
+#[derive(Args)]
+pub struct RemoveNodeArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// The nodes to remove (inventory hostnames; a host already deleted from the
+    /// inventory is accepted when the last-applied record knows it).
+    #[arg(required = true)]
+    pub nodes: Vec<String>,
+    /// Proceed (required: kubeforge never asks).
+    #[arg(long)]
+    pub yes: bool,
+    /// The nodes are dead: nothing is run on them (found unreachable nodes are treated so).
+    #[arg(long)]
+    pub dead: bool,
+    /// Go on when a drain fails (Kubespray's allow_ungraceful_removal).
+    #[arg(long)]
+    pub ungraceful: bool,
+    /// Proceed even when the remaining etcd members would be an even number or too few
+    /// to keep quorum if another fails.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not reset the removed nodes (leave their files; Kubespray's reset_nodes=false).
+    #[arg(long)]
+    pub no_reset: bool,
+    /// The remove-node playbook.
+    #[arg(long, default_value = "playbooks/remove-node.yml")]
+    pub playbook: PathBuf,
+    /// Seconds a remote command may run unless its task sets `timeout`.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }

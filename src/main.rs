@@ -34,6 +34,8 @@ fn main() -> ExitCode {
         Command::Reset(a) => op::reset::run(&a),
         Command::Kubeconfig(a) => op::kubeconfig::run(&a),
         Command::Plan(a) => op::plan::run(&a),
+        Command::Scale(a) => op::scale::run(&a),
+        Command::RemoveNode(a) => op::remove_node::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,40 +1,11 @@
 //! Checks run before any SSH: every problem at once, each with its location and fix.
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, BOOLEAN_VARS};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::inventory::{display_path, KNOWN_GROUPS};
 use crate::topology::{self, Role};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// Variables that must be real booleans (Kubespray's "booleans must be booleans").
-pub const BOOLEAN_VARS: [&str; 25] = [
-    "download_always_pull",
-    "helm_enabled",
-    "openstack_lbaas_enabled",
-    "ipv4_stack",
-    "ipv6_stack",
-    "enable_dual_stack_networks",
-    "download_run_once",
-    "download_localhost",
-    "install_os_packages",
-    "allow_unsupported_distribution_setup",
-    "kube_network_plugin_multus",
-    "kube_proxy_strict_arp",
-    "kube_encrypt_secret_data",
-    "kube_api_anonymous_auth",
-    "kube_webhook_token_auth",
-    "enable_nodelocaldns",
-    "enable_nodelocaldns_secondary",
-    "deploy_netchecker",
-    "persistent_volumes_enabled",
-    "auto_renew_certificates",
-    "kubernetes_audit",
-    "kata_containers_enabled",
-    "metallb_enabled",
-    "unsafe_show_logs",
-    "remove_anonymous_access",
-];
 
 /// Validates the cluster; returns every error and warning (deterministic order).
 pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
@@ -119,7 +90,8 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         }
     }
     for g in inv.groups.values() {
-        if !KNOWN_GROUPS.contains(&g.name.as_str()) {
+        // kubeforge_* groups are made by an operation for its run, never written.
+        if !KNOWN_GROUPS.contains(&g.name.as_str()) && !g.name.starts_with("kubeforge_") {
             d.push(
                 Diagnostic::warning("unknown-group", format!("group '{}' is not one kubeforge uses", g.name))
                     .at(g.location.clone())
@@ -252,12 +224,24 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         let get = |n: &str| h.vars.get(n).map(|(v, _)| v.clone());
         for a in crate::artifacts::for_components(&h.components) {
             if let Err(e) = crate::artifacts::resolve(&a.name, &get) {
-                let loc = h.vars.get(&a.version_var).map(|(_, l)| l.clone());
-                let key = (a.version_var.clone(), loc.clone());
+                // A version that only follows another (kubectl_version: "{{ kube_version }}")
+                // is reported where that one is set, once.
+                let follows = cluster
+                    .resolver
+                    .raw(&h.name, &a.version_var)
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| {
+                        let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+                        Some(inner.trim().to_string())
+                    })
+                    .filter(|x| h.vars.contains_key(x));
+                let var = follows.unwrap_or_else(|| a.version_var.clone());
+                let loc = h.vars.get(&var).map(|(_, l)| l.clone());
+                let key = (var.clone(), loc.clone());
                 if !reported.contains(&key) {
                     reported.push(key);
                     d.push(
-                        Diagnostic::error("unpinned-version", format!("{}: {e}", a.version_var))
+                        Diagnostic::error("unpinned-version", format!("{var}: {e}"))
                             .at(loc)
                             .help("use a version from the artifact table (kubeforge offline list shows them) or pin its sha256 in artifact_checksums"),
                     );

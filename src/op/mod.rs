@@ -11,7 +11,10 @@ pub mod offline;
 mod output;
 pub mod plan;
 pub mod playbook;
+mod reach;
+pub mod remove_node;
 pub mod reset;
+pub mod scale;
 mod session;
 
 use crate::cluster::Cluster;

@@ -56,6 +56,19 @@ pub fn prepare(
         Some(lock)
     };
     let record = state::load(&inventory.dir)?;
+    // etcd members the record does not know, while it knows others, join the running
+    // cluster (member add, initial-cluster-state existing) instead of founding one.
+    let recorded_etcd = record.with_role("etcd");
+    let joining: Vec<String> = if recorded_etcd.is_empty() {
+        Vec::new()
+    } else {
+        inventory
+            .members("etcd")
+            .into_iter()
+            .filter(|h| !record.hosts.contains_key(h))
+            .collect()
+    };
+    inventory.add_group("kubeforge_etcd_joining", &joining);
     op.shape(&mut inventory, &record)?;
     let anchors = op.anchors(&record);
     let cluster = Cluster::build_anchored(inventory, &defaults, Render::Lazy, &anchors);

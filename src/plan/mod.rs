@@ -192,7 +192,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                                     problems.push(
                                         Diagnostic::error("placement", format!("task '{}': delegate_to '{d}' cannot be decided from the inventory", task.name))
                                             .at(Some(task.location.clone()))
-                                            .help("delegate to a host named from inventory variables, e.g. \"{{ groups['kube_control_plane'][0] }}\""),
+                                            .help("delegate to a host named from inventory variables, e.g. \"{{ kubeforge_first_control_plane }}\""),
                                     );
                                     continue;
                                 }

@@ -173,6 +173,24 @@ pub(crate) fn mark_stopped(
     });
 }
 
+/// Why the run must stop after `play`: it had hosts and none of them is still active.
+async fn no_hosts_left(sh: &Shared, play: &PlannedPlay) -> Option<String> {
+    if play.hosts.is_empty() || play.tasks.is_empty() {
+        return None;
+    }
+    for h in &play.hosts {
+        if let Some(m) = sh.hosts.get(h) {
+            if m.lock().await.active() {
+                return None;
+            }
+        }
+    }
+    Some(format!(
+        "play '{}' ended with no host left; the run stops (later plays are not started)",
+        play.play.name
+    ))
+}
+
 /// The run's result.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -295,7 +313,22 @@ pub async fn run(
             }
         }
         match set.join_next().await {
-            Some(Ok(i)) => done[i] = true,
+            Some(Ok(i)) => {
+                done[i] = true;
+                // As Ansible: a play that had hosts and ended with none left stops the
+                // run (later plays would act on a cluster in an unknown state).
+                if let Some(why) = no_hosts_left(&shared, &plays[i]).await {
+                    for (j, l) in launched.iter_mut().enumerate() {
+                        if !*l {
+                            *l = true;
+                            done[j] = true;
+                        }
+                    }
+                    for h in shared.hosts.keys() {
+                        shared.stop_host(h, HostState::Stopped(why.clone())).await;
+                    }
+                }
+            }
             Some(Err(e)) => {
                 // A panicking play task is a bug; record it rather than hang.
                 tracing::error!("play task ended abnormally: {e}");

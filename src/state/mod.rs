@@ -43,6 +43,9 @@ pub struct HostRecord {
     /// Its etcd peer URL, for etcd members (the member is removed by this URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd_peer_url: Option<String>,
+    /// Its etcd client URL, for etcd members (the API servers' endpoint list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_client_url: Option<String>,
     /// The address kubeforge reached it at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -76,14 +79,25 @@ pub struct Record {
     /// Marks kubeforge set on nodes, by node name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub marks: BTreeMap<String, NodeMark>,
+    /// Hosts remove-node took out of the cluster, with when (seconds since the epoch):
+    /// asking again is "nothing to do", not an unknown host.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub removed: BTreeMap<String, u64>,
 }
 
 impl Record {
     /// The anchors this record asks for.
     pub fn anchors(&self) -> crate::cluster::Anchors {
+        // Without a recorded choice, an already provisioned host (never a new one).
         crate::cluster::Anchors {
-            first_control_plane: self.first_control_plane.clone(),
-            first_etcd: self.first_etcd.clone(),
+            first_control_plane: self
+                .first_control_plane
+                .clone()
+                .or_else(|| self.with_role("control_plane").into_iter().next()),
+            first_etcd: self
+                .first_etcd
+                .clone()
+                .or_else(|| self.with_role("etcd").into_iter().next()),
         }
     }
 
@@ -223,6 +237,7 @@ pub fn update(
     for h in cluster.hosts.iter().filter(|h| completed.contains(&h.name)) {
         match policy {
             RecordPolicy::Upsert => {
+                rec.removed.remove(&h.name);
                 rec.hosts.insert(
                     h.name.clone(),
                     HostRecord {
@@ -238,6 +253,7 @@ pub fn update(
                         applied_at: when,
                         etcd_member_name: h.etcd_member_name.clone(),
                         etcd_peer_url: h.etcd_member_name.as_ref().and(h.etcd_peer_url()),
+                        etcd_client_url: h.etcd_member_name.as_ref().and(h.etcd_client_url()),
                         address: Some(h.ssh.address.clone()),
                     },
                 );
