@@ -77,7 +77,7 @@ pub fn check_removal(record: &Record, nodes: &[String], force: bool) -> Vec<Diag
                     )
                     .help("remove them one at a time, adding replacements between, or say --force"),
                 );
-            } else if left % 2 == 0 {
+            } else if left.is_multiple_of(2) {
                 d.push(
                     Diagnostic::error(
                         "etcd-even",
