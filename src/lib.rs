@@ -22,5 +22,6 @@ pub mod state;
 pub mod topology;
 pub mod transport;
 pub mod validate;
+pub mod value;
 pub mod vars;
 pub mod yaml;

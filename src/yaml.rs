@@ -1,9 +1,12 @@
-//! YAML loading with line numbers kept on every node (serde-saphyr), so errors can
-//! name file:line for any value.
+//! YAML loading with line numbers kept on every node, so errors can name file:line for
+//! any value. Scalars are resolved as Ansible's PyYAML loader resolves them (YAML 1.1:
+//! `yes`/`no`/`on`/`off` booleans, `1:30` sexagesimal, `0x1F`, integers of any size,
+//! `.inf`), with two deliberate differences: `0644` stays the text "0644" and duplicate
+//! keys are errors. Ansible's tags `!unsafe` and `!vault` are kept.
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+mod compose;
+
 use serde_json::Value;
-use std::fmt;
 use std::path::Path;
 
 /// A YAML node with the line and column where it starts (1-based; 0 when unknown).
@@ -26,6 +29,8 @@ pub enum NodeKind {
     Bool(bool),
     /// An integer.
     Int(i64),
+    /// An integer beyond 64 bits, as decimal digits.
+    BigInt(String),
     /// A float.
     Float(f64),
     /// A string.
@@ -34,6 +39,10 @@ pub enum NodeKind {
     Seq(Vec<Node>),
     /// A mapping, in file order.
     Map(Vec<(Node, Node)>),
+    /// `!unsafe`: never templated.
+    Unsafe(Box<Node>),
+    /// `!vault`: Ansible Vault ciphertext.
+    Vault(String),
 }
 
 /// A YAML syntax or shape error with its position.
@@ -55,9 +64,10 @@ impl Node {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Int(i) => Value::from(*i),
-            NodeKind::Float(f) => serde_json::Number::from_f64(*f)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            NodeKind::BigInt(d) => crate::value::int_from_digits(d),
+            NodeKind::Float(f) => crate::value::float(*f),
+            NodeKind::Unsafe(inner) => crate::value::unsafe_value(inner.to_value()),
+            NodeKind::Vault(text) => crate::value::vault(text),
             NodeKind::Str(s) => Value::String(s.clone()),
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             NodeKind::Map(pairs) => Value::Object(
@@ -69,14 +79,18 @@ impl Node {
         }
     }
 
-    /// The node as a mapping key: scalars rendered as text.
+    /// The node as a mapping key: scalars rendered as text (as Python's json.dumps
+    /// writes a key: `true`, `null`, `1.5`).
     pub fn key_string(&self) -> String {
         match &self.kind {
             NodeKind::Str(s) => s.clone(),
-            NodeKind::Null => String::new(),
+            NodeKind::Null => "null".into(),
             NodeKind::Bool(b) => b.to_string(),
             NodeKind::Int(i) => i.to_string(),
-            NodeKind::Float(f) => f.to_string(),
+            NodeKind::BigInt(d) => d.clone(),
+            NodeKind::Float(f) => crate::inventory::pyliteral::python_float_repr(*f),
+            NodeKind::Unsafe(inner) => inner.key_string(),
+            NodeKind::Vault(text) => text.clone(),
             NodeKind::Seq(_) | NodeKind::Map(_) => self.to_value().to_string(),
         }
     }
@@ -107,11 +121,13 @@ impl Node {
         match self.kind {
             NodeKind::Null => "null",
             NodeKind::Bool(_) => "boolean",
-            NodeKind::Int(_) => "integer",
+            NodeKind::Int(_) | NodeKind::BigInt(_) => "integer",
             NodeKind::Float(_) => "float",
             NodeKind::Str(_) => "string",
             NodeKind::Seq(_) => "list",
             NodeKind::Map(_) => "mapping",
+            NodeKind::Unsafe(_) => "!unsafe value",
+            NodeKind::Vault(_) => "!vault value",
         }
     }
 
@@ -121,98 +137,6 @@ impl Node {
             .iter()
             .find(|(k, _)| k.as_str() == Some(key))
             .map(|(_, v)| v)
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spanned = serde_saphyr::Spanned::<NodeKind>::deserialize(d)?;
-        let loc = spanned.referenced;
-        Ok(Node {
-            line: u32::try_from(loc.line()).unwrap_or(u32::MAX),
-            col: u32::try_from(loc.column()).unwrap_or(u32::MAX),
-            kind: spanned.value,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for NodeKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(KindVisitor)
-    }
-}
-
-struct KindVisitor;
-
-impl<'de> Visitor<'de> for KindVisitor {
-    type Value = NodeKind;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<NodeKind, E> {
-        Ok(NodeKind::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeKind, E> {
-        Ok(NodeKind::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeKind, E> {
-        Ok(i64::try_from(v)
-            .map(NodeKind::Int)
-            .unwrap_or_else(|_| NodeKind::Str(v.to_string())))
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<NodeKind, E> {
-        Ok(i64::try_from(v)
-            .map(NodeKind::Int)
-            .unwrap_or_else(|_| NodeKind::Str(v.to_string())))
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<NodeKind, E> {
-        Ok(i64::try_from(v)
-            .map(NodeKind::Int)
-            .unwrap_or_else(|_| NodeKind::Str(v.to_string())))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<NodeKind, E> {
-        Ok(NodeKind::Float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeKind, E> {
-        Ok(NodeKind::Str(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<NodeKind, E> {
-        Ok(NodeKind::Str(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<NodeKind, E> {
-        Ok(NodeKind::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<NodeKind, E> {
-        Ok(NodeKind::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<NodeKind, E> {
-        Ok(NodeKind::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeKind, D::Error> {
-        NodeKind::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeKind, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Node>()? {
-            items.push(item);
-        }
-        Ok(NodeKind::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeKind, A::Error> {
-        let mut pairs = Vec::new();
-        while let Some((k, v)) = map.next_entry::<Node, Node>()? {
-            pairs.push((k, v));
-        }
-        Ok(NodeKind::Map(pairs))
-    }
-}
-
-fn options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        // `mode: 0644` must stay the text the operator wrote, not the number 644.
-        leading_zero_numbers_as_strings: true,
-        with_snippet: false,
     }
 }
 
@@ -230,23 +154,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             kind: NodeKind::Null,
         });
     }
-    serde_saphyr::from_str_with_options::<Node>(text, options()).map_err(|e| to_yaml_error(&e))
-}
-
-fn to_yaml_error(e: &serde_saphyr::Error) -> YamlError {
-    let (line, col) = e
-        .location()
-        .map(|l| {
-            (
-                u32::try_from(l.line()).unwrap_or(0),
-                u32::try_from(l.column()).unwrap_or(0),
-            )
-        })
-        .unwrap_or((0, 0));
-    let message = e.to_string();
-    // The parser's text repeats the position; keep the first line, it says what is wrong.
-    let message = message.lines().next().unwrap_or("invalid YAML").to_string();
-    YamlError { line, col, message }
+    compose::compose(text)
 }
 
 /// Reads and parses a YAML file.

@@ -2,9 +2,97 @@
 //! group's depth below `all` (Ansible's precedence order; a cycle of children is an
 //! error).
 
-use super::{GroupEntry, InventoryError, Parsed, VarMap, DEPRECATED_GROUPS};
+use super::{GroupEntry, HostEntry, InventoryError, Parsed, VarMap, DEPRECATED_GROUPS};
 use crate::diagnostic::{Diagnostic, Location};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// `ansible_group_priority` set in the inventory file is the group's priority, not a
+/// variable (Ansible's Group.set_variable); group_vars files do not set it.
+pub(super) fn take_priorities(parsed: &mut Parsed) -> Result<(), InventoryError> {
+    for g in parsed.groups.values_mut() {
+        let Some(var) = g.vars.remove("ansible_group_priority") else {
+            continue;
+        };
+        // Python's int(): ints, floats (truncated), booleans, and digit strings.
+        let p = match &var.value {
+            Value::Bool(b) => Some(i64::from(*b)),
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
+            Value::String(s) => s.trim().replace('_', "").parse::<i64>().ok(),
+            _ => None,
+        };
+        g.priority = p.ok_or_else(|| InventoryError::Syntax {
+            code: "group-priority",
+            location: var.origin.clone(),
+            message: format!(
+                "ansible_group_priority of group '{}' is {}, not an integer",
+                g.name, var.value
+            ),
+            help: "write a whole number (groups with a higher priority are applied later and win)"
+                .into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Every host of `group` through its children.
+fn members_of(groups: &BTreeMap<String, GroupEntry>, group: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = BTreeSet::new();
+    let mut todo = vec![group.to_string()];
+    while let Some(g) = todo.pop() {
+        if !seen.insert(g.clone()) {
+            continue;
+        }
+        if let Some(e) = groups.get(&g) {
+            out.extend(e.hosts.iter().cloned());
+            todo.extend(e.children.iter().cloned());
+        }
+    }
+    out
+}
+
+/// k8s_cluster as Kubespray's dynamic_groups builds it: the hosts of
+/// kube_control_plane, kube_node and calico_rr added to it directly (group_by).
+pub(super) fn derive_k8s_cluster(groups: &mut BTreeMap<String, GroupEntry>) {
+    let mut add: BTreeSet<String> = BTreeSet::new();
+    for g in ["kube_control_plane", "kube_node", "calico_rr"] {
+        add.extend(members_of(groups, g));
+    }
+    let k8s = groups
+        .entry("k8s_cluster".into())
+        .or_insert_with(|| GroupEntry {
+            name: "k8s_cluster".into(),
+            ..GroupEntry::default()
+        });
+    for h in add {
+        if !k8s.hosts.contains(&h) {
+            k8s.hosts.push(h);
+        }
+    }
+}
+
+/// `ungrouped` holds the hosts that are in no group but `all` (Ansible's
+/// reconcile_inventory); its variables (`[ungrouped:vars]`) are kept.
+pub(super) fn fill_ungrouped(groups: &mut BTreeMap<String, GroupEntry>, hosts: &[HostEntry]) {
+    let grouped: BTreeSet<&String> = groups
+        .values()
+        .filter(|g| g.name != "all" && g.name != "ungrouped")
+        .flat_map(|g| g.hosts.iter())
+        .collect();
+    let ungrouped: Vec<String> = hosts
+        .iter()
+        .filter(|h| !grouped.contains(&h.name))
+        .map(|h| h.name.clone())
+        .collect();
+    let entry = groups
+        .entry("ungrouped".into())
+        .or_insert_with(|| GroupEntry {
+            name: "ungrouped".into(),
+            ..GroupEntry::default()
+        });
+    entry.hosts = ungrouped;
+}
 
 pub(super) fn rename_deprecated(
     parsed: &mut Parsed,

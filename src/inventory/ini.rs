@@ -1,10 +1,18 @@
-//! Ansible's INI inventory format: `[group]`, `[group:children]`, `[group:vars]`,
-//! `host key=value ...`, host ranges (`node[1:3]`), `host:port`, `#`/`;` comments.
+//! Ansible's INI inventory format, read as ansible-core 2.18's `ini` plugin reads it:
+//! `[group]`, `[group:children]`, `[group:vars]` (only `#` may follow a header), host
+//! lines split with Python's shlex and every value put through Python's literal_eval,
+//! `[group:vars]` values as the raw text after `=`, host ranges and `host:port`, and
+//! groups named by `:children` or `:vars` that are never declared refused.
 
 use super::model::{Parsed, Var, VarMap};
-use super::InventoryError;
-use crate::diagnostic::Location;
+use super::pyliteral::{literal_eval, LiteralError};
+use super::{hostpattern, shlex, InventoryError};
+use crate::diagnostic::{Diagnostic, Location};
+use indexmap::IndexMap;
+use regex::Regex;
 use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Section {
@@ -13,84 +21,85 @@ enum Section {
     Vars,
 }
 
+struct Pending {
+    line: u32,
+    vars: bool,
+    parents: Vec<String>,
+}
+
+fn section_re() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").ok())
+        .as_ref()
+}
+
+fn groupname_re() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").ok())
+        .as_ref()
+}
+
 /// Parses INI inventory text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
     let mut inv = Parsed::default();
     let mut group = "ungrouped".to_string();
     let mut section = Section::Hosts;
+    // Groups that exist (declared by any header); `all` and `ungrouped` always do.
+    let mut known: HashSet<String> = ["all", "ungrouped"].iter().map(|s| s.to_string()).collect();
+    let mut pending: IndexMap<String, Pending> = IndexMap::new();
+    let (Some(section_re), Some(groupname_re)) = (section_re(), groupname_re()) else {
+        return Err(syntax(file, 0, "internal: a pattern did not compile".into(), ""));
+    };
     for (idx, raw) in text.lines().enumerate() {
         let lineno = u32::try_from(idx + 1).unwrap_or(u32::MAX);
         let loc = Location::new(file, lineno);
-        let err = |message: String, help: &str| InventoryError::Syntax {
-            code: "ini-syntax",
-            location: Location::new(file, lineno),
-            message,
-            help: help.to_string(),
-        };
+        let err = |message: String, help: &str| syntax(file, lineno, message, help);
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        if let Some(rest) = line.strip_prefix('[') {
-            let Some(end) = rest.find(']') else {
-                return Err(err(
-                    format!("section header '{line}' has no closing ']'"),
-                    "write it as [group], [group:children] or [group:vars]",
-                ));
-            };
-            let after = rest[end + 1..].trim();
-            if !after.is_empty() && !after.starts_with('#') && !after.starts_with(';') {
-                return Err(err(
-                    format!("unexpected text '{after}' after section header"),
-                    "put nothing but a comment after ']'",
-                ));
-            }
-            let header = rest[..end].trim();
-            let (name, kind) = match header.split_once(':') {
-                Some((n, k)) => (n.trim(), k.trim()),
-                None => (header, "hosts"),
-            };
-            section = match kind {
+        if let Some(c) = section_re.captures(line) {
+            let name = c.get(1).map_or("", |m| m.as_str()).to_string();
+            section = match c.get(2).map_or("hosts", |m| m.as_str()) {
                 "hosts" => Section::Hosts,
                 "children" => Section::Children,
                 "vars" => Section::Vars,
                 other => {
                     return Err(err(
-                        format!("unknown section kind ':{other}' in [{header}]"),
+                        format!("section [{name}:{other}] has unknown type '{other}'"),
                         "use [group], [group:children] or [group:vars]",
                     ))
                 }
             };
-            check_name(name).map_err(|m| {
-                err(
-                    m.to_string(),
-                    "group names are letters, digits, '_' and '-'",
-                )
-            })?;
-            group = name.to_string();
-            inv.group_mut(&group, Some(loc));
+            if !known.contains(&name) {
+                // [g:vars] alone does not declare g: it must be declared somewhere.
+                if section == Section::Vars && !pending.contains_key(&name) {
+                    pending.insert(
+                        name.clone(),
+                        Pending {
+                            line: lineno,
+                            vars: true,
+                            parents: Vec::new(),
+                        },
+                    );
+                }
+                known.insert(name.clone());
+            }
+            if section != Section::Vars {
+                pending.shift_remove(&name);
+            }
+            inv.group_mut(&name, Some(loc));
+            group = name;
             continue;
         }
+        if line.starts_with('[') && line.ends_with(']') {
+            return Err(err(
+                format!("invalid section header '{line}'"),
+                "write [group], [group:children] or [group:vars] with no spaces inside the brackets",
+            ));
+        }
         match section {
-            Section::Children => {
-                let tokens = tokenize(line).map_err(|m| err(m.to_string(), "close the quote"))?;
-                let Some(first) = tokens.first() else {
-                    continue;
-                };
-                if tokens.len() > 1 {
-                    return Err(err(
-                        format!("a [{group}:children] line names one group, found '{line}'"),
-                        "put one child group per line; variables go in [group:vars]",
-                    ));
-                }
-                check_name(&first.text).map_err(|m| {
-                    err(
-                        m.to_string(),
-                        "group names are letters, digits, '_' and '-'",
-                    )
-                })?;
-                inv.add_child(&group, &first.text, loc);
-            }
+            Section::Hosts => host_line(&mut inv, file, &group, line, lineno)?,
             Section::Vars => {
                 let Some((k, v)) = line.split_once('=') else {
                     return Err(err(
@@ -99,306 +108,160 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     ));
                 };
                 let key = k.trim();
-                check_var_name(key).map_err(|m| {
-                    err(m.to_string(), "variable names are letters, digits and '_'")
-                })?;
-                let value = strip_inline_comment(v.trim());
-                let (text, quoted) = unquote(value);
+                check_var_name(&mut inv, key, &loc);
+                let value = python_value(v.trim()).map_err(|m| err(m, "fix the value"))?;
                 let var = Var {
-                    value: literal(&text, quoted),
+                    value,
                     origin: loc.clone(),
                 };
-                inv.group_mut(&group, Some(loc))
-                    .vars
-                    .insert(key.to_string(), var);
+                inv.group_mut(&group, Some(loc)).vars.insert(key.to_string(), var);
             }
-            Section::Hosts => {
-                let tokens = tokenize(line).map_err(|m| err(m.to_string(), "close the quote"))?;
-                let Some((first, rest)) = tokens.split_first() else {
-                    continue;
+            Section::Children => {
+                let Some(child) = groupname_re.captures(line).and_then(|c| c.get(1)) else {
+                    return Err(err(
+                        format!("a [{group}:children] line names one group, found '{line}'"),
+                        "put one child group per line; variables go in [group:vars]",
+                    ));
                 };
-                let mut vars = VarMap::new();
-                for t in rest {
-                    let Some((k, v)) = t.text.split_once('=') else {
-                        return Err(err(
-                            format!(
-                                "expected key=value after host '{}', found '{}'",
-                                first.text, t.text
-                            ),
-                            "host lines are: name key=value key2=value2",
-                        ));
-                    };
-                    check_var_name(k).map_err(|m| {
-                        err(m.to_string(), "variable names are letters, digits and '_'")
-                    })?;
-                    vars.insert(
-                        k.to_string(),
-                        Var {
-                            value: literal(v, t.quoted),
-                            origin: loc.clone(),
-                        },
-                    );
+                let child = child.as_str().to_string();
+                if !known.contains(&child) {
+                    pending
+                        .entry(child.clone())
+                        .or_insert_with(|| Pending {
+                            line: lineno,
+                            vars: false,
+                            parents: Vec::new(),
+                        })
+                        .parents
+                        .push(group.clone());
                 }
-                let (pattern, port) = split_port(&first.text);
-                if let Some(p) = port {
-                    vars.insert(
-                        "ansible_port".into(),
-                        Var {
-                            value: Value::from(p),
-                            origin: loc.clone(),
-                        },
-                    );
-                }
-                let names = expand_range(pattern).map_err(|m| {
-                    err(m.to_string(), "a range is written name[01:10] or name[a:f], optionally with a stride [1:9:2]")
-                })?;
-                for name in names {
-                    check_name(&name).map_err(|m| {
-                        err(
-                            m.to_string(),
-                            "host names are letters, digits, '.', '_' and '-'",
-                        )
-                    })?;
-                    inv.add_host(&group, &name, loc.clone(), vars.clone());
-                }
+                inv.add_child(&group, &child, loc);
             }
         }
+    }
+    if let Some((name, p)) = pending.iter().next() {
+        let (message, help) = if p.vars {
+            (
+                format!("section [{name}:vars] is for a group that is never declared"),
+                format!("declare the group with a [{name}] or [{name}:children] section, or fix the name"),
+            )
+        } else {
+            (
+                format!(
+                    "section [{}:children] names group '{name}', which is never declared",
+                    p.parents.last().map_or("", String::as_str)
+                ),
+                format!("declare the group with a [{name}] section (it may be empty), or fix the name"),
+            )
+        };
+        return Err(syntax(file, p.line, message, &help));
     }
     Ok(inv)
 }
 
-/// A problem on one INI line (the caller adds the location and the fix).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Problem(String);
-
-fn check_name(name: &str) -> Result<(), Problem> {
-    if name.is_empty() {
-        return Err(Problem("empty name".into()));
+fn syntax(file: &str, line: u32, message: String, help: &str) -> InventoryError {
+    InventoryError::Syntax {
+        code: "ini-syntax",
+        location: Location::new(file, line),
+        message,
+        help: help.to_string(),
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || "._-:".contains(*c)))
-    {
-        return Err(Problem(format!("'{name}' contains '{c}'")));
+}
+
+/// One host line: `pattern key=value ...`.
+fn host_line(
+    inv: &mut Parsed,
+    file: &str,
+    group: &str,
+    line: &str,
+    lineno: u32,
+) -> Result<(), InventoryError> {
+    let loc = Location::new(file, lineno);
+    let err = |message: String, help: &str| syntax(file, lineno, message, help);
+    let tokens = shlex::split(line).map_err(|e| {
+        err(
+            format!("cannot split host line '{line}': {e}"),
+            "close the quote, or escape the character with a backslash",
+        )
+    })?;
+    let Some((first, rest)) = tokens.split_first() else {
+        return Err(err(format!("no host name in '{line}'"), "start the line with a host name"));
+    };
+    let mut vars = VarMap::new();
+    for t in rest {
+        let Some((k, v)) = t.split_once('=') else {
+            return Err(err(
+                format!("expected key=value after host '{first}', found '{t}'"),
+                "host lines are: name key=value key2=value2",
+            ));
+        };
+        check_var_name(inv, k, &loc);
+        let value = python_value(v).map_err(|m| err(m, "fix the value"))?;
+        vars.insert(
+            k.to_string(),
+            Var {
+                value,
+                origin: loc.clone(),
+            },
+        );
+    }
+    let (names, port) = hostpattern::expand(first).map_err(|e| {
+        err(
+            e.to_string(),
+            "a range is written name[01:10] or name[a:f], optionally with a step [1:9:2]",
+        )
+    })?;
+    if first.trim_end().ends_with(':') && port.is_none() {
+        return Err(err(
+            format!("host pattern '{first}' ends in ':' (reserved for a port)"),
+            "write host:port with a port number, or remove the ':'",
+        ));
+    }
+    for name in names {
+        if name.is_empty() {
+            return Err(err("empty host name".into(), "start the line with a host name"));
+        }
+        if name.trim() == "---" {
+            return Err(err(
+                "host '---' looks like a YAML document marker".into(),
+                "is this a YAML file? name it .yml or .yaml",
+            ));
+        }
+        inv.add_host(group, &name, loc.clone(), port, vars.clone());
     }
     Ok(())
 }
 
-fn check_var_name(name: &str) -> Result<(), Problem> {
+/// Ansible accepts any variable name in an inventory; names that templates cannot use
+/// get a warning.
+fn check_var_name(inv: &mut Parsed, name: &str, loc: &Location) {
     let ok = name
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Problem(format!("'{name}' is not a valid variable name")))
+    if !ok {
+        inv.warnings.push(
+            Diagnostic::warning(
+                "variable-name",
+                format!("'{name}' is not a valid variable name: templates cannot refer to it"),
+            )
+            .at(Some(loc.clone()))
+            .help("use letters, digits and '_' (not starting with a digit)"),
+        );
     }
 }
 
-struct Token {
-    text: String,
-    quoted: bool,
-}
-
-/// Splits a host line shell-style: quotes group words, `#` starts a comment.
-fn tokenize(line: &str) -> Result<Vec<Token>, Problem> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut in_token = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '#' if !in_token => break,
-            c if c.is_whitespace() => {
-                if in_token {
-                    out.push(Token {
-                        text: std::mem::take(&mut cur),
-                        quoted,
-                    });
-                    in_token = false;
-                    quoted = false;
-                }
-            }
-            '"' | '\'' => {
-                in_token = true;
-                quoted = true;
-                let q = c;
-                loop {
-                    match chars.next() {
-                        Some(ch) if ch == q => break,
-                        Some('\\') if q == '"' => {
-                            if let Some(n) = chars.next() {
-                                cur.push(n);
-                            }
-                        }
-                        Some(ch) => cur.push(ch),
-                        None => return Err(Problem(format!("unclosed {q} quote in '{line}'"))),
-                    }
-                }
-            }
-            c => {
-                in_token = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_token {
-        out.push(Token { text: cur, quoted });
-    }
-    Ok(out)
-}
-
-fn strip_inline_comment(v: &str) -> &str {
-    // Only " #" starts a comment in a value; "#" inside a word is data.
-    if v.starts_with('"') || v.starts_with('\'') {
-        return v;
-    }
-    match v.find(" #").or_else(|| v.find("\t#")) {
-        Some(i) => v[..i].trim_end(),
-        None => v,
+/// A value as Ansible's INI plugin reads it: Python's literal_eval, else the text.
+fn python_value(text: &str) -> Result<Value, String> {
+    match literal_eval(text) {
+        Ok(v) => Ok(v),
+        Err(LiteralError::NotLiteral) => Ok(Value::String(text.to_string())),
+        Err(LiteralError::Unhashable) => Err(format!(
+            "'{text}' uses a list or dict as a key or set item, which Python refuses"
+        )),
     }
 }
-
-fn unquote(v: &str) -> (String, bool) {
-    let b = v.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        (v[1..v.len() - 1].to_string(), true)
-    } else {
-        (v.to_string(), false)
-    }
-}
-
-/// Python-literal reading of an INI value, as Ansible does: `True`/`False`, numbers,
-/// lists and dicts; anything else (including `true` and `yes`) stays a string.
-fn literal(text: &str, quoted: bool) -> Value {
-    if quoted {
-        return Value::String(text.to_string());
-    }
-    match text {
-        "True" => return Value::Bool(true),
-        "False" => return Value::Bool(false),
-        "None" => return Value::Null,
-        _ => {}
-    }
-    if let Ok(i) = text.parse::<i64>() {
-        if !(text.len() > 1 && text.starts_with('0')) {
-            return Value::from(i);
-        }
-    }
-    if text.contains('.') && !text.starts_with('.') && !text.ends_with('.') {
-        if let Ok(f) = text.parse::<f64>() {
-            if text
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
-            {
-                if let Some(n) = serde_json::Number::from_f64(f) {
-                    return Value::Number(n);
-                }
-            }
-        }
-    }
-    // A Jinja template is never a Python literal: `x={{ y }}` stays a string to render
-    // (read as a flow mapping it would become the dict {{"y": null}: null}).
-    let template = text.contains("{{") || text.contains("{%") || text.contains("{#");
-    let list_or_dict = (text.starts_with('[') && text.ends_with(']'))
-        || (text.starts_with('{') && text.ends_with('}'));
-    if list_or_dict && !template {
-        if let Ok(node) = crate::yaml::parse(text) {
-            return node.to_value();
-        }
-    }
-    Value::String(text.to_string())
-}
-
-fn split_port(token: &str) -> (&str, Option<u16>) {
-    // Colons inside a range (`web[1:3]:2222`) are the range's: look after the last ']'.
-    let after_ranges = token.rfind(']').map_or(0, |i| i + 1);
-    if token[after_ranges..].matches(':').count() == 1
-        && (after_ranges > 0 || token.matches(':').count() == 1)
-    {
-        if let Some((h, p)) = token.rsplit_once(':') {
-            if let Ok(port) = p.parse::<u16>() {
-                return (h, Some(port));
-            }
-        }
-    }
-    (token, None)
-}
-
-/// Expands Ansible host ranges: `node[1:3]`, `node[01:10:2]`, `db-[a:c]`.
-fn expand_range(pattern: &str) -> Result<Vec<String>, Problem> {
-    let Some(open) = pattern.find('[') else {
-        return Ok(vec![pattern.to_string()]);
-    };
-    let close = pattern[open..]
-        .find(']')
-        .map(|i| i + open)
-        .ok_or_else(|| Problem(format!("unclosed '[' in host pattern '{pattern}'")))?;
-    let (head, body, tail) = (
-        &pattern[..open],
-        &pattern[open + 1..close],
-        &pattern[close + 1..],
-    );
-    let parts: Vec<&str> = body.split(':').collect();
-    if parts.len() < 2 || parts.len() > 3 {
-        return Err(Problem(format!("bad range '[{body}]' in '{pattern}'")));
-    }
-    let stride: usize = match parts.get(2) {
-        Some(s) => s
-            .parse()
-            .ok()
-            .filter(|s| *s > 0)
-            .ok_or_else(|| Problem(format!("bad stride '{s}' in '{pattern}'")))?,
-        None => 1,
-    };
-    let mut items = Vec::new();
-    if let (Ok(a), Ok(b)) = (parts[0].parse::<u64>(), parts[1].parse::<u64>()) {
-        if a > b || b - a > 10_000 {
-            return Err(Problem(format!(
-                "range '[{body}]' in '{pattern}' is empty or too large"
-            )));
-        }
-        let width = if parts[0].starts_with('0') {
-            parts[0].len()
-        } else {
-            0
-        };
-        for n in (a..=b).step_by(stride) {
-            items.push(format!("{n:0width$}"));
-        }
-    } else if parts[0].len() == 1 && parts[1].len() == 1 {
-        let (a, b) = (parts[0].as_bytes()[0], parts[1].as_bytes()[0]);
-        if !a.is_ascii_alphabetic() || !b.is_ascii_alphabetic() || a > b {
-            return Err(Problem(format!("bad range '[{body}]' in '{pattern}'")));
-        }
-        for c in (a..=b).step_by(stride) {
-            items.push((c as char).to_string());
-        }
-    } else {
-        return Err(Problem(format!("bad range '[{body}]' in '{pattern}'")));
-    }
-    // Several ranges in one pattern multiply: cap the product, not just each range.
-    let rests = expand_range(tail)?;
-    if items.len().saturating_mul(rests.len()) > MAX_RANGE_HOSTS {
-        return Err(Problem(format!(
-            "'{pattern}' expands to more than {MAX_RANGE_HOSTS} hosts"
-        )));
-    }
-    let mut out = Vec::with_capacity(items.len() * rests.len());
-    for it in &items {
-        for rest in &rests {
-            out.push(format!("{head}{it}{rest}"));
-        }
-    }
-    Ok(out)
-}
-
-/// The most hosts one range pattern may expand to.
-const MAX_RANGE_HOSTS: usize = 10_001;
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +303,7 @@ flag=True
 
     #[test]
     fn literals_follow_python_rules() {
+        // Quotes are removed by shlex first, so a quoted "42" is the int 42 (Ansible).
         let cases = [
             ("True", Value::Bool(true)),
             ("true", Value::from("true")),
@@ -449,20 +313,26 @@ flag=True
             ("1.5", serde_json::json!(1.5)),
             ("[1, 2]", serde_json::json!([1, 2])),
             ("10.0.0.1", Value::from("10.0.0.1")),
+            ("'42'", Value::from("42")),
         ];
         for (text, want) in cases {
-            assert_eq!(literal(text, false), want, "{text}");
+            assert_eq!(python_value(text).unwrap(), want, "{text}");
         }
-        assert_eq!(literal("42", true), Value::from("42"));
     }
 
     #[test]
-    fn ranges_expand() {
-        assert_eq!(expand_range("n[01:03]").unwrap(), ["n01", "n02", "n03"]);
-        assert_eq!(expand_range("n[1:5:2]").unwrap(), ["n1", "n3", "n5"]);
-        assert_eq!(expand_range("db-[a:b]").unwrap(), ["db-a", "db-b"]);
-        assert!(expand_range("n[3:1]").is_err());
-        assert!(expand_range("n[1:").is_err());
+    fn headers_pending_groups_and_ports() {
+        assert!(parse("[a] junk\n", "x.ini").is_err());
+        assert!(parse("[a] ; c\nh\n", "x.ini").is_err());
+        assert!(parse("[a ]\nh\n", "x.ini").is_err());
+        assert!(parse("[a]   # c\nh\n", "x.ini").is_ok());
+        assert!(parse("[g:vars]\nx=1\n", "x.ini").is_err());
+        assert!(parse("[g:vars]\nx=1\n[g]\n", "x.ini").is_ok());
+        assert!(parse("[p:children]\nc\n", "x.ini").is_err());
+        assert!(parse("[p:children]\nc\n[c]\n", "x.ini").is_ok());
+        let inv = parse("[a]\nn1:2201\nn2:2202 ansible_port=2200\n[b]\nn1:2299\n", "x.ini").unwrap();
+        assert_eq!(inv.hosts["n1"].vars["ansible_port"].value, Value::from(2201));
+        assert_eq!(inv.hosts["n2"].vars["ansible_port"].value, Value::from(2200));
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! `host_vars/`, `-e` extra vars, and Ansible's variable precedence.
 
 mod groups;
+mod hostpattern;
 mod ini;
 pub mod model;
+pub mod pyliteral;
+mod shlex;
+pub mod vault;
 mod vars_files;
 mod yaml_format;
 
@@ -176,15 +180,74 @@ pub fn find_file(path: &Path) -> Result<PathBuf, InventoryError> {
     Ok(path.to_path_buf())
 }
 
-fn looks_like_yaml(path: &Path, text: &str) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("yml" | "yaml" | "json") => true,
-        Some("ini" | "cfg") => false,
-        _ => text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
-            .is_some_and(|l| !l.starts_with('[') && l.ends_with(':') || l == "---"),
+/// Parses inventory text as Ansible's plugin order does: a file ending in .yml, .yaml
+/// or .json or without an extension is tried as YAML first (it must be a mapping), then
+/// as INI; an .ini or other file is INI. When both fail, the error of the format the
+/// file names (YAML for .yml/.yaml/.json) is reported.
+fn parse_any(text: &str, path: &Path, shown: &str) -> Result<Parsed, InventoryError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let yaml_ext = matches!(ext, "yml" | "yaml" | "json");
+    if !(yaml_ext || ext.is_empty()) {
+        return ini::parse(text, shown);
+    }
+    let yaml = yaml_format::parse_inventory(text, shown);
+    match yaml {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => ini::parse(text, shown),
+        Err(yaml_err) => match ini::parse(text, shown) {
+            Ok(p) if !yaml_ext => Ok(p),
+            Ok(mut p) => {
+                p.warnings.push(
+                    Diagnostic::warning(
+                        "read-as-ini",
+                        format!("{shown} is not a YAML inventory ({yaml_err}); it was read as INI, as Ansible does"),
+                    )
+                    .help("rename the file to .ini, or fix the YAML"),
+                );
+                Ok(p)
+            }
+            Err(ini_err) => Err(if yaml_ext { yaml_err } else { ini_err }),
+        },
+    }
+}
+
+/// A path made absolute and normalised the way Ansible's unfrackpath does (`.` and
+/// `..` removed lexically, symlinks kept).
+fn absolute_path(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// How to load an inventory beyond its path: the vault password.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Opens `!vault` values and encrypted files.
+    pub vault_password: Option<vault::Password>,
+}
+
+impl LoadOptions {
+    /// Options from `--vault-password-file` (clap also reads ANSIBLE_VAULT_PASSWORD_FILE).
+    pub fn with_password_file(file: Option<&Path>) -> Result<LoadOptions, InventoryError> {
+        let vault_password = match file {
+            None => None,
+            Some(f) => Some(vault::Password::from_file(f).map_err(|e| InventoryError::Syntax {
+                code: "vault",
+                location: Location::new(display_path(f), 0),
+                message: e.to_string(),
+                help: "give a readable file holding the password (or an executable that prints it)".into(),
+            })?),
+        };
+        Ok(LoadOptions { vault_password })
     }
 }
 
@@ -227,35 +290,54 @@ pub fn parse_extra_vars(args: &[String]) -> Result<VarMap, InventoryError> {
 }
 
 impl Inventory {
-    /// Loads `-i PATH` with `-e` extra vars on top.
+    /// Loads `-i PATH` with `-e` extra vars on top (no vault password).
     pub fn load(path: &Path, extra_vars: &[String]) -> Result<Inventory, InventoryError> {
-        let file = find_file(path)?;
-        let text = std::fs::read_to_string(&file).map_err(|e| InventoryError::io(&file, e))?;
+        Inventory::load_with(path, extra_vars, &LoadOptions::default())
+    }
+
+    /// Loads `-i PATH` with `-e` extra vars on top and the given options.
+    pub fn load_with(
+        path: &Path,
+        extra_vars: &[String],
+        options: &LoadOptions,
+    ) -> Result<Inventory, InventoryError> {
+        let password = options.vault_password.as_ref();
+        let file = absolute_path(&find_file(path)?);
         let shown = display_path(&file);
-        let parsed = if looks_like_yaml(&file, &text) {
-            yaml_format::parse(&text, &shown)?
-        } else {
-            ini::parse(&text, &shown)?
-        };
+        let text = std::fs::read_to_string(&file).map_err(|e| InventoryError::io(&file, e))?;
+        let text = vars_files::decrypt_text(&text, &shown, password)?;
+        let mut parsed = parse_any(&text, &file, &shown)?;
+        for h in parsed.hosts.values_mut() {
+            vars_files::open_vars(&mut h.vars, password)?;
+        }
+        for g in parsed.groups.values_mut() {
+            vars_files::open_vars(&mut g.vars, password)?;
+        }
         let dir = file
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        let group_vars = vars_files::load_dir(&dir.join("group_vars"))?;
-        let host_vars = vars_files::load_dir(&dir.join("host_vars"))?;
-        let extra = parse_extra_vars(extra_vars)?;
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let mut group_names: Vec<String> = parsed.groups.keys().cloned().collect();
+        for extra in ["all", "ungrouped", "k8s_cluster"]
+            .into_iter()
+            .chain(DEPRECATED_GROUPS.iter().map(|(_, new)| *new))
+        {
+            if !group_names.iter().any(|g| g == extra) {
+                group_names.push(extra.to_string());
+            }
+        }
+        let host_names: Vec<String> = parsed.hosts.keys().cloned().collect();
+        let group_vars = vars_files::load_dir(&dir.join("group_vars"), &group_names, password)?;
+        let host_vars = vars_files::load_dir(&dir.join("host_vars"), &host_names, password)?;
+        let mut extra = parse_extra_vars(extra_vars)?;
+        vars_files::open_vars(&mut extra, password)?;
         Inventory::from_parts(file, dir, parsed, group_vars, host_vars, extra)
     }
 
     /// Parses inventory text directly (tests, fuzzing): no group_vars.
     pub fn from_text(text: &str, name: &str) -> Result<Inventory, InventoryError> {
         let p = Path::new(name);
-        let parsed = if looks_like_yaml(p, text) {
-            yaml_format::parse(text, name)?
-        } else {
-            ini::parse(text, name)?
-        };
+        let parsed = parse_any(text, p, name)?;
         Inventory::from_parts(
             p.to_path_buf(),
             PathBuf::from("."),
@@ -274,47 +356,32 @@ impl Inventory {
         host_vars: BTreeMap<String, VarMap>,
         extra: VarMap,
     ) -> Result<Inventory, InventoryError> {
-        let mut warnings = Vec::new();
+        let mut warnings = std::mem::take(&mut parsed.warnings);
         groups::rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
+        groups::take_priorities(&mut parsed)?;
         let mut groups: BTreeMap<String, GroupEntry> = parsed.groups.into_iter().collect();
-        // Kubespray's dynamic_groups role puts every kube_control_plane, kube_node and
-        // calico_rr host in k8s_cluster whatever the inventory says, so a k8s_cluster
-        // declared only for its vars (`[k8s_cluster:vars]`) still holds those hosts.
-        let derived: Vec<String> = ["kube_control_plane", "kube_node", "calico_rr"]
-            .iter()
-            .filter(|g| groups.contains_key(**g))
-            .map(|g| g.to_string())
-            .collect();
-        let k8s = groups
-            .entry("k8s_cluster".into())
-            .or_insert_with(|| GroupEntry {
-                name: "k8s_cluster".into(),
-                location: None,
-                ..GroupEntry::default()
-            });
-        for c in derived {
-            if !k8s.children.contains(&c) {
-                k8s.children.push(c);
-            }
-        }
         let mut hosts: Vec<HostEntry> = parsed.hosts.into_values().collect();
         hosts.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-        for h in &hosts {
-            if h.name.is_empty() {
-                continue;
-            }
-        }
         groups.entry("all".into()).or_insert_with(|| GroupEntry {
             name: "all".into(),
             ..GroupEntry::default()
         });
+        let mut depth = groups::group_depths(&groups)?;
+        // Kubespray's dynamic_groups role (group_by) puts every kube_control_plane,
+        // kube_node and calico_rr host in k8s_cluster directly, whatever the inventory
+        // says: their depth below `all` (and so their precedence) does not change.
+        groups::derive_k8s_cluster(&mut groups);
+        // `ungrouped`: hosts in no group but `all` (its vars kept).
+        groups::fill_ungrouped(&mut groups, &hosts);
         for g in groups.values_mut() {
             g.hosts.sort_by(|a, b| natural_cmp(a, b));
             g.children.sort_by(|a, b| natural_cmp(a, b));
             g.children.dedup();
         }
-        let depth = groups::group_depths(&groups)?;
-        let mut inv = Inventory {
+        for name in groups.keys() {
+            depth.entry(name.clone()).or_insert(1);
+        }
+        Ok(Inventory {
             file,
             dir,
             hosts,
@@ -324,27 +391,7 @@ impl Inventory {
             extra,
             warnings,
             depth,
-        };
-        // `ungrouped`: hosts in no group but `all`.
-        let ungrouped: Vec<String> = inv
-            .hosts
-            .iter()
-            .filter(|h| {
-                inv.direct_groups(&h.name)
-                    .iter()
-                    .all(|g| g == "all" || g == "ungrouped")
-            })
-            .map(|h| h.name.clone())
-            .collect();
-        inv.groups.insert(
-            "ungrouped".into(),
-            GroupEntry {
-                name: "ungrouped".into(),
-                hosts: ungrouped,
-                ..GroupEntry::default()
-            },
-        );
-        Ok(inv)
+        })
     }
 
     /// The host named `name`.
@@ -410,12 +457,14 @@ impl Inventory {
     /// (parents before children) < inventory host vars < host_vars/<host> < -e.
     pub fn layered_vars(&self, host: &str, defaults: &VarMap) -> VarMap {
         let mut out = defaults.clone();
+        // Ansible's sort_groups: depth, then ansible_group_priority, then name.
         let mut groups: Vec<String> = self.groups_of(host).into_iter().collect();
-        groups.sort_by(|a, b| {
-            let da = self.depth.get(a).copied().unwrap_or(1);
-            let db = self.depth.get(b).copied().unwrap_or(1);
-            da.cmp(&db).then_with(|| a.cmp(b))
-        });
+        let key = |g: &String| {
+            let depth = self.depth.get(g).copied().unwrap_or(1);
+            let priority = self.groups.get(g).map_or(1, |e| e.priority);
+            (depth, priority)
+        };
+        groups.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.cmp(b)));
         for g in &groups {
             if let Some(entry) = self.groups.get(g) {
                 out.extend(entry.vars.clone());

@@ -1,8 +1,9 @@
 //! The inventory as written: hosts, groups and their variables, with the place each
 //! came from. Format-independent; the INI and YAML loaders both produce this.
 
-use crate::diagnostic::Location;
+use crate::diagnostic::{Diagnostic, Location};
 use indexmap::IndexMap;
+use serde_json::Value;
 
 pub use crate::vars::{Var, VarMap};
 
@@ -18,7 +19,7 @@ pub struct HostEntry {
 }
 
 /// A group as declared in the inventory file.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupEntry {
     /// Group name.
     pub name: String,
@@ -30,6 +31,21 @@ pub struct GroupEntry {
     pub children: Vec<String>,
     /// The group's variables from the inventory file.
     pub vars: VarMap,
+    /// `ansible_group_priority` (default 1): orders groups of equal depth, higher last.
+    pub priority: i64,
+}
+
+impl Default for GroupEntry {
+    fn default() -> Self {
+        GroupEntry {
+            name: String::new(),
+            location: None,
+            hosts: Vec::new(),
+            children: Vec::new(),
+            vars: VarMap::new(),
+            priority: 1,
+        }
+    }
 }
 
 /// What an inventory file declares.
@@ -39,6 +55,8 @@ pub struct Parsed {
     pub hosts: IndexMap<String, HostEntry>,
     /// Groups in declaration order.
     pub groups: IndexMap<String, GroupEntry>,
+    /// Warnings found while parsing (odd variable names, skipped keys).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Parsed {
@@ -53,15 +71,35 @@ impl Parsed {
             })
     }
 
-    /// Adds a host to a group, merging its vars into the host (later wins, as in Ansible).
-    pub fn add_host(&mut self, group: &str, name: &str, loc: Location, vars: VarMap) {
+    /// Adds a host to a group, merging its vars into the host (later wins, as in
+    /// Ansible). A `host:port` port becomes `ansible_port` only when the host is new.
+    pub fn add_host(
+        &mut self,
+        group: &str,
+        name: &str,
+        loc: Location,
+        port: Option<u64>,
+        vars: VarMap,
+    ) {
         let host = self
             .hosts
             .entry(name.to_string())
-            .or_insert_with(|| HostEntry {
-                name: name.to_string(),
-                location: loc.clone(),
-                vars: VarMap::new(),
+            .or_insert_with(|| {
+                let mut first = VarMap::new();
+                if let Some(p) = port {
+                    first.insert(
+                        "ansible_port".into(),
+                        Var {
+                            value: Value::from(p),
+                            origin: loc.clone(),
+                        },
+                    );
+                }
+                HostEntry {
+                    name: name.to_string(),
+                    location: loc.clone(),
+                    vars: first,
+                }
             });
         host.vars.extend(vars);
         let g = self.group_mut(group, Some(loc));

@@ -1,12 +1,21 @@
 //! Ansible's YAML inventory format: `all: {hosts, children, vars}` nested to any depth.
 
 use super::model::{Parsed, Var, VarMap};
-use super::InventoryError;
-use crate::diagnostic::Location;
+use super::{hostpattern, InventoryError};
+use crate::diagnostic::{Diagnostic, Location};
 use crate::yaml::{Node, NodeKind};
 
-/// Parses YAML inventory text; `file` names it in errors.
+/// Parses YAML inventory text; `file` names it in errors. An empty document is an
+/// empty inventory.
+#[cfg(test)]
 pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
+    parse_inventory(text, file).map(Option::unwrap_or_default)
+}
+
+/// Parses text as Ansible's `yaml` inventory plugin: None for an empty document (the
+/// plugin declines it and the INI plugin reads it), an error when it is not YAML or
+/// not a mapping of groups.
+pub fn parse_inventory(text: &str, file: &str) -> Result<Option<Parsed>, InventoryError> {
     let root = crate::yaml::parse(text).map_err(|e| InventoryError::Syntax {
         code: "yaml-syntax",
         location: Location::new(file, e.line),
@@ -15,7 +24,7 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
     })?;
     let mut inv = Parsed::default();
     if root.is_null() {
-        return Ok(inv);
+        return Ok(None);
     }
     let Some(groups) = root.as_map() else {
         return Err(shape(
@@ -24,13 +33,28 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
             "the top level must be a mapping of groups, usually `all:`",
         ));
     };
-    for (name, body) in groups {
-        let name = group_name(file, name)?;
+    if root.get("plugin").is_some() {
+        return Err(shape(
+            file,
+            &root,
+            "this is an inventory plugin configuration (plugin:), which kubeforge does not run",
+        ));
+    }
+    for (key, body) in groups {
+        let name = group_name(file, key)?;
+        if !body.is_null() && body.as_map().is_none() {
+            inv.warnings.push(skipped(
+                file,
+                key,
+                format!("'{name}' is skipped: a group must be a mapping"),
+            ));
+            continue;
+        }
         let loc = Location::new(file, body_line(name_line(groups, &name), body));
         inv.group_mut(&name, Some(loc));
         parse_group(&mut inv, file, &name, body)?;
     }
-    Ok(inv)
+    Ok(Some(inv))
 }
 
 fn name_line(groups: &[(Node, Node)], name: &str) -> u32 {
@@ -71,46 +95,91 @@ fn parse_group(
         return Ok(());
     }
     let Some(pairs) = body.as_map() else {
-        return Err(shape(
-            file,
-            body,
-            &format!("group '{group}' must be a mapping with hosts, children and/or vars"),
-        ));
+        return Ok(());
     };
     for (key, value) in pairs {
         let k = key.key_string();
+        // `hosts: NAME` (a string) is one host, as Ansible reads it.
+        let single;
+        let value = match (&value.kind, k.as_str()) {
+            (NodeKind::Str(_), "hosts" | "children" | "vars") => {
+                single = Node {
+                    line: value.line,
+                    col: value.col,
+                    kind: NodeKind::Map(vec![(
+                        value.clone(),
+                        Node {
+                            line: value.line,
+                            col: value.col,
+                            kind: NodeKind::Null,
+                        },
+                    )]),
+                };
+                &single
+            }
+            _ => value,
+        };
+        let known = matches!(k.as_str(), "hosts" | "children" | "vars");
+        if known && !value.is_null() && value.as_map().is_none() {
+            return Err(shape(
+                file,
+                value,
+                &format!("'{k}' of group '{group}' must be a mapping"),
+            ));
+        }
+        if value.is_null() {
+            continue;
+        }
+        if value.as_map().is_none() {
+            inv.warnings.push(skipped(
+                file,
+                key,
+                format!("key '{k}' in group '{group}' is skipped: it is not a mapping"),
+            ));
+            continue;
+        }
         match k.as_str() {
             "hosts" => parse_hosts(inv, file, group, value)?,
             "children" => {
-                if value.is_null() {
-                    continue;
-                }
-                let Some(children) = value.as_map() else {
-                    return Err(shape(file, value, "children is a mapping of group names"));
-                };
-                for (ck, cbody) in children {
+                for (ck, cbody) in value.as_map().unwrap_or_default() {
                     let child = group_name(file, ck)?;
-                    inv.add_child(group, &child, Location::new(file, ck.line));
+                    if !cbody.is_null() && cbody.as_map().is_none() {
+                        // Ansible skips the definition, then cannot add an unknown child.
+                        if !inv.groups.contains_key(&child) {
+                            return Err(shape(
+                                file,
+                                cbody,
+                                &format!("group '{child}' must be a mapping with hosts, children and/or vars"),
+                            ));
+                        }
+                        inv.add_child(group, &child, Location::new(file, ck.line));
+                        continue;
+                    }
+                    inv.group_mut(&child, Some(Location::new(file, ck.line)));
                     parse_group(inv, file, &child, cbody)?;
+                    inv.add_child(group, &child, Location::new(file, ck.line));
                 }
             }
             "vars" => {
                 let vars = vars_of(file, value)?;
                 inv.group_mut(group, None).vars.extend(vars);
             }
-            other => {
-                return Err(InventoryError::Syntax {
-                    code: "unknown-key",
-                    location: Location::new(file, key.line),
-                    message: format!("unknown key '{other}' in group '{group}'"),
-                    help:
-                        "a group holds only hosts:, children: and vars: (is the indentation right?)"
-                            .into(),
-                })
-            }
+            other => inv.warnings.push(skipped(
+                file,
+                key,
+                format!(
+                    "unknown key '{other}' in group '{group}' is skipped: a group holds only hosts, children and vars"
+                ),
+            )),
         }
     }
     Ok(())
+}
+
+fn skipped(file: &str, key: &Node, message: String) -> Diagnostic {
+    Diagnostic::warning("yaml-skipped-key", message)
+        .at(Some(Location::new(file, key.line)))
+        .help("check the indentation; a group holds hosts:, children: and vars:")
 }
 
 fn parse_hosts(
@@ -119,23 +188,38 @@ fn parse_hosts(
     group: &str,
     value: &Node,
 ) -> Result<(), InventoryError> {
-    if value.is_null() {
-        return Ok(());
-    }
     let Some(hosts) = value.as_map() else {
-        return Err(shape(
-            file,
-            value,
-            "hosts is a mapping: each host name followed by ':' and its variables (or nothing)",
-        ));
+        return Ok(());
     };
     for (hk, hvars) in hosts {
-        let name = match &hk.kind {
+        let pattern = match &hk.kind {
             NodeKind::Str(s) if !s.is_empty() => s.clone(),
-            _ => return Err(shape(file, hk, "host names are strings")),
+            _ => {
+                return Err(shape(
+                    file,
+                    hk,
+                    "host names are strings: quote numbers such as '10.0'",
+                ))
+            }
         };
+        if !hvars.is_null() && hvars.as_map().is_none() {
+            return Err(shape(
+                file,
+                hvars,
+                &format!("the variables of host '{pattern}' must be a mapping"),
+            ));
+        }
         let vars = vars_of(file, hvars)?;
-        inv.add_host(group, &name, Location::new(file, hk.line), vars);
+        let (names, port) = hostpattern::expand(&pattern).map_err(|e| InventoryError::Syntax {
+            code: "yaml-shape",
+            location: Location::new(file, hk.line),
+            message: e.to_string(),
+            help: "a range is written name[01:10] or name[a:f], optionally with a step [1:9:2]"
+                .into(),
+        })?;
+        for name in names {
+            inv.add_host(group, &name, Location::new(file, hk.line), port, vars.clone());
+        }
     }
     Ok(())
 }
@@ -202,8 +286,11 @@ all:
     }
 
     #[test]
-    fn unknown_group_key_is_an_error_with_line() {
-        let e = parse("all:\n  host:\n    a:\n", "h.yaml").unwrap_err();
-        assert!(e.to_string().contains("unknown key 'host'"), "{e}");
+    fn unknown_group_key_is_a_warning_with_line() {
+        // Ansible skips it with a warning and reads the rest.
+        let inv = parse("all:\n  host:\n    a:\n  hosts: b\n", "h.yaml").unwrap();
+        assert!(inv.warnings[0].message.contains("unknown key 'host'"));
+        assert_eq!(inv.warnings[0].location, Some(Location::new("h.yaml", 2)));
+        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["b"]);
     }
 }
