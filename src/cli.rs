@@ -187,6 +187,10 @@ pub struct InventoryArgs {
     /// Extra variables: key=value, @file.yml, or a JSON/YAML mapping (highest precedence).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
+    /// File holding the Ansible Vault password (an executable prints it) for `!vault`
+    /// values and encrypted files.
+    #[arg(long, env = "ANSIBLE_VAULT_PASSWORD_FILE", value_name = "FILE")]
+    pub vault_password_file: Option<PathBuf>,
 }
 
 /// `kubeforge inventory ...`.

@@ -75,6 +75,19 @@ pub struct SshTarget {
     pub key_file: Option<String>,
 }
 
+/// A variable left for run time: its raw value, where it was set, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deferred {
+    /// The value as written.
+    pub raw: Value,
+    /// Where it was set.
+    pub origin: Location,
+    /// Why it cannot be rendered now.
+    pub reason: String,
+    /// True when a vault value without a password is in the way (shown masked).
+    pub locked: bool,
+}
+
 /// One host, resolved.
 #[derive(Debug, Clone)]
 pub struct ClusterHost {
@@ -96,6 +109,9 @@ pub struct ClusterHost {
     pub etcd_member_name: Option<String>,
     /// Rendered variables with where each was set (empty if rendering failed).
     pub vars: BTreeMap<String, (Value, Location)>,
+    /// Variables that can only be rendered at run time (facts, names defined later, a
+    /// vault value without the password): shown unresolved by `inventory show`.
+    pub deferred: BTreeMap<String, Deferred>,
     /// Settings used for the topology table.
     pub settings: Settings,
 }
@@ -163,6 +179,9 @@ fn kubeforge_reads() -> Vec<String> {
         "ansible_host",
         "ansible_port",
         "ansible_user",
+        "ansible_ssh_host",
+        "ansible_ssh_port",
+        "ansible_ssh_user",
         "ansible_ssh_private_key_file",
         "ansible_connection",
         "ansible_ssh_common_args",
@@ -210,15 +229,25 @@ fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<Str
 
 type Failures = Vec<(ResolveError, Vec<String>)>;
 
+/// True when a failure may resolve at run time: an undefined name (facts, set_fact,
+/// registered results) or a vault value without the password. Cycles, syntax errors,
+/// unknown filters and over-deep chains never will.
+fn deferrable(e: &ResolveError) -> bool {
+    e.message.contains("undefined") || e.message.contains(crate::vars::VAULT_LOCKED)
+}
+
 /// Renders `names` for `host`, keeping every variable that renders: one broken variable
 /// must not hide the host's addresses and settings (which would add made-up errors).
-/// One failure per variable definition, however many hosts it fails for.
+/// One failure per variable definition, however many hosts it fails for. With
+/// `deferred`, a deferrable failure of a variable kubeforge does not read is kept
+/// there (with a warning) instead of failing.
 fn render_vars(
     resolver: &Resolver,
     inv: &Inventory,
     host: &str,
     names: Vec<String>,
     failures: &mut Failures,
+    mut deferred: Option<(&[String], &mut BTreeMap<String, Deferred>, &mut Failures)>,
 ) -> BTreeMap<String, (Value, Location)> {
     let mut vars = BTreeMap::new();
     for name in names {
@@ -231,10 +260,27 @@ fn render_vars(
             }
             Ok(None) => {}
             Err(e) => {
+                let target = match deferred.as_mut() {
+                    Some((wanted, out, warned)) if deferrable(&e) && !wanted.contains(&name) => {
+                        let raw = resolver.raw(host, &name).cloned().unwrap_or(Value::Null);
+                        out.insert(
+                            name.clone(),
+                            Deferred {
+                                locked: crate::value::has_locked_vault(&raw)
+                                    || e.message.contains(crate::vars::VAULT_LOCKED),
+                                raw,
+                                origin: resolver.origin(host, &name).unwrap_or_else(|| e.origin.clone()),
+                                reason: e.message.clone(),
+                            },
+                        );
+                        &mut **warned
+                    }
+                    _ => &mut *failures,
+                };
                 let same = |(f, _): &&mut (ResolveError, Vec<String>)| {
                     f.name == e.name && f.origin == e.origin && f.message == e.message
                 };
-                match failures.iter_mut().find(same) {
+                match target.iter_mut().find(same) {
                     Some((_, hosts)) => {
                         if !hosts.contains(&e.host) {
                             hosts.push(e.host.clone());
@@ -242,7 +288,7 @@ fn render_vars(
                     }
                     None => {
                         let host = e.host.clone();
-                        failures.push((e, vec![host]));
+                        target.push((e, vec![host]));
                     }
                 }
             }
@@ -251,7 +297,7 @@ fn render_vars(
     vars
 }
 
-fn failure_diagnostics(failures: Failures, diagnostics: &mut Vec<Diagnostic>) {
+fn failure_diagnostics(failures: Failures, diagnostics: &mut Vec<Diagnostic>, warn: bool) {
     for (e, failed_for) in failures {
         let who = match failed_for.as_slice() {
             [one] => format!("host {one}"),
@@ -260,12 +306,23 @@ fn failure_diagnostics(failures: Failures, diagnostics: &mut Vec<Diagnostic>) {
             }
             many => format!("hosts {}", many.join(", ")),
         };
-        let d = Diagnostic::error(
-            "template",
-            format!("variable '{}' for {who}: {}", e.name, e.message),
-        )
-        .at(Some(e.origin.clone()))
-        .help(e.help.clone());
+        let d = if warn {
+            Diagnostic::warning(
+                "template-deferred",
+                format!(
+                    "variable '{}' for {who} is left for run time: {}",
+                    e.name, e.message
+                ),
+            )
+            .help("fine if a task defines it first (facts, set_fact); kubeforge itself does not read it")
+        } else {
+            Diagnostic::error(
+                "template",
+                format!("variable '{}' for {who}: {}", e.name, e.message),
+            )
+            .help(e.help.clone())
+        }
+        .at(Some(e.origin.clone()));
         if !diagnostics.contains(&d) {
             diagnostics.push(d);
         }
@@ -304,17 +361,33 @@ fn resolve_host(
         roles: roles.clone(),
         settings: settings.clone(),
     });
+    // As the ssh connection plugin: of its variables the last one defined wins, so
+    // ansible_ssh_host beats ansible_host when both are set.
+    let last = |names: [&str; 2]| {
+        names
+            .iter()
+            .rev()
+            .find_map(|n| vars.get(*n).filter(|(v, _)| !v.is_null()).map(|(v, _)| v.clone()))
+    };
+    let as_text = |v: Value| match v {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
     let ssh = SshTarget {
-        address: str_var(&vars, "ansible_host").unwrap_or_else(|| name.to_string()),
-        port: vars
-            .get("ansible_port")
-            .and_then(|(v, _)| {
+        address: last(["ansible_host", "ansible_ssh_host"])
+            .and_then(as_text)
+            .unwrap_or_else(|| name.to_string()),
+        port: last(["ansible_port", "ansible_ssh_port"])
+            .and_then(|v| {
                 v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
             })
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(22),
-        user: str_var(&vars, "ansible_user").unwrap_or_else(|| "root".into()),
+        user: last(["ansible_user", "ansible_ssh_user"])
+            .and_then(as_text)
+            .unwrap_or_else(|| "root".into()),
         key_file: str_var(&vars, "ansible_ssh_private_key_file"),
     };
     let etcd_member_name = roles.contains(&Role::Etcd).then(|| {
@@ -332,6 +405,7 @@ fn resolve_host(
         ssh,
         etcd_member_name,
         vars,
+        deferred: BTreeMap::new(),
         settings,
     }
 }
@@ -463,7 +537,7 @@ impl Cluster {
                 .into_iter()
                 .filter(|n| wanted.iter().any(|w| w == n))
                 .collect();
-            let vars = render_vars(&first, &inv, &h.name, names, &mut failures);
+            let vars = render_vars(&first, &inv, &h.name, names, &mut failures, None);
             hosts.push(resolve_host(&inv, &h.name, vars, (&cp, &workers, &etcd)));
         }
         // Cluster-wide network settings come from one deterministic host: the first
@@ -495,15 +569,26 @@ impl Cluster {
             first_etcd: pick(&preferred.first_etcd, &etcd),
         };
         let resolver = Resolver::new(layers, derived_vars(&hosts, layout, &network, &anchors));
+        let mut warned = Failures::new();
         if render == Render::All {
             let mut all_failures = Failures::new();
             for h in &mut hosts {
                 let names = resolver.names(&h.name);
-                h.vars = render_vars(&resolver, &inv, &h.name, names, &mut all_failures);
+                let mut deferred = BTreeMap::new();
+                h.vars = render_vars(
+                    &resolver,
+                    &inv,
+                    &h.name,
+                    names,
+                    &mut all_failures,
+                    Some((&wanted, &mut deferred, &mut warned)),
+                );
+                h.deferred = deferred;
             }
             failures = all_failures;
         }
-        failure_diagnostics(failures, &mut diagnostics);
+        failure_diagnostics(failures, &mut diagnostics, false);
+        failure_diagnostics(warned, &mut diagnostics, true);
         Cluster {
             inventory: Arc::new(inv),
             anchors,

@@ -298,7 +298,8 @@ impl NetworkSettings {
 }
 
 /// A host's node IPs in family order, from `ip`/`access_ip`/`ansible_host` (IPv4) and
-/// `ip6`/`access_ip6`/`ansible_host` (IPv6). Never probed.
+/// `ip6`/`access_ip6`/`ansible_host` (IPv6); `ansible_ssh_host` is read as
+/// `ansible_host` and wins over it, as in Ansible's ssh plugin. Never probed.
 pub fn node_ips(ipv4: bool, ipv6: bool, get: Lookup) -> (Vec<IpAddr>, Vec<String>) {
     let addr = |name: &str| -> Option<IpAddr> {
         get(name).and_then(|(v, _)| v.as_str().and_then(|s| s.trim().parse::<IpAddr>().ok()))
@@ -306,7 +307,7 @@ pub fn node_ips(ipv4: bool, ipv6: bool, get: Lookup) -> (Vec<IpAddr>, Vec<String
     let mut ips = Vec::new();
     let mut missing = Vec::new();
     if ipv4 {
-        match ["ip", "access_ip", "ansible_host"]
+        match ["ip", "access_ip", "ansible_ssh_host", "ansible_host"]
             .iter()
             .find_map(|n| addr(n).filter(IpAddr::is_ipv4))
         {
@@ -315,7 +316,7 @@ pub fn node_ips(ipv4: bool, ipv6: bool, get: Lookup) -> (Vec<IpAddr>, Vec<String
         }
     }
     if ipv6 {
-        match ["ip6", "access_ip6", "ansible_host"]
+        match ["ip6", "access_ip6", "ansible_ssh_host", "ansible_host"]
             .iter()
             .find_map(|n| addr(n).filter(IpAddr::is_ipv6))
         {

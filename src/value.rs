@@ -5,6 +5,9 @@
 
 use serde_json::{Map, Value};
 
+/// How a vault password is given (named in every vault error).
+pub const VAULT_HOW: &str = "--vault-password-file FILE (or ANSIBLE_VAULT_PASSWORD_FILE)";
+
 /// Key of a value that is never templated (YAML `!unsafe`, a decrypted `!vault`).
 pub const UNSAFE: &str = "__ansible_unsafe";
 /// Key of a `!vault` value that could not be decrypted (no password given).

@@ -13,7 +13,7 @@ type HmacSha256 = hmac::Hmac<sha2_v11::Sha256>;
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
 /// The flag and variable that give the password (named in every vault error).
-pub const HOW: &str = "--vault-password-file FILE (or ANSIBLE_VAULT_PASSWORD_FILE)";
+pub const HOW: &str = crate::value::VAULT_HOW;
 
 /// A vault password (never printed).
 #[derive(Clone)]

@@ -5,14 +5,20 @@ use super::{exit, print_diagnostics, OpError};
 use crate::cli::{CheckFormat, InventoryArgs, ShowFormat};
 use crate::cluster::Cluster;
 use crate::diagnostic::Diagnostic;
-use crate::inventory::{Inventory, InventoryError};
+use crate::inventory::{Inventory, InventoryError, LoadOptions};
 use crate::report;
 
 /// Loads the inventory for an inventory command (a load error exits 1).
 pub fn load(args: &InventoryArgs) -> Result<Cluster, OpError> {
-    Inventory::load(&args.inventory, &args.extra_vars)
+    load_inventory(args)
         .map(Cluster::build)
         .map_err(OpError::InventoryCheck)
+}
+
+/// The inventory of `-i`, with `-e` and the vault password file.
+pub fn load_inventory(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
+    let options = LoadOptions::with_password_file(args.vault_password_file.as_deref())?;
+    Inventory::load_with(&args.inventory, &args.extra_vars, &options)
 }
 
 /// A load error as a diagnostic (for JSON output).
@@ -37,7 +43,7 @@ fn load_error_diagnostic(e: &InventoryError) -> Diagnostic {
 
 /// `kubeforge inventory check`.
 pub fn check(inv: &InventoryArgs, format: CheckFormat) -> Result<u8, OpError> {
-    let cluster = match Inventory::load(&inv.inventory, &inv.extra_vars) {
+    let cluster = match load_inventory(inv) {
         Ok(i) => Cluster::build(i),
         Err(e) => {
             if format == CheckFormat::Json {
@@ -115,7 +121,10 @@ pub fn show(
             "{}",
             report::inventory::show_table(&cluster, host, show_secrets)
         ),
-        ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
+        ShowFormat::Json => println!(
+            "{}",
+            report::inventory::show_json_text(&cluster, host, show_secrets)
+        ),
         ShowFormat::Yaml => print!("{}", serde_saphyr::to_string(&doc).unwrap_or_default()),
     }
     Ok(exit::OK)

@@ -7,7 +7,6 @@ use super::output::{write_json, Outputs};
 use super::{exit, print_diagnostics, OpError, Operation};
 use crate::cli::{InventoryArgs, SelectArgs, SshArgs};
 use crate::cluster::{Cluster, Render};
-use crate::inventory::Inventory;
 use crate::plan::{Plan, PlanOptions};
 use crate::report::events::Event;
 use crate::run::{HostState, RunOptions, RunSummary};
@@ -38,7 +37,7 @@ pub fn prepare(
     check: bool,
 ) -> Result<Prepared, OpError> {
     let book = crate::playbook::load(playbook)?;
-    let mut inventory = Inventory::load(&inv.inventory, &inv.extra_vars)?;
+    let mut inventory = super::inventory::load_inventory(inv)?;
     let defaults = crate::defaults::with_roles(
         crate::defaults::builtin()?,
         crate::plan::role_defaults(&book),

@@ -6,8 +6,16 @@ use crate::diagnostic::Diagnostic;
 use crate::vars::secret::{is_secret_name, MASK};
 use serde_json::{json, Value};
 
-fn host_json(h: &ClusterHost, show_secrets: bool) -> Value {
-    let vars: serde_json::Map<String, Value> = h
+/// How tagged values (integers beyond 64 bits, inf/nan) are written: JSON text gets
+/// exact number tokens (see `show_json_text`), the table and YAML their text.
+type Placeholder = dyn Fn(&str) -> Value;
+
+fn shown(v: &Value, placeholder: &Placeholder) -> Value {
+    crate::value::for_output(v, &Value::from(MASK), placeholder)
+}
+
+fn host_json(c: &Cluster, h: &ClusterHost, show_secrets: bool, placeholder: &Placeholder) -> Value {
+    let mut vars: serde_json::Map<String, Value> = h
         .vars
         .iter()
         .map(|(k, (v, loc))| {
@@ -16,7 +24,7 @@ fn host_json(h: &ClusterHost, show_secrets: bool) -> Value {
                 {
                     Value::from(MASK)
                 } else {
-                    v.clone()
+                    shown(v, placeholder)
                 };
             (
                 k.clone(),
@@ -24,6 +32,37 @@ fn host_json(h: &ClusterHost, show_secrets: bool) -> Value {
             )
         })
         .collect();
+    // Left for run time: the text as written (a vault value stays masked).
+    for (k, d) in &h.deferred {
+        let value = if d.locked || (!show_secrets && is_secret_name(k)) {
+            Value::from(MASK)
+        } else {
+            match shown(&d.raw, placeholder) {
+                Value::String(s) => Value::String(s),
+                other => Value::String(other.to_string()),
+            }
+        };
+        vars.insert(
+            k.clone(),
+            json!({"value": value, "source": d.origin.to_string(), "resolved": false,
+                   "reason": d.reason}),
+        );
+    }
+    // Ansible's magic variables, as templates see them.
+    let inv = &c.inventory;
+    let magic = [
+        ("inventory_hostname", json!(h.name)),
+        ("inventory_dir", json!(inv.dir.display().to_string())),
+        ("inventory_file", json!(inv.file.display().to_string())),
+        (
+            "group_names",
+            json!(h.groups.iter().filter(|g| *g != "all").collect::<Vec<_>>()),
+        ),
+    ];
+    for (k, v) in magic {
+        vars.entry(k.to_string())
+            .or_insert_with(|| json!({"value": v, "source": "magic"}));
+    }
     let mut obj = json!({
         "name": h.name,
         "roles": h.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
@@ -44,13 +83,61 @@ fn host_json(h: &ClusterHost, show_secrets: bool) -> Value {
     obj
 }
 
-/// The JSON document of `inventory show --format json`.
+const TOKEN: &str = "\u{0}kubeforge-number:";
+
+/// `inventory show --format json` as text: integers beyond 64 bits written exactly, and
+/// inf/-inf as `1e999`/`-1e999` (valid JSON that parsers read as infinity); nan, which
+/// JSON cannot express, is `null`.
+pub fn show_json_text(c: &Cluster, host: Option<&str>, show_secrets: bool) -> String {
+    let doc = show_json_with(c, host, show_secrets, &|t: &str| {
+        Value::String(format!("{TOKEN}{t}\u{0}"))
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    let open = "\"\\u0000kubeforge-number:";
+    while let Some(i) = rest.find(open) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + open.len()..];
+        let Some(end) = after.find("\\u0000\"") else {
+            out.push_str(&rest[i..]);
+            rest = "";
+            break;
+        };
+        out.push_str(match &after[..end] {
+            "inf" => "1e999",
+            "-inf" => "-1e999",
+            "nan" => "null",
+            digits => digits,
+        });
+        rest = &after[end + "\\u0000\"".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The JSON document of `inventory show --format json` (numbers JSON cannot hold as
+/// strings: `1e40`, `.inf`).
 pub fn show_json(c: &Cluster, host: Option<&str>, show_secrets: bool) -> Value {
+    show_json_with(c, host, show_secrets, &|t: &str| match t {
+        "inf" => Value::from(".inf"),
+        "-inf" => Value::from("-.inf"),
+        "nan" => Value::from(".nan"),
+        digits => Value::from(digits),
+    })
+}
+
+fn show_json_with(
+    c: &Cluster,
+    host: Option<&str>,
+    show_secrets: bool,
+    placeholder: &Placeholder,
+) -> Value {
     let hosts: Vec<Value> = c
         .hosts
         .iter()
         .filter(|h| host.is_none_or(|n| n == h.name))
-        .map(|h| host_json(h, show_secrets))
+        .map(|h| host_json(c, h, show_secrets, placeholder))
         .collect();
     let n = &c.network;
     let families: Vec<&str> = [(n.ipv4, "ipv4"), (n.ipv6, "ipv6")]
@@ -148,6 +235,11 @@ pub fn show_table(c: &Cluster, host: Option<&str>, show_secrets: bool) -> String
                         other => other.to_string(),
                     };
                     let value = value.replace('\n', "\\n");
+                    let value = if v.get("resolved") == Some(&Value::Bool(false)) {
+                        format!("{value} (at run time)")
+                    } else {
+                        value
+                    };
                     let value = if value.chars().count() > 80 {
                         format!("{}...", value.chars().take(77).collect::<String>())
                     } else {

@@ -10,7 +10,7 @@ pub mod resolve;
 pub mod secret;
 pub mod template;
 
-pub use resolve::{render, ResolveError, Resolver};
+pub use resolve::{render, to_jinja, ResolveError, Resolver, VAULT_LOCKED};
 pub use template::{eval_condition, TemplateError};
 
 use crate::diagnostic::Location;

@@ -200,7 +200,7 @@ impl Object for HostScope {
             return Some(v);
         }
         match resolve(&self.inner, &self.host, name) {
-            Ok(Some((v, _))) => Some(minijinja::Value::from(Serde(&v))),
+            Ok(Some((v, _))) => Some(to_jinja(&v)),
             Ok(None) => None,
             Err(e) => {
                 NESTED_ERROR.with(|n| {
@@ -275,7 +275,7 @@ fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value>
             .derived
             .get(host)
             .and_then(|d| d.get(name))
-            .map(|v| minijinja::Value::from(Serde(v)));
+            .map(to_jinja);
     }
     if !MAGIC.contains(&name) {
         return None;
@@ -387,8 +387,46 @@ fn resolve(inner: &Arc<Inner>, host: &str, name: &str) -> Cached {
     result
 }
 
+/// A value for templates: tagged values (`!unsafe`, big integers, inf/nan) as the
+/// plain values they stand for.
+pub fn to_jinja(v: &Value) -> minijinja::Value {
+    use crate::value::{special, Special};
+    fn has_special(v: &Value) -> bool {
+        special(v).is_some()
+            || match v {
+                Value::Array(items) => items.iter().any(has_special),
+                Value::Object(m) => m.values().any(has_special),
+                _ => false,
+            }
+    }
+    if !has_special(v) {
+        return minijinja::Value::from(Serde(v));
+    }
+    match special(v) {
+        Some(Special::Unsafe(inner)) => to_jinja(inner),
+        Some(Special::BigInt(d)) => d
+            .parse::<i128>()
+            .map(minijinja::Value::from)
+            .unwrap_or_else(|_| minijinja::Value::from(d)),
+        Some(Special::Float(f)) => minijinja::Value::from(f),
+        Some(Special::Vault(_)) => minijinja::Value::from(crate::vars::secret::MASK),
+        None => match v {
+            Value::Array(items) => minijinja::Value::from(items.iter().map(to_jinja).collect::<Vec<_>>()),
+            Value::Object(m) => minijinja::Value::from_iter(
+                m.iter().map(|(k, i)| (minijinja::Value::from(k.as_str()), to_jinja(i))),
+            ),
+            other => minijinja::Value::from(Serde(other)),
+        },
+    }
+}
+
+/// The start of the message of a vault value used without a password.
+pub const VAULT_LOCKED: &str = "is vault-encrypted and no vault password was given";
+
 fn help_for(message: &str) -> String {
-    if message.contains("undefined") {
+    if message.contains(VAULT_LOCKED) {
+        format!("pass {}", crate::value::VAULT_HOW)
+    } else if message.contains("undefined") {
         "define the missing variable in group_vars, host_vars or with -e, or guard it with `is defined` / `| default(...)`".into()
     } else if message.contains("filter")
         || message.contains("lookup")
@@ -408,6 +446,19 @@ fn is_template(s: &str) -> bool {
 /// Renders a raw value in a scope: templates in strings (`{{ }}`, `{% %}`),
 /// recursively in lists and maps; an exact `{{ expr }}` keeps its native type.
 pub fn render(scope: &minijinja::Value, raw: &Value) -> Result<Value, TemplateError> {
+    use crate::value::{special, Special};
+    match special(raw) {
+        // Never templated (Ansible's !unsafe and decrypted vault text).
+        Some(Special::Unsafe(inner)) => return Ok(inner.clone()),
+        Some(Special::Vault(_)) => {
+            return Err(TemplateError(format!(
+                "{VAULT_LOCKED}: pass {}",
+                crate::value::VAULT_HOW
+            )))
+        }
+        Some(_) => return Ok(raw.clone()),
+        None => {}
+    }
     match raw {
         Value::String(s) if is_template(s) => render_str(scope, s),
         Value::Array(items) => items

@@ -30,11 +30,12 @@ How each part is obtained, all with the venv's ansible-core and nothing from ~/.
   the depth of kube_node/kube_control_plane, exactly as in a Kubespray run.
   Group membership is the closure of the --list tree (direct groups plus ancestors).
 - rendered values: for every variable whose raw value holds a template ({{, {%, {#), is a
-  !vault value, or is listed in the case's `templated:`, an ad-hoc
-  `ansible all -i ... -c local -m debug -a var=NAME` (the type is what Ansible's
+  !vault value, or is listed in the case's `templated:`, `debug var=NAME` with a local
+  connection, one task per name in ONE ansible-playbook run (a small callback writes
+  the results), marked "templated": true (the type is what Ansible's
   templating produces: in ansible-core 2.18 a rendered template is a string unless it
   looks like a list/dict/True/False).
-- magic variables kubeforge claims to provide (COMPARED_MAGIC) from one ad-hoc debug.
+- magic variables kubeforge claims to provide (COMPARED_MAGIC) from the same run.
 - the SSH target (connection): the ssh connection plugin's options host, port and
   remote_user, resolved as Ansible's config manager does from the variable names the
   plugin declares (`ansible-doc -t connection -j ssh`: for host inventory_hostname,
@@ -225,26 +226,81 @@ class Ansible:
         return self.run([os.path.join(self.bindir, "ansible-inventory"), *self.inv_args,
                          *self.vault_args, "--playbook-dir", self.empty, "--list"])
 
-    def debug(self, expr, connection="local"):
-        """Ad-hoc debug var=EXPR on all hosts: {host: (ok, value)}."""
-        rc, out, err = self.run([os.path.join(self.bindir, "ansible"), "all", "-o",
-                                 *self.inv_args, *self.vault_args, "--playbook-dir",
-                                 self.empty, "-c", connection, "-m", "debug",
-                                 "-a", f"var={expr}"])
-        res = {}
-        for line in out.splitlines():
-            m = re.match(r"^(\S+) \| (SUCCESS|FAILED!|UNREACHABLE!)(?: \| [^=]*)? => (\{.*\})\s*$", line)
-            if not m:
+    def debug_many(self, exprs):
+        """`debug var=EXPR` for every EXPR (one task each, errors ignored so that one
+        failing variable does not hide the others), all in ONE ansible-playbook run whose
+        results a small callback (CALLBACK below) writes as JSON:
+        {expr: {host: (ok, value)}}. One run per case instead of one per variable."""
+        if not exprs:
+            return {}
+        play = os.path.join(self.work, "debug.yml")
+        with open(play, "w") as f:
+            f.write("- hosts: all\n  gather_facts: false\n  tasks:\n")
+            for i, e in enumerate(exprs):
+                f.write(f"    - name: kfvar {i}\n      ignore_errors: true\n"
+                        f"      debug:\n        var: {json.dumps(e)}\n")
+        plugins = os.path.join(self.work, "callback_plugins")
+        os.makedirs(plugins, exist_ok=True)
+        with open(os.path.join(plugins, "kf_oracle.py"), "w") as f:
+            f.write(CALLBACK)
+        out = os.path.join(self.work, "results.json")
+        env = dict(self.env, ANSIBLE_CALLBACK_PLUGINS=plugins, ANSIBLE_STDOUT_CALLBACK="kf_oracle",
+                   KF_ORACLE_OUT=out)
+        p = subprocess.run([os.path.join(self.bindir, "ansible-playbook"), *self.inv_args,
+                            *self.vault_args, "-c", "local", play],
+                           cwd=self.case_dir, env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=600)
+        if not os.path.exists(out):
+            raise RuntimeError(f"ansible debug failed (rc={p.returncode}): "
+                               f"{(p.stderr or p.stdout).strip()[-2000:]}")
+        with open(out, encoding="utf-8") as f:
+            records = json.load(f)
+        res = {e: {} for e in exprs}
+        for r in records:
+            m = re.fullmatch(r"kfvar (\d+)", r.get("task", ""))
+            if not m or int(m.group(1)) >= len(exprs):
                 continue
-            host, status, body = m.groups()
-            data = json.loads(body)
-            if status == "SUCCESS" and expr in data and data[expr] != NOT_DEFINED:
-                res[host] = (True, data[expr])
+            expr = exprs[int(m.group(1))]
+            data = r.get("result") or {}
+            if r.get("ok") and expr in data and data[expr] != NOT_DEFINED:
+                res[expr][r["host"]] = (True, data[expr])
             else:
-                res[host] = (False, data.get("msg") or data.get(expr) or status)
-        if not res and rc != 0:
-            raise RuntimeError(f"ansible debug {expr} failed (rc={rc}): {err.strip()[-2000:]}")
+                res[expr][r["host"]] = (False, data.get("msg") or data.get(expr) or "FAILED")
         return res
+
+
+# The stdout callback of the debug run: every task result, by task and host, as JSON.
+CALLBACK = """
+import json, os
+from ansible.plugins.callback import CallbackBase
+from ansible.module_utils.common.json import AnsibleJSONEncoder
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'stdout'
+    CALLBACK_NAME = 'kf_oracle'
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def _add(self, result, ok):
+        self.records.append({'task': result._task.get_name(), 'host': result._host.get_name(),
+                             'ok': ok, 'result': result._result})
+
+    def v2_runner_on_ok(self, result):
+        self._add(result, True)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._add(result, False)
+
+    def v2_runner_on_unreachable(self, result):
+        self._add(result, False)
+
+    def v2_playbook_on_stats(self, stats):
+        with open(os.environ['KF_ORACLE_OUT'], 'w') as f:
+            json.dump(self.records, f, cls=AnsibleJSONEncoder)
+"""
 
 
 def warnings_of(stderr):
@@ -334,16 +390,16 @@ def oracle(case_dir, bindir):
             for k, v in raw.items():
                 if has_template(v):
                     names.add(k)
-        for name in sorted(names):
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                continue
-            res = a.debug(name)
-            for h, (ok, val) in res.items():
+        names = sorted(n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n))
+        magic = "[" + ",".join(COMPARED_MAGIC) + "]"
+        rendered = a.debug_many(names + [magic]) if hosts else {}
+        for name in names:
+            for h, (ok, val) in rendered.get(name, {}).items():
                 if h not in hosts or name not in hostvars.get(h, {}):
                     continue
                 raw = hostvars[h][name]
                 if ok:
-                    hosts[h]["vars"][name] = typed(val)
+                    hosts[h]["vars"][name] = dict(typed(val), templated=True)
                 elif is_vault(raw):
                     hosts[h]["vars"][name] = {"value": None, "type": "encrypted",
                                               "error": str(val)}
@@ -351,12 +407,11 @@ def oracle(case_dir, bindir):
                     hosts[h]["vars"][name] = {"value": raw, "type": "deferred",
                                               "error": str(val)}
         if hosts:
-            expr = "[" + ",".join(COMPARED_MAGIC) + "]"
-            for h, (ok, val) in a.debug(expr).items():
+            for h, (ok, val) in rendered.get(magic, {}).items():
                 if h in hosts and ok:
                     for n, v in zip(COMPARED_MAGIC, val):
                         hosts[h]["vars"][n] = typed(v)
-            options = ssh_options(a)
+            options = ssh_options(a, version)
             for h in hosts:
                 hosts[h]["connection"] = connection_of(hosts[h]["vars"], options)
         doc["hosts"] = hosts
@@ -375,12 +430,24 @@ def oracle(case_dir, bindir):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ssh_options(a):
-    """{address|port|user: (type, [var names in order])} from the ssh plugin's own doc."""
-    rc, out, err = a.run([os.path.join(a.bindir, "ansible-doc"), "-t", "connection", "-j", "ssh"])
-    if rc != 0:
-        raise RuntimeError(f"ansible-doc failed: {err.strip()[-1000:]}")
-    opts = json.loads(out)["ssh"]["doc"]["options"]
+def ssh_options(a, version):
+    """{address|port|user: (type, [var names in order])} from the ssh plugin's own doc
+    (cached per ansible-core version: ansible-doc takes a second)."""
+    cache = os.path.join(REPO, "target", "parity-cache", f"ssh-doc-{version}.json")
+    try:
+        with open(cache, encoding="utf-8") as f:
+            opts = json.load(f)
+    except (OSError, ValueError):
+        rc, out, err = a.run([os.path.join(a.bindir, "ansible-doc"), "-t", "connection",
+                              "-j", "ssh"])
+        if rc != 0:
+            raise RuntimeError(f"ansible-doc failed: {err.strip()[-1000:]}")
+        opts = json.loads(out)["ssh"]["doc"]["options"]
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(opts, f)
+        os.replace(tmp, cache)
     res = {}
     for key, opt in (("address", "host"), ("port", "port"), ("user", "remote_user")):
         names = [v["name"] for v in opts[opt].get("vars", [])
