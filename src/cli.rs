@@ -219,6 +219,10 @@ pub enum InventoryCmd {
         /// Print secret-looking values (tokens, keys, passwords) instead of masking them.
         #[arg(long)]
         show_secrets: bool,
+        /// Also list Ansible's magic variables among each host's variables
+        /// (inventory_hostname, inventory_dir, inventory_file, group_names).
+        #[arg(long)]
+        magic: bool,
     },
 }
 

@@ -269,7 +269,9 @@ fn render_vars(
                                 locked: crate::value::has_locked_vault(&raw)
                                     || e.message.contains(crate::vars::VAULT_LOCKED),
                                 raw,
-                                origin: resolver.origin(host, &name).unwrap_or_else(|| e.origin.clone()),
+                                origin: resolver
+                                    .origin(host, &name)
+                                    .unwrap_or_else(|| e.origin.clone()),
                                 reason: e.message.clone(),
                             },
                         );
@@ -364,10 +366,11 @@ fn resolve_host(
     // As the ssh connection plugin: of its variables the last one defined wins, so
     // ansible_ssh_host beats ansible_host when both are set.
     let last = |names: [&str; 2]| {
-        names
-            .iter()
-            .rev()
-            .find_map(|n| vars.get(*n).filter(|(v, _)| !v.is_null()).map(|(v, _)| v.clone()))
+        names.iter().rev().find_map(|n| {
+            vars.get(*n)
+                .filter(|(v, _)| !v.is_null())
+                .map(|(v, _)| v.clone())
+        })
     };
     let as_text = |v: Value| match v {
         Value::String(s) => Some(s),

@@ -155,7 +155,9 @@ mod tests {
             special(&big),
             Some(Special::BigInt("123456789012345678901234567890"))
         );
-        assert!(matches!(special(&float(f64::INFINITY)), Some(Special::Float(f)) if f.is_infinite()));
+        assert!(
+            matches!(special(&float(f64::INFINITY)), Some(Special::Float(f)) if f.is_infinite())
+        );
         assert!(has_locked_vault(&Value::Array(vec![vault("x")])));
         assert!(special(&Value::from("x")).is_none());
     }

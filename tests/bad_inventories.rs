@@ -140,8 +140,11 @@ fn cases() -> Vec<Case> {
         ])),
         // Template failures: one error per broken definition (not one per host), and no
         // made-up follow-on errors (the hosts' other variables, e.g. `ip`, still count).
-        case("undefined-variable.yaml", 1, Diags(vec![
-            (E, "template", "variable 'kube_cert_dir' for hosts n1, n2, n3: undefined: `kube_config_dirr` is undefined",
+        // An undefined name in a variable kubeforge does not read may be defined at run
+        // time (facts, set_fact), as in Ansible: a warning (issue 9).
+        case("undefined-variable.yaml", 0, Diags(vec![
+            (W, "template-deferred",
+             "variable 'kube_cert_dir' for hosts n1, n2, n3 is left for run time: undefined: `kube_config_dirr` is undefined",
              "undefined-variable.yaml:4", ""),
         ])),
         case("unknown-filter.yaml", 1, Diags(vec![
@@ -180,12 +183,21 @@ fn cases() -> Vec<Case> {
             Exact("'n[0:199]-[0:199]' expands to more than 10001 hosts"))),
         case("yaml-syntax.yaml", 1, Load("yaml-syntax", "yaml-syntax.yaml:5",
             Exact("invalid YAML: while parsing a block mapping, did not find expected key at line 5, column 6"))),
-        case("yaml-unknown-key.yaml", 1, Load("unknown-key", "yaml-unknown-key.yaml:7",
-            Exact("unknown key 'host' in group 'kube_node'"))),
+        // Ansible skips an unknown key in a group with a warning (issue 9); here kube_node
+        // is then empty, so its host n2 is not in the inventory.
+        case("yaml-unknown-key.yaml", 1, Diags(vec![
+            (E, "no-etcd", "the etcd group is empty but etcd_deployment_type is host",
+             "yaml-unknown-key.yaml", ""),
+            (W, "yaml-skipped-key",
+             "unknown key 'host' in group 'kube_node' is skipped: a group holds only hosts, children and vars",
+             "yaml-unknown-key.yaml:7", ""),
+        ])),
         case("bad-group-vars", 1, Load("yaml-syntax", "bad-group-vars/group_vars/k8s_cluster.yml:4",
             Prefix("invalid YAML: duplicate mapping key: kube_network_plugin"))),
         case("children-cycle.ini", 1, Load("group-cycle", "children-cycle.ini:5",
-            Exact("group 'kube_node' is its own ancestor: all -> k8s_cluster -> kube_node -> workers -> kube_node"))),
+            // k8s_cluster no longer holds kube_node as a child (Kubespray adds the hosts
+            // directly, issue 9), so the cycle is reported from kube_node.
+            Exact("group 'kube_node' is its own ancestor: kube_node -> workers -> kube_node"))),
         case("no-inventory-file", 1, Load("no-inventory-file", "",
             Exact("no inventory file in tests/fixtures/bad/no-inventory-file"))),
     ]
@@ -372,14 +384,15 @@ fn three_problems_give_three_errors_at_once() {
 }
 
 /// Variables that cannot be rendered stop `show` as well (nothing half-resolved is
-/// printed); checks that need the whole cluster (here: calico) are for `check`.
+/// printed); checks that need the whole cluster (here: calico) are for `check`. An
+/// undefined name may be defined at run time (issue 9): shown unresolved.
 #[test]
 fn show_refuses_unrenderable_variables_only() {
     let run = kubeforge(&[
         "inventory",
         "show",
         "-i",
-        &bad("undefined-variable.yaml"),
+        &bad("unknown-filter.yaml"),
         "--format",
         "json",
     ]);
@@ -390,8 +403,22 @@ fn show_refuses_unrenderable_variables_only() {
     assert_eq!(diags[0].code, "template");
     assert_eq!(
         diags[0].location.as_deref(),
-        Some(bad("undefined-variable.yaml:4").as_str())
+        Some(bad("unknown-filter.yaml:3").as_str())
     );
+
+    let run = kubeforge(&[
+        "inventory",
+        "show",
+        "-i",
+        &bad("undefined-variable.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("json");
+    let v = &doc["hosts"][0]["vars"]["kube_cert_dir"];
+    assert_eq!(v["value"], "{{ kube_config_dirr }}/ssl");
+    assert_eq!(v["resolved"], false);
 
     let run = kubeforge(&[
         "inventory",
@@ -452,7 +479,6 @@ fn load_errors_carry_stable_codes() {
             "yaml-syntax",
             3,
         ),
-        ("all:\n  host:\n    a:\n", "x.yaml", "unknown-key", 2),
         ("all:\n  hosts: [a, b]\n", "x.yaml", "yaml-shape", 2),
         ("- a\n- b\n", "x.yaml", "yaml-shape", 1),
     ];

@@ -328,7 +328,9 @@ fn write_ini(m: &Model, mut order: Order) -> String {
         sections.push(s);
     }
     for (gi, gname) in GROUPS.iter().enumerate() {
-        if !members[gi].is_empty() || *gname == "kube_control_plane" {
+        // Every group is declared, even empty: Ansible refuses [g:vars] and
+        // [p:children] entries for a group that has no section of its own (issue 9).
+        {
             let mut s = format!("[{gname}]\n");
             for hi in order.arrange(members[gi].clone()) {
                 let vars = if vars_in[hi] == Some(gi) {

@@ -92,7 +92,11 @@ fn kubeforge_agrees_with_ansible_on_every_case() {
     assert!(cases >= 60, "only {cases} parity cases ran:\n{report}");
     eprintln!(
         "{}\n(parity took {:.1?})",
-        stdout.lines().filter(|l| l.starts_with("parity:")).collect::<Vec<_>>().join("\n"),
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("parity:"))
+            .collect::<Vec<_>>()
+            .join("\n"),
         start.elapsed()
     );
 }
@@ -163,7 +167,15 @@ fn vault_values_and_files_made_by_ansible_vault_are_read() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 
-    let show = ["inventory", "show", "-i", "hosts.yml", "--format", "json", "--show-secrets"];
+    let show = [
+        "inventory",
+        "show",
+        "-i",
+        "hosts.yml",
+        "--format",
+        "json",
+        "--show-secrets",
+    ];
     // With the flag, and with the environment variable.
     let mut with_flag = show.to_vec();
     with_flag.extend(["--vault-password-file", "vault-pass.txt"]);
@@ -176,7 +188,12 @@ fn vault_values_and_files_made_by_ansible_vault_are_read() {
         assert_eq!(var(&doc, "w1", "registry_token"), "s3cr3t");
         assert_eq!(var(&doc, "w1", "uses"), "x-s3cr3t");
         assert_eq!(var(&doc, "cp1", "etcd_only_setting"), 42);
-        let cp1 = doc["hosts"].as_array().unwrap().iter().find(|h| h["name"] == "cp1").unwrap();
+        let cp1 = doc["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == "cp1")
+            .unwrap();
         assert_eq!(cp1["ssh"]["user"], "deploy");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("$ANSIBLE_VAULT"));
     }
@@ -185,7 +202,10 @@ fn vault_values_and_files_made_by_ansible_vault_are_read() {
     let out = kubeforge(dir, &show, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("etcd.yml") && err.contains("--vault-password-file"), "{err}");
+    assert!(
+        err.contains("etcd.yml") && err.contains("--vault-password-file"),
+        "{err}"
+    );
 
     // Without the file: a vault value kubeforge reads (ansible_user) is an error naming
     // the variable and the flag; one it does not read is shown masked.
@@ -193,7 +213,10 @@ fn vault_values_and_files_made_by_ansible_vault_are_read() {
     let out = kubeforge(dir, &show, &[]);
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ansible_user") && err.contains("--vault-password-file"), "{err}");
+    assert!(
+        err.contains("ansible_user") && err.contains("--vault-password-file"),
+        "{err}"
+    );
     std::fs::write(dir.join("group_vars/all.yml"), &token).unwrap();
     let out = kubeforge(dir, &show, &[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -224,20 +247,33 @@ fn show_with_a_bare_relative_inventory_writes_only_inside_its_directory() {
         ),
     )
     .unwrap();
-    let out = kubeforge(&dir, &["inventory", "show", "-i", "hosts.ini", "--format", "json"], &[]);
+    let out = kubeforge(
+        &dir,
+        &["inventory", "show", "-i", "hosts.ini", "--format", "json"],
+        &[],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let abs = std::fs::canonicalize(&dir).unwrap();
-    let shown_dir = var(&doc, "cp1", "inventory_dir").as_str().unwrap().to_string();
+    let shown_dir = var(&doc, "cp1", "inventory_dir")
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(std::fs::canonicalize(&shown_dir).unwrap(), abs);
     assert_eq!(
         std::fs::canonicalize(var(&doc, "cp1", "inventory_file").as_str().unwrap()).unwrap(),
         abs.join("hosts.ini")
     );
-    assert_eq!(var(&doc, "cp1", "credentials_dir"), &serde_json::json!(format!("{shown_dir}/credentials")));
+    assert_eq!(
+        var(&doc, "cp1", "credentials_dir"),
+        &serde_json::json!(format!("{shown_dir}/credentials"))
+    );
     assert!(dir.join("credentials").join(&unique).exists());
     assert!(!Path::new("/credentials").join(&unique).exists());
     // Nothing else appeared beside the inventory directory.
-    let beside: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let beside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(beside, [std::ffi::OsString::from("inv")]);
 }

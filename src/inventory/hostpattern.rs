@@ -92,7 +92,13 @@ pub fn expand(pattern: &str) -> Result<(Vec<String>, Option<u64>), PatternError>
     let (name, port) = parse_address(pattern).unwrap_or_else(|| (pattern.to_string(), None));
     let hosts = if name.contains('[') {
         let mut out = Vec::new();
-        expand_range(&name, &mut out)?;
+        expand_range(&name, &mut out).map_err(|e| {
+            if e.0.contains("expands to more than") {
+                too_many(&name)
+            } else {
+                e
+            }
+        })?;
         out
     } else {
         vec![name]
@@ -209,12 +215,18 @@ mod tests {
 
     #[test]
     fn ports_and_addresses() {
-        assert_eq!(expand("node1:2201").unwrap(), (vec!["node1".into()], Some(2201)));
+        assert_eq!(
+            expand("node1:2201").unwrap(),
+            (vec!["node1".into()], Some(2201))
+        );
         assert_eq!(
             expand("[2001:db8::10]:2222").unwrap(),
             (vec!["2001:db8::10".into()], Some(2222))
         );
-        assert_eq!(expand("2001:db8::11").unwrap(), (vec!["2001:db8::11".into()], None));
+        assert_eq!(
+            expand("2001:db8::11").unwrap(),
+            (vec!["2001:db8::11".into()], None)
+        );
         assert_eq!(expand("web[1:2]:22").unwrap().1, Some(22));
         assert_eq!(expand("10.0.0.5").unwrap(), (vec!["10.0.0.5".into()], None));
     }

@@ -48,7 +48,12 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
     let mut known: HashSet<String> = ["all", "ungrouped"].iter().map(|s| s.to_string()).collect();
     let mut pending: IndexMap<String, Pending> = IndexMap::new();
     let (Some(section_re), Some(groupname_re)) = (section_re(), groupname_re()) else {
-        return Err(syntax(file, 0, "internal: a pattern did not compile".into(), ""));
+        return Err(syntax(
+            file,
+            0,
+            "internal: a pattern did not compile".into(),
+            "",
+        ));
     };
     for (idx, raw) in text.lines().enumerate() {
         let lineno = u32::try_from(idx + 1).unwrap_or(u32::MAX);
@@ -114,7 +119,9 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     value,
                     origin: loc.clone(),
                 };
-                inv.group_mut(&group, Some(loc)).vars.insert(key.to_string(), var);
+                inv.group_mut(&group, Some(loc))
+                    .vars
+                    .insert(key.to_string(), var);
             }
             Section::Children => {
                 let Some(child) = groupname_re.captures(line).and_then(|c| c.get(1)) else {
@@ -142,8 +149,12 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
     if let Some((name, p)) = pending.iter().next() {
         let (message, help) = if p.vars {
             (
-                format!("section [{name}:vars] is for a group that is never declared"),
-                format!("declare the group with a [{name}] or [{name}:children] section, or fix the name"),
+                format!("section [{name}:vars] is for a group that is never declared (Ansible refuses this too)"),
+                if name == "k8s_cluster" {
+                    "declare it with [k8s_cluster:children] listing kube_control_plane and kube_node, or move the variables to group_vars/k8s_cluster.yml".to_string()
+                } else {
+                    format!("declare the group with a [{name}] or [{name}:children] section, or fix the name")
+                },
             )
         } else {
             (
@@ -151,7 +162,9 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
                     "section [{}:children] names group '{name}', which is never declared",
                     p.parents.last().map_or("", String::as_str)
                 ),
-                format!("declare the group with a [{name}] section (it may be empty), or fix the name"),
+                format!(
+                    "declare the group with a [{name}] section (it may be empty), or fix the name"
+                ),
             )
         };
         return Err(syntax(file, p.line, message, &help));
@@ -180,12 +193,21 @@ fn host_line(
     let err = |message: String, help: &str| syntax(file, lineno, message, help);
     let tokens = shlex::split(line).map_err(|e| {
         err(
-            format!("cannot split host line '{line}': {e}"),
+            format!("{e} in '{line}'"),
             "close the quote, or escape the character with a backslash",
         )
     })?;
+    if line.starts_with('[') && !line.contains(']') {
+        return Err(err(
+            format!("section header '{line}' has no closing ']'"),
+            "write it as [group], [group:children] or [group:vars]",
+        ));
+    }
     let Some((first, rest)) = tokens.split_first() else {
-        return Err(err(format!("no host name in '{line}'"), "start the line with a host name"));
+        return Err(err(
+            format!("no host name in '{line}'"),
+            "start the line with a host name",
+        ));
     };
     let mut vars = VarMap::new();
     for t in rest {
@@ -219,7 +241,10 @@ fn host_line(
     }
     for name in names {
         if name.is_empty() {
-            return Err(err("empty host name".into(), "start the line with a host name"));
+            return Err(err(
+                "empty host name".into(),
+                "start the line with a host name",
+            ));
         }
         if name.trim() == "---" {
             return Err(err(
@@ -330,9 +355,19 @@ flag=True
         assert!(parse("[g:vars]\nx=1\n[g]\n", "x.ini").is_ok());
         assert!(parse("[p:children]\nc\n", "x.ini").is_err());
         assert!(parse("[p:children]\nc\n[c]\n", "x.ini").is_ok());
-        let inv = parse("[a]\nn1:2201\nn2:2202 ansible_port=2200\n[b]\nn1:2299\n", "x.ini").unwrap();
-        assert_eq!(inv.hosts["n1"].vars["ansible_port"].value, Value::from(2201));
-        assert_eq!(inv.hosts["n2"].vars["ansible_port"].value, Value::from(2200));
+        let inv = parse(
+            "[a]\nn1:2201\nn2:2202 ansible_port=2200\n[b]\nn1:2299\n",
+            "x.ini",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.hosts["n1"].vars["ansible_port"].value,
+            Value::from(2201)
+        );
+        assert_eq!(
+            inv.hosts["n2"].vars["ansible_port"].value,
+            Value::from(2200)
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ mod ini;
 pub mod model;
 pub mod pyliteral;
 mod shlex;
-pub mod vault;
 mod vars_files;
+pub mod vault;
 mod yaml_format;
 
 pub use crate::diagnostic::display_path;

@@ -81,26 +81,23 @@ impl Parsed {
         port: Option<u64>,
         vars: VarMap,
     ) {
-        let host = self
-            .hosts
-            .entry(name.to_string())
-            .or_insert_with(|| {
-                let mut first = VarMap::new();
-                if let Some(p) = port {
-                    first.insert(
-                        "ansible_port".into(),
-                        Var {
-                            value: Value::from(p),
-                            origin: loc.clone(),
-                        },
-                    );
-                }
-                HostEntry {
-                    name: name.to_string(),
-                    location: loc.clone(),
-                    vars: first,
-                }
-            });
+        let host = self.hosts.entry(name.to_string()).or_insert_with(|| {
+            let mut first = VarMap::new();
+            if let Some(p) = port {
+                first.insert(
+                    "ansible_port".into(),
+                    Var {
+                        value: Value::from(p),
+                        origin: loc.clone(),
+                    },
+                );
+            }
+            HostEntry {
+                name: name.to_string(),
+                location: loc.clone(),
+                vars: first,
+            }
+        });
         host.vars.extend(vars);
         let g = self.group_mut(group, Some(loc));
         if !g.hosts.iter().any(|h| h == name) {

@@ -580,7 +580,10 @@ mod tests {
             ev("{'k': 1, 'l': [True, None]}"),
             Some(json!({"k": 1, "l": [true, null]}))
         );
-        assert_eq!(ev("{1: 'a', None: 'b'}"), Some(json!({"1": "a", "null": "b"})));
+        assert_eq!(
+            ev("{1: 'a', None: 'b'}"),
+            Some(json!({"1": "a", "null": "b"}))
+        );
         assert_eq!(ev("[yes,no]"), None);
         assert_eq!(ev("True"), Some(json!(true)));
         assert_eq!(ev("None"), Some(Value::Null));

@@ -7,8 +7,8 @@
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SplitError {
     /// An opening quote without its closing one.
-    #[error("no closing quotation")]
-    NoClosingQuote,
+    #[error("unclosed {0} quote")]
+    NoClosingQuote(char),
     /// A backslash at the very end.
     #[error("no escaped character")]
     NoEscapedChar,
@@ -40,7 +40,7 @@ pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(ch) => cur.push(ch),
-                        None => return Err(SplitError::NoClosingQuote),
+                        None => return Err(SplitError::NoClosingQuote('\'')),
                     }
                 }
             }
@@ -55,10 +55,10 @@ pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
                                 cur.push('\\');
                                 cur.push(n);
                             }
-                            None => return Err(SplitError::NoClosingQuote),
+                            None => return Err(SplitError::NoClosingQuote('"')),
                         },
                         Some(ch) => cur.push(ch),
-                        None => return Err(SplitError::NoClosingQuote),
+                        None => return Err(SplitError::NoClosingQuote('"')),
                     }
                 }
             }
@@ -85,13 +85,23 @@ mod tests {
     #[test]
     fn python_shlex_rules() {
         assert_eq!(s("a=\"hello world\" b='x y'"), ["a=hello world", "b=x y"]);
-        assert_eq!(s("c=foo\"bar\"baz d=\"\" e='it''s'"), ["c=foobarbaz", "d=", "e=its"]);
+        assert_eq!(
+            s("c=foo\"bar\"baz d=\"\" e='it''s'"),
+            ["c=foobarbaz", "d=", "e=its"]
+        );
         assert_eq!(s("a=foo#bar b=after"), ["a=foo"]);
         assert_eq!(s("x # c"), ["x"]);
-        assert_eq!(s(r#"a=hello\ world b="C:\path\to" c="say \"hi\"""#), ["a=hello world", r"b=C:\path\to", "c=say \"hi\""]);
-        assert_eq!(s(r#"d='back\slash' e="x\\y" f=plain\q"#), [r"d=back\slash", r"e=x\y", "f=plainq"]);
+        assert_eq!(
+            s(r#"a=hello\ world b="C:\path\to" c="say \"hi\"""#),
+            ["a=hello world", r"b=C:\path\to", "c=say \"hi\""]
+        );
+        assert_eq!(
+            s(r#"d='back\slash' e="x\\y" f=plain\q"#),
+            [r"d=back\slash", r"e=x\y", "f=plainq"]
+        );
         assert_eq!(s("c=\"quoted # kept\""), ["c=quoted # kept"]);
-        assert_eq!(split("a='x"), Err(SplitError::NoClosingQuote));
+        assert_eq!(split("a='x"), Err(SplitError::NoClosingQuote('\'')));
+        assert_eq!(split("a=\"x"), Err(SplitError::NoClosingQuote('"')));
         assert_eq!(split("a\\"), Err(SplitError::NoEscapedChar));
     }
 }

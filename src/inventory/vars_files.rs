@@ -48,7 +48,11 @@ fn find_vars_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>, InventoryErro
     for ext in std::iter::once("").chain(EXTENSIONS) {
         let p = dir.join(format!("{name}{ext}"));
         if p.exists() {
-            return if p.is_dir() { dir_files(&p) } else { Ok(vec![p]) };
+            return if p.is_dir() {
+                dir_files(&p)
+            } else {
+                Ok(vec![p])
+            };
         }
     }
     Ok(Vec::new())
@@ -131,10 +135,18 @@ pub fn decrypt_text(
             format!("pass {}", vault::HOW),
         ));
     };
-    let plain = vault::decrypt(text, pw)
-        .map_err(|e| fail(format!("cannot decrypt the file: {e}"), format!("check the password given with {}", vault::HOW)))?;
-    String::from_utf8(plain)
-        .map_err(|_| fail("the decrypted file is not UTF-8 text".into(), "re-encrypt a text file".into()))
+    let plain = vault::decrypt(text, pw).map_err(|e| {
+        fail(
+            format!("cannot decrypt the file: {e}"),
+            format!("check the password given with {}", vault::HOW),
+        )
+    })?;
+    String::from_utf8(plain).map_err(|_| {
+        fail(
+            "the decrypted file is not UTF-8 text".into(),
+            "re-encrypt a text file".into(),
+        )
+    })
 }
 
 /// Opens the `!vault` values of variables (each error names the variable and its line).

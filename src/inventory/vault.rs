@@ -91,8 +91,14 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 fn trim_newlines(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !matches!(c, b'\r' | b'\n')).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !matches!(c, b'\r' | b'\n')).map_or(start, |i| i + 1);
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b'\r' | b'\n'))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b'\r' | b'\n'))
+        .map_or(start, |i| i + 1);
     &b[start..end.max(start)]
 }
 
@@ -116,11 +122,15 @@ pub fn decrypt(text: &str, password: &Password) -> Result<Vec<u8>, VaultError> {
         _ => return Err(VaultError::Format("no $ANSIBLE_VAULT header".into())),
     }
     let body: String = lines.map(str::trim).collect();
-    let inner = hex::decode(body).map_err(|e| VaultError::Format(format!("body is not hex: {e}")))?;
-    let inner = String::from_utf8(inner).map_err(|_| VaultError::Format("body is not text".into()))?;
+    let inner =
+        hex::decode(body).map_err(|e| VaultError::Format(format!("body is not hex: {e}")))?;
+    let inner =
+        String::from_utf8(inner).map_err(|_| VaultError::Format("body is not text".into()))?;
     let parts: Vec<&str> = inner.split('\n').collect();
     let [salt, mac, ciphertext] = parts[..] else {
-        return Err(VaultError::Format("expected salt, HMAC and ciphertext".into()));
+        return Err(VaultError::Format(
+            "expected salt, HMAC and ciphertext".into(),
+        ));
     };
     let hexed = |s: &str| hex::decode(s.trim()).map_err(|e| VaultError::Format(e.to_string()));
     let (salt, mac, mut data) = (hexed(salt)?, hexed(mac)?, hexed(ciphertext)?);
@@ -131,7 +141,9 @@ pub fn decrypt(text: &str, password: &Password) -> Result<Vec<u8>, VaultError> {
     let mut check = <HmacSha256 as KeyInit>::new_from_slice(hmac_key)
         .map_err(|_| VaultError::Format("bad HMAC key length".into()))?;
     check.update(&data);
-    check.verify_slice(&mac).map_err(|_| VaultError::WrongPassword)?;
+    check
+        .verify_slice(&mac)
+        .map_err(|_| VaultError::WrongPassword)?;
     let mut cipher = Aes256Ctr::new_from_slices(key, iv)
         .map_err(|_| VaultError::Format("bad key length".into()))?;
     cipher.apply_keystream(&mut data);
@@ -161,8 +173,12 @@ pub fn open_values(v: &mut Value, password: Option<&Password>) -> Result<(), Vau
         }
         Some(_) => Ok(()),
         None => match v {
-            Value::Array(items) => items.iter_mut().try_for_each(|i| open_values(i, Some(password))),
-            Value::Object(m) => m.values_mut().try_for_each(|i| open_values(i, Some(password))),
+            Value::Array(items) => items
+                .iter_mut()
+                .try_for_each(|i| open_values(i, Some(password))),
+            Value::Object(m) => m
+                .values_mut()
+                .try_for_each(|i| open_values(i, Some(password))),
             _ => Ok(()),
         },
     }

@@ -218,7 +218,13 @@ fn parse_hosts(
                 .into(),
         })?;
         for name in names {
-            inv.add_host(group, &name, Location::new(file, hk.line), port, vars.clone());
+            inv.add_host(
+                group,
+                &name,
+                Location::new(file, hk.line),
+                port,
+                vars.clone(),
+            );
         }
     }
     Ok(())

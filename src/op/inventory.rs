@@ -91,6 +91,7 @@ pub fn show(
     host: Option<&str>,
     format: ShowFormat,
     show_secrets: bool,
+    magic: bool,
 ) -> Result<u8, OpError> {
     let cluster = load(inv)?;
     if let Some(h) = host {
@@ -115,15 +116,19 @@ pub fn show(
             exit: exit::CHECK_FAILED,
         });
     }
-    let doc = report::inventory::show_json(&cluster, host, show_secrets);
+    let opts = report::inventory::ShowOptions {
+        show_secrets,
+        magic,
+    };
+    let doc = report::inventory::show_json_with_options(&cluster, host, opts);
     match format {
         ShowFormat::Table => print!(
             "{}",
-            report::inventory::show_table(&cluster, host, show_secrets)
+            report::inventory::show_table_with_options(&cluster, host, opts)
         ),
         ShowFormat::Json => println!(
             "{}",
-            report::inventory::show_json_text(&cluster, host, show_secrets)
+            report::inventory::show_json_text(&cluster, host, opts)
         ),
         ShowFormat::Yaml => print!("{}", serde_saphyr::to_string(&doc).unwrap_or_default()),
     }

@@ -14,7 +14,17 @@ fn shown(v: &Value, placeholder: &Placeholder) -> Value {
     crate::value::for_output(v, &Value::from(MASK), placeholder)
 }
 
-fn host_json(c: &Cluster, h: &ClusterHost, show_secrets: bool, placeholder: &Placeholder) -> Value {
+/// What `inventory show` prints beyond the hosts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShowOptions {
+    /// Secret-looking values in clear.
+    pub show_secrets: bool,
+    /// Ansible's magic variables among each host's variables (source "magic").
+    pub magic: bool,
+}
+
+fn host_json(c: &Cluster, h: &ClusterHost, opts: ShowOptions, placeholder: &Placeholder) -> Value {
+    let show_secrets = opts.show_secrets;
     let mut vars: serde_json::Map<String, Value> = h
         .vars
         .iter()
@@ -59,7 +69,7 @@ fn host_json(c: &Cluster, h: &ClusterHost, show_secrets: bool, placeholder: &Pla
             json!(h.groups.iter().filter(|g| *g != "all").collect::<Vec<_>>()),
         ),
     ];
-    for (k, v) in magic {
+    for (k, v) in magic.into_iter().filter(|_| opts.magic) {
         vars.entry(k.to_string())
             .or_insert_with(|| json!({"value": v, "source": "magic"}));
     }
@@ -88,8 +98,8 @@ const TOKEN: &str = "\u{0}kubeforge-number:";
 /// `inventory show --format json` as text: integers beyond 64 bits written exactly, and
 /// inf/-inf as `1e999`/`-1e999` (valid JSON that parsers read as infinity); nan, which
 /// JSON cannot express, is `null`.
-pub fn show_json_text(c: &Cluster, host: Option<&str>, show_secrets: bool) -> String {
-    let doc = show_json_with(c, host, show_secrets, &|t: &str| {
+pub fn show_json_text(c: &Cluster, host: Option<&str>, opts: ShowOptions) -> String {
+    let doc = show_json_with(c, host, opts, &|t: &str| {
         Value::String(format!("{TOKEN}{t}\u{0}"))
     });
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -119,7 +129,16 @@ pub fn show_json_text(c: &Cluster, host: Option<&str>, show_secrets: bool) -> St
 /// The JSON document of `inventory show --format json` (numbers JSON cannot hold as
 /// strings: `1e40`, `.inf`).
 pub fn show_json(c: &Cluster, host: Option<&str>, show_secrets: bool) -> Value {
-    show_json_with(c, host, show_secrets, &|t: &str| match t {
+    let opts = ShowOptions {
+        show_secrets,
+        magic: false,
+    };
+    show_json_with_options(c, host, opts)
+}
+
+/// `show_json` with all options.
+pub fn show_json_with_options(c: &Cluster, host: Option<&str>, opts: ShowOptions) -> Value {
+    show_json_with(c, host, opts, &|t: &str| match t {
         "inf" => Value::from(".inf"),
         "-inf" => Value::from("-.inf"),
         "nan" => Value::from(".nan"),
@@ -130,14 +149,14 @@ pub fn show_json(c: &Cluster, host: Option<&str>, show_secrets: bool) -> Value {
 fn show_json_with(
     c: &Cluster,
     host: Option<&str>,
-    show_secrets: bool,
+    opts: ShowOptions,
     placeholder: &Placeholder,
 ) -> Value {
     let hosts: Vec<Value> = c
         .hosts
         .iter()
         .filter(|h| host.is_none_or(|n| n == h.name))
-        .map(|h| host_json(c, h, show_secrets, placeholder))
+        .map(|h| host_json(c, h, opts, placeholder))
         .collect();
     let n = &c.network;
     let families: Vec<&str> = [(n.ipv4, "ipv4"), (n.ipv6, "ipv6")]
@@ -188,7 +207,16 @@ fn table(rows: &[Vec<String>]) -> String {
 
 /// The table of `inventory show` (with `--host`, the host's variables too).
 pub fn show_table(c: &Cluster, host: Option<&str>, show_secrets: bool) -> String {
-    let doc = show_json(c, host, show_secrets);
+    let opts = ShowOptions {
+        show_secrets,
+        magic: false,
+    };
+    show_table_with_options(c, host, opts)
+}
+
+/// `show_table` with all options.
+pub fn show_table_with_options(c: &Cluster, host: Option<&str>, opts: ShowOptions) -> String {
+    let doc = show_json_with_options(c, host, opts);
     let mut out = String::new();
     let n = &doc["network"];
     out.push_str(&format!(

@@ -411,9 +411,12 @@ pub fn to_jinja(v: &Value) -> minijinja::Value {
         Some(Special::Float(f)) => minijinja::Value::from(f),
         Some(Special::Vault(_)) => minijinja::Value::from(crate::vars::secret::MASK),
         None => match v {
-            Value::Array(items) => minijinja::Value::from(items.iter().map(to_jinja).collect::<Vec<_>>()),
+            Value::Array(items) => {
+                minijinja::Value::from(items.iter().map(to_jinja).collect::<Vec<_>>())
+            }
             Value::Object(m) => minijinja::Value::from_iter(
-                m.iter().map(|(k, i)| (minijinja::Value::from(k.as_str()), to_jinja(i))),
+                m.iter()
+                    .map(|(k, i)| (minijinja::Value::from(k.as_str()), to_jinja(i))),
             ),
             other => minijinja::Value::from(Serde(other)),
         },

@@ -71,12 +71,13 @@ pub fn compose(text: &str) -> Result<Node, YamlError> {
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| {
             let m = e.marker();
+            let (line, col) = (
+                u32::try_from(m.line()).unwrap_or(0),
+                u32::try_from(m.col() + 1).unwrap_or(0),
+            );
             err(
-                (
-                    u32::try_from(m.line()).unwrap_or(0),
-                    u32::try_from(m.col() + 1).unwrap_or(0),
-                ),
-                e.info(),
+                (line, col),
+                format!("{} at line {line}, column {col}", e.info()),
             )
         })?;
         let at = pos(&span);
@@ -101,7 +102,14 @@ pub fn compose(text: &str) -> Result<Node, YamlError> {
                     }
                 }
                 let kind = scalar(&text, style, tag.as_deref()).map_err(|m| err(at, m))?;
-                Some((Node { line: at.0, col: at.1, kind }, anchor))
+                Some((
+                    Node {
+                        line: at.0,
+                        col: at.1,
+                        kind,
+                    },
+                    anchor,
+                ))
             }
             Event::Alias(id) => {
                 let n = anchors
@@ -110,9 +118,19 @@ pub fn compose(text: &str) -> Result<Node, YamlError> {
                     .ok_or_else(|| err(at, "alias to an unknown anchor"))?;
                 budget += size(&n);
                 if budget > MAX_NODES {
-                    return Err(err(at, format!("aliases expand to more than {MAX_NODES} nodes")));
+                    return Err(err(
+                        at,
+                        format!("aliases expand to more than {MAX_NODES} nodes"),
+                    ));
                 }
-                Some((Node { line: at.0, col: at.1, ..n }, 0))
+                Some((
+                    Node {
+                        line: at.0,
+                        col: at.1,
+                        ..n
+                    },
+                    0,
+                ))
             }
             Event::SequenceStart(_, anchor, tag) => {
                 stack.push(Frame::Seq {
@@ -136,17 +154,43 @@ pub fn compose(text: &str) -> Result<Node, YamlError> {
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { start, anchor, tag, items }) => {
+                Some(Frame::Seq {
+                    start,
+                    anchor,
+                    tag,
+                    items,
+                }) => {
                     let kind = collection(NodeKind::Seq(items), tag.as_deref(), start)?;
-                    Some((Node { line: start.0, col: start.1, kind }, anchor))
+                    Some((
+                        Node {
+                            line: start.0,
+                            col: start.1,
+                            kind,
+                        },
+                        anchor,
+                    ))
                 }
                 _ => return Err(err(at, "unbalanced sequence")),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { start, anchor, tag, pairs, merges, .. }) => {
+                Some(Frame::Map {
+                    start,
+                    anchor,
+                    tag,
+                    pairs,
+                    merges,
+                    ..
+                }) => {
                     let pairs = finish_map(pairs, &merges)?;
                     let kind = collection(NodeKind::Map(pairs), tag.as_deref(), start)?;
-                    Some((Node { line: start.0, col: start.1, kind }, anchor))
+                    Some((
+                        Node {
+                            line: start.0,
+                            col: start.1,
+                            kind,
+                        },
+                        anchor,
+                    ))
                 }
                 _ => return Err(err(at, "unbalanced mapping")),
             },
@@ -155,7 +199,10 @@ pub fn compose(text: &str) -> Result<Node, YamlError> {
         let Some((node, anchor)) = done else { continue };
         budget += 1;
         if budget > MAX_NODES {
-            return Err(err(at, format!("the document has more than {MAX_NODES} nodes")));
+            return Err(err(
+                at,
+                format!("the document has more than {MAX_NODES} nodes"),
+            ));
         }
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
@@ -163,7 +210,13 @@ pub fn compose(text: &str) -> Result<Node, YamlError> {
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { pairs, key, merges, key_is_merge, .. }) => match key.take() {
+            Some(Frame::Map {
+                pairs,
+                key,
+                merges,
+                key_is_merge,
+                ..
+            }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
                     if std::mem::take(key_is_merge) {
@@ -205,11 +258,19 @@ fn finish_map(pairs: Vec<(Node, Node)>, merges: &[usize]) -> Result<Vec<(Node, N
             let sources: Vec<Node> = match v.kind {
                 NodeKind::Map(_) => vec![v],
                 NodeKind::Seq(items) => items,
-                _ => return Err(err((v.line, v.col), "a merge key (<<) takes a mapping or a list of mappings")),
+                _ => {
+                    return Err(err(
+                        (v.line, v.col),
+                        "a merge key (<<) takes a mapping or a list of mappings",
+                    ))
+                }
             };
             for src in sources {
                 let NodeKind::Map(src_pairs) = src.kind else {
-                    return Err(err((src.line, src.col), "a merge key (<<) takes a mapping or a list of mappings"));
+                    return Err(err(
+                        (src.line, src.col),
+                        "a merge key (<<) takes a mapping or a list of mappings",
+                    ));
                 };
                 merged.extend(src_pairs);
             }
@@ -219,7 +280,10 @@ fn finish_map(pairs: Vec<(Node, Node)>, merges: &[usize]) -> Result<Vec<(Node, N
         if let Some(first) = seen.get(&ck) {
             return Err(err(
                 (k.line, k.col),
-                format!("duplicate key '{}' (first at line {first})", k.key_string()),
+                format!(
+                    "duplicate mapping key: {} (first at line {first})",
+                    k.key_string()
+                ),
             ));
         }
         seen.insert(ck, k.line);
@@ -238,7 +302,11 @@ fn finish_map(pairs: Vec<(Node, Node)>, merges: &[usize]) -> Result<Vec<(Node, N
 fn collection(kind: NodeKind, tag: Option<&str>, at: (u32, u32)) -> Result<NodeKind, YamlError> {
     match tag {
         None | Some("!!seq" | "!!map" | "!!omap" | "!!pairs" | "!!set" | "!") => Ok(kind),
-        Some("!unsafe") => Ok(NodeKind::Unsafe(Box::new(Node { line: at.0, col: at.1, kind }))),
+        Some("!unsafe") => Ok(NodeKind::Unsafe(Box::new(Node {
+            line: at.0,
+            col: at.1,
+            kind,
+        }))),
         Some(other) => Err(err(at, format!("unknown tag {other} on a collection"))),
     }
 }
@@ -255,8 +323,12 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<NodeKind,
         }))),
         Some("!vault" | "!vault-encrypted") => Ok(NodeKind::Vault(text.to_string())),
         Some("!!int") => int(text).ok_or_else(|| bad("an integer")),
-        Some("!!float") => float(text).map(NodeKind::Float).ok_or_else(|| bad("a float")),
-        Some("!!bool") => boolean(text).map(NodeKind::Bool).ok_or_else(|| bad("a boolean")),
+        Some("!!float") => float(text)
+            .map(NodeKind::Float)
+            .ok_or_else(|| bad("a float")),
+        Some("!!bool") => boolean(text)
+            .map(NodeKind::Bool)
+            .ok_or_else(|| bad("a boolean")),
         Some("!!null") => Ok(NodeKind::Null),
         Some("!!binary" | "!!timestamp" | "!!merge") => Ok(NodeKind::Str(text.to_string())),
         Some(other) => Err(format!("unknown tag {other}")),
@@ -326,7 +398,9 @@ fn looks_float(t: &str) -> bool {
         None => (u, None),
     };
     if let Some(e) = exp {
-        let Some(d) = e.strip_prefix(['-', '+']) else { return false };
+        let Some(d) = e.strip_prefix(['-', '+']) else {
+            return false;
+        };
         if !all_in(d, |c| c.is_ascii_digit()) || mant.contains(':') {
             return false;
         }
@@ -334,9 +408,13 @@ fn looks_float(t: &str) -> bool {
     let digit_us = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
     if let Some(frac) = mant.strip_prefix('.') {
         // `\.[0-9][0-9_]*` (no sign allowed here in PyYAML's pattern)
-        return u.len() == t.len() && frac.starts_with(|c: char| c.is_ascii_digit()) && digit_us(frac);
+        return u.len() == t.len()
+            && frac.starts_with(|c: char| c.is_ascii_digit())
+            && digit_us(frac);
     }
-    let Some((int_part, frac)) = mant.split_once('.') else { return false };
+    let Some((int_part, frac)) = mant.split_once('.') else {
+        return false;
+    };
     if !digit_us(frac) {
         return false;
     }
@@ -357,7 +435,12 @@ fn resolve_plain(t: &str) -> NodeKind {
         return NodeKind::Bool(b);
     }
     // Deliberate: `0644` stays the text the operator wrote (file modes), not 420.
-    if t.len() > 1 && t.starts_with('0') && looks_int(t) && !t.starts_with("0x") && !t.starts_with("0b") {
+    if t.len() > 1
+        && t.starts_with('0')
+        && looks_int(t)
+        && !t.starts_with("0x")
+        && !t.starts_with("0b")
+    {
         return NodeKind::Str(t.to_string());
     }
     if looks_int(t) {
@@ -440,7 +523,9 @@ mod tests {
         for t in ["yes", "No", "TRUE", "off", "On", "FALSE"] {
             assert!(matches!(k(t), NodeKind::Bool(_)), "{t}");
         }
-        for t in ["y", "n", "yEs", "tRUE", "Y", "oN", "0o17", "1e3", "1.5e3", "09", "1:70", "None"] {
+        for t in [
+            "y", "n", "yEs", "tRUE", "Y", "oN", "0o17", "1e3", "1.5e3", "09", "1:70", "None",
+        ] {
             assert_eq!(k(t), NodeKind::Str(t.into()), "{t}");
         }
         assert_eq!(k("0x1F"), NodeKind::Int(31));
@@ -465,7 +550,8 @@ mod tests {
 
     #[test]
     fn tags_merges_and_aliases() {
-        let n = compose("a: !unsafe '{{ x }}'\nb: !!str 12\nc: &x {p: 1}\nd:\n  <<: *x\n  q: 2\n").unwrap();
+        let n = compose("a: !unsafe '{{ x }}'\nb: !!str 12\nc: &x {p: 1}\nd:\n  <<: *x\n  q: 2\n")
+            .unwrap();
         assert!(matches!(n.get("a").unwrap().kind, NodeKind::Unsafe(_)));
         assert_eq!(n.get("b").unwrap().kind, NodeKind::Str("12".into()));
         let d = n.get("d").unwrap();

@@ -171,6 +171,8 @@ def kubeforge_flags(kf):
 
 def kubeforge_side(kf, run_dir, case):
     argv = [kf, "inventory", "show", "-i", case["inventory"], "--format", "json", "--show-secrets"]
+    if "--magic" in kubeforge_flags(kf):
+        argv.append("--magic")  # inventory_dir, inventory_file, ... among the variables
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "KUBEFORGE"))}
     env["NO_COLOR"] = "1"
     vp = case.get("vault_password_file")
