@@ -139,6 +139,27 @@ pub fn for_output(v: &Value, masked: &Value, placeholder: &dyn Fn(&str) -> Value
     }
 }
 
+/// Python's `repr(float)`: shortest round-trip digits, exponent as `e+16`/`e-05`.
+pub fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let s = format!("{f:?}");
+    match s.split_once('e') {
+        Some((mant, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mant}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +181,13 @@ mod tests {
         );
         assert!(has_locked_vault(&Value::Array(vec![vault("x")])));
         assert!(special(&Value::from("x")).is_none());
+    }
+
+    #[test]
+    fn float_repr_matches_python() {
+        assert_eq!(python_float_repr(1.5), "1.5");
+        assert_eq!(python_float_repr(1e16), "1e+16");
+        assert_eq!(python_float_repr(1e-5), "1e-05");
+        assert_eq!(python_float_repr(1000.0), "1000.0");
     }
 }

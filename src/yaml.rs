@@ -88,7 +88,7 @@ impl Node {
             NodeKind::Bool(b) => b.to_string(),
             NodeKind::Int(i) => i.to_string(),
             NodeKind::BigInt(d) => d.clone(),
-            NodeKind::Float(f) => crate::inventory::pyliteral::python_float_repr(*f),
+            NodeKind::Float(f) => crate::value::python_float_repr(*f),
             NodeKind::Unsafe(inner) => inner.key_string(),
             NodeKind::Vault(text) => text.clone(),
             NodeKind::Seq(_) | NodeKind::Map(_) => self.to_value().to_string(),

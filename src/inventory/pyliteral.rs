@@ -4,7 +4,7 @@
 //! `None`, lists, tuples (`1,2`), dicts and sets, `#` comments. Text that is not such a
 //! literal is not an error: the caller keeps it as a string, as Ansible does.
 
-use crate::value;
+use crate::value::{self, python_float_repr};
 use num_bigint::BigInt;
 use serde_json::{Map, Value};
 
@@ -84,27 +84,6 @@ impl Lit {
 
     fn hashable(&self) -> bool {
         !matches!(self, Lit::Dict(_)) && !matches!(self, Lit::List(_))
-    }
-}
-
-/// Python's `repr(float)`: shortest round-trip digits, exponent as `e+16`/`e-05`.
-pub fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    let s = format!("{f:?}");
-    match s.split_once('e') {
-        Some((mant, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            format!("{mant}e{sign}{digits:0>2}")
-        }
-        None => s,
     }
 }
 
@@ -592,13 +571,5 @@ mod tests {
         assert_eq!(ev(""), None);
         assert_eq!(ev("C:\\dir"), None);
         assert_eq!(literal_eval("{[1]: 2}"), Err(LiteralError::Unhashable));
-    }
-
-    #[test]
-    fn float_repr_matches_python() {
-        assert_eq!(python_float_repr(1.5), "1.5");
-        assert_eq!(python_float_repr(1e16), "1e+16");
-        assert_eq!(python_float_repr(1e-5), "1e-05");
-        assert_eq!(python_float_repr(1000.0), "1000.0");
     }
 }
