@@ -211,7 +211,7 @@ pub fn run(a: &RemoveNodeArgs) -> Result<u8, OpError> {
         });
     }
     // Before any connection: what the record says about the nodes and the cluster.
-    let inventory = Inventory::load(&a.inv.inventory, &a.inv.extra_vars)?;
+    let inventory = super::inventory::load_inventory(&a.inv)?;
     let record = crate::state::load(&inventory.dir)?;
     let (done, nodes): (Vec<String>, Vec<String>) = a
         .nodes
