@@ -5,11 +5,15 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::inventory::{Inventory, VarMap};
 use crate::network::{self, NetworkSettings};
 use crate::topology::{self, Component, Facts, Layout, Role, Settings};
-use crate::vars::{Derived, ResolveError, Resolver};
+use crate::vars::{Derived, Resolver};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+mod render;
+use render::{failure_diagnostics, render_vars, Deferrals, Failures, Report};
+pub use render::{Deferred, RUNTIME_CODE};
 
 /// Variables that must be real booleans (Kubespray's "booleans must be booleans").
 pub const BOOLEAN_VARS: [&str; 25] = [
@@ -73,19 +77,6 @@ pub struct SshTarget {
     pub user: String,
     /// Private key file, when set.
     pub key_file: Option<String>,
-}
-
-/// A variable left for run time: its raw value, where it was set, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deferred {
-    /// The value as written.
-    pub raw: Value,
-    /// Where it was set.
-    pub origin: Location,
-    /// Why it cannot be rendered now.
-    pub reason: String,
-    /// True when a vault value without a password is in the way (shown masked).
-    pub locked: bool,
 }
 
 /// One host, resolved.
@@ -225,110 +216,6 @@ fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<Str
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     })
-}
-
-type Failures = Vec<(ResolveError, Vec<String>)>;
-
-/// True when a failure may resolve at run time: an undefined name (facts, set_fact,
-/// registered results) or a vault value without the password. Cycles, syntax errors,
-/// unknown filters and over-deep chains never will.
-fn deferrable(e: &ResolveError) -> bool {
-    e.message.contains("undefined") || e.message.contains(crate::vars::VAULT_LOCKED)
-}
-
-/// Renders `names` for `host`, keeping every variable that renders: one broken variable
-/// must not hide the host's addresses and settings (which would add made-up errors).
-/// One failure per variable definition, however many hosts it fails for. With
-/// `deferred`, a deferrable failure of a variable kubeforge does not read is kept
-/// there (with a warning) instead of failing.
-fn render_vars(
-    resolver: &Resolver,
-    inv: &Inventory,
-    host: &str,
-    names: Vec<String>,
-    failures: &mut Failures,
-    mut deferred: Option<(&[String], &mut BTreeMap<String, Deferred>, &mut Failures)>,
-) -> BTreeMap<String, (Value, Location)> {
-    let mut vars = BTreeMap::new();
-    for name in names {
-        match resolver.get(host, &name) {
-            Ok(Some(v)) => {
-                let origin = resolver
-                    .origin(host, &name)
-                    .unwrap_or_else(|| Location::new(crate::inventory::display_path(&inv.file), 0));
-                vars.insert(name, (v, origin));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let target = match deferred.as_mut() {
-                    Some((wanted, out, warned)) if deferrable(&e) && !wanted.contains(&name) => {
-                        let raw = resolver.raw(host, &name).cloned().unwrap_or(Value::Null);
-                        out.insert(
-                            name.clone(),
-                            Deferred {
-                                locked: crate::value::has_locked_vault(&raw)
-                                    || e.message.contains(crate::vars::VAULT_LOCKED),
-                                raw,
-                                origin: resolver
-                                    .origin(host, &name)
-                                    .unwrap_or_else(|| e.origin.clone()),
-                                reason: e.message.clone(),
-                            },
-                        );
-                        &mut **warned
-                    }
-                    _ => &mut *failures,
-                };
-                let same = |(f, _): &&mut (ResolveError, Vec<String>)| {
-                    f.name == e.name && f.origin == e.origin && f.message == e.message
-                };
-                match target.iter_mut().find(same) {
-                    Some((_, hosts)) => {
-                        if !hosts.contains(&e.host) {
-                            hosts.push(e.host.clone());
-                        }
-                    }
-                    None => {
-                        let host = e.host.clone();
-                        target.push((e, vec![host]));
-                    }
-                }
-            }
-        }
-    }
-    vars
-}
-
-fn failure_diagnostics(failures: Failures, diagnostics: &mut Vec<Diagnostic>, warn: bool) {
-    for (e, failed_for) in failures {
-        let who = match failed_for.as_slice() {
-            [one] => format!("host {one}"),
-            [a, b, c, rest @ ..] if !rest.is_empty() => {
-                format!("hosts {a}, {b}, {c} and {} more", rest.len())
-            }
-            many => format!("hosts {}", many.join(", ")),
-        };
-        let d = if warn {
-            Diagnostic::warning(
-                "template-deferred",
-                format!(
-                    "variable '{}' for {who} is left for run time: {}",
-                    e.name, e.message
-                ),
-            )
-            .help("fine if a task defines it first (facts, set_fact); kubeforge itself does not read it")
-        } else {
-            Diagnostic::error(
-                "template",
-                format!("variable '{}' for {who}: {}", e.name, e.message),
-            )
-            .help(e.help.clone())
-        }
-        .at(Some(e.origin.clone()));
-        if !diagnostics.contains(&d) {
-            diagnostics.push(d);
-        }
-    }
 }
 
 fn resolve_host(
@@ -573,6 +460,7 @@ impl Cluster {
         };
         let resolver = Resolver::new(layers, derived_vars(&hosts, layout, &network, &anchors));
         let mut warned = Failures::new();
+        let mut needed = Failures::new();
         if render == Render::All {
             let mut all_failures = Failures::new();
             for h in &mut hosts {
@@ -584,14 +472,20 @@ impl Cluster {
                     &h.name,
                     names,
                     &mut all_failures,
-                    Some((&wanted, &mut deferred, &mut warned)),
+                    Some(Deferrals {
+                        wanted: &wanted,
+                        out: &mut deferred,
+                        warned: &mut warned,
+                        needed: &mut needed,
+                    }),
                 );
                 h.deferred = deferred;
             }
             failures = all_failures;
         }
-        failure_diagnostics(failures, &mut diagnostics, false);
-        failure_diagnostics(warned, &mut diagnostics, true);
+        failure_diagnostics(failures, &mut diagnostics, Report::Error);
+        failure_diagnostics(needed, &mut diagnostics, Report::Needed);
+        failure_diagnostics(warned, &mut diagnostics, Report::Deferred);
         Cluster {
             inventory: Arc::new(inv),
             anchors,

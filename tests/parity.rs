@@ -206,15 +206,21 @@ fn vault_values_and_files_made_by_ansible_vault_are_read() {
     );
 
     // Without the file: a vault value kubeforge reads (ansible_user) is an error naming
-    // the variable and the flag; one it does not read is shown masked.
+    // the variable and the flag where it is used (check, run); show prints it masked.
     std::fs::remove_file(dir.join("group_vars/etcd.yml")).unwrap();
-    let out = kubeforge(dir, &show, &[]);
+    let out = kubeforge(dir, &["inventory", "check", "-i", "hosts.yml"], &[]);
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ansible_user") && err.contains("--vault-password-file"),
         "{err}"
     );
+    let out = kubeforge(dir, &show, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(var(&doc, "w1", "ansible_user"), "********");
+    assert_eq!(var(&doc, "w1", "registry_token"), "********");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("$ANSIBLE_VAULT"));
     std::fs::write(dir.join("group_vars/all.yml"), &token).unwrap();
     let out = kubeforge(dir, &show, &[]);
     assert!(out.status.success(), "{}", text(&out));

@@ -103,10 +103,12 @@ pub fn show(
             });
         }
     }
+    // A value kubeforge needs but that only run time can render (facts, a vault value
+    // without the password) is shown as written; `check` and `run` refuse it.
     let fatal: Vec<Diagnostic> = cluster
         .diagnostics
         .iter()
-        .filter(|d| d.is_error())
+        .filter(|d| d.is_error() && d.code != crate::cluster::RUNTIME_CODE)
         .cloned()
         .collect();
     if !fatal.is_empty() {
