@@ -19,28 +19,7 @@ const STAND_INS: &str = "kubeadm, kubelet, kubectl, nerdctl, crictl, cilium-cli"
 const NEEDS_REAL_K8S: &str = "kubeadm,cilium_install,crictl,apiserver,nodes,cilium";
 
 fn artifacts() -> PathBuf {
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("tests/lab/files-repo.sh"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("artifacts.sh runs");
-    assert!(
-        out.status.success(),
-        "tests/lab/files-repo.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("tests/lab/files-server.sh"))
-        .arg("start")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("serve.sh runs");
-    assert!(
-        out.status.success(),
-        "tests/lab/files-server.sh start failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from("/var/cache/kubeforge-lab/files/lab-vars.yml")
+    files_repo()
 }
 
 const LAB_VARS: &str = "install_os_packages: false\ncontainerd_snapshotter: native\nlocal_release_dir: /var/cache/kubeforge/releases";

@@ -246,3 +246,126 @@ fn check_mode_on_a_task_overrides_the_run() {
     );
     assert!(e.dir.join("asrun").exists());
 }
+
+/// A cluster on addresses nothing answers (TEST-NET-1): a refusal must come before any
+/// connection, so these tests also prove nothing was contacted (and finish at once).
+fn recorded_cluster() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::write(
+        dir.join("hosts.yaml"),
+        "all:\n  vars: {ansible_user: root}\n  hosts:\n    cp1: {ansible_host: 192.0.2.1, ip: 192.0.2.1}\n    w1: {ansible_host: 192.0.2.2, ip: 192.0.2.2}\n    e1: {ansible_host: 192.0.2.3, ip: 192.0.2.3}\n    e2: {ansible_host: 192.0.2.4, ip: 192.0.2.4}\n    e3: {ansible_host: 192.0.2.5, ip: 192.0.2.5}\n  children:\n    kube_control_plane: {hosts: {cp1: }}\n    kube_node: {hosts: {w1: }}\n    etcd: {hosts: {e1: , e2: , e3: }}\n",
+    )
+    .unwrap();
+    let host = |roles: &str| {
+        format!(
+            "{{\"roles\": [{roles}], \"components\": [], \"playbook\": \"playbooks/cluster.yml\", \"applied_at\": 1}}"
+        )
+    };
+    std::fs::create_dir_all(dir.join(".kubeforge")).unwrap();
+    std::fs::write(
+        dir.join(".kubeforge/last-applied.json"),
+        format!(
+            "{{\"hosts\": {{\"cp1\": {}, \"w1\": {}, \"e1\": {}, \"e2\": {}, \"e3\": {}}}}}",
+            host("\"control_plane\""),
+            host("\"worker\""),
+            host("\"etcd\""),
+            host("\"etcd\""),
+            host("\"etcd\"")
+        ),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+fn kf(dir: &Path, args: &[&str]) -> Out {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(args)
+        .arg("-i")
+        .arg(dir.join("hosts.yaml"))
+        .arg("--connect-timeout")
+        .arg("30")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "a refusal must not wait for any host"
+    );
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: unwrap_lines(&String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+#[test]
+fn remove_node_refusals_come_before_any_connection() {
+    let (_tmp, dir) = recorded_cluster();
+    let cases: [(&[&str], &str); 6] = [
+        (&["remove-node", "w1"], "without --yes"),
+        (&["remove-node", "cp1", "--yes"], "without a control plane"),
+        (
+            &["remove-node", "e1", "e2", "--yes"],
+            "removing 2 of 3 etcd members at once",
+        ),
+        (
+            &["remove-node", "e1", "--yes"],
+            "etcd would be left with 2 members",
+        ),
+        (
+            &["remove-node", "e1", "e2", "e3", "--yes", "--force"],
+            "every etcd member",
+        ),
+        (
+            &["remove-node", "ghost", "--yes"],
+            "ghost is not in the last-applied record",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = kf(&dir, args);
+        assert_eq!(out.code, 4, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(says),
+            "{args:?} should say {says:?}: {}",
+            out.stderr
+        );
+        assert!(!dir.join(".kubeforge/lock").exists());
+    }
+    let rec = std::fs::read_to_string(dir.join(".kubeforge/last-applied.json")).unwrap();
+    assert!(
+        rec.contains("\"e1\"") && rec.contains("\"cp1\""),
+        "the record is untouched"
+    );
+}
+
+#[test]
+fn scale_refusals_name_what_to_do() {
+    let (_tmp, dir) = recorded_cluster();
+    // w2 is in the inventory but neither provisioned nor named.
+    let text = std::fs::read_to_string(dir.join("hosts.yaml"))
+        .unwrap()
+        .replace("    w1: {ansible_host: 192.0.2.2, ip: 192.0.2.2}\n", "    w1: {ansible_host: 192.0.2.2, ip: 192.0.2.2}\n    w2: {ansible_host: 192.0.2.6, ip: 192.0.2.6}\n    w3: {ansible_host: 192.0.2.7, ip: 192.0.2.7}\n")
+        .replace("kube_node: {hosts: {w1: }}", "kube_node: {hosts: {w1: , w2: , w3: }}");
+    std::fs::write(dir.join("hosts.yaml"), text).unwrap();
+    let out = kf(&dir, &["scale", "--limit", "w3"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("w2 is in the inventory but neither provisioned nor named in --limit"),
+        "{}",
+        out.stderr
+    );
+    let out = kf(&dir, &["scale"]);
+    assert_eq!(out.code, 4);
+    assert!(out.stderr.contains("--limit"), "{}", out.stderr);
+    std::fs::remove_file(dir.join(".kubeforge/last-applied.json")).unwrap();
+    let out = kf(&dir, &["scale", "--limit", "w2,w3"]);
+    assert_eq!(out.code, 4);
+    assert!(
+        out.stderr.contains("there is no cluster to scale"),
+        "{}",
+        out.stderr
+    );
+}

@@ -347,4 +347,15 @@ mod feature_tests {
         );
         assert_eq!(done.status("h5", "one at a time"), Some(Status::Changed));
     }
+
+    #[test]
+    fn until_in_a_loop_judges_each_item() {
+        let lab = Lab::new(
+            &[("h1", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: each item settles\n      shell: \"n=$(cat {{ root }}/{{ item }} 2>/dev/null || echo 0); echo $((n+1)) > {{ root }}/{{ item }}; test $n -ge 1\"\n      loop: [a, b]\n      register: tries\n      until: tries.rc == 0\n      retries: 3\n      delay: 0\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+        assert_eq!(std::fs::read_to_string(lab.path("a")).unwrap().trim(), "2");
+    }
 }

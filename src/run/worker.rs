@@ -35,6 +35,7 @@ pub(super) struct Pending {
 }
 
 /// One item of a queued task.
+#[derive(Clone)]
 pub(super) enum Slot {
     Skipped(String),
     Local(LocalResult),
@@ -350,78 +351,121 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// Retries a task until `until` holds: for a loop, each item on its own (as
+    /// Ansible), re-running only the items that do not satisfy it yet.
     async fn run_until(&mut self, task: &Task) {
         let Some(until) = task.until.clone() else {
             return;
         };
         let Some(p) = self.pending.pop() else { return };
+        let loop_var = task
+            .loop_
+            .as_ref()
+            .map(|l| l.var.clone())
+            .unwrap_or_else(|| "item".into());
+        // Final slot per item once it satisfied `until` (or is not a remote step).
+        let mut settled: Vec<Option<Slot>> = p
+            .items
+            .iter()
+            .map(|s| match s {
+                Slot::Remote { .. } => None,
+                other => Some(other.clone()),
+            })
+            .collect();
+        let mut latest: Vec<Option<Slot>> = vec![None; p.items.len()];
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let again = Pending {
-                task: p.task.clone(),
-                started: p.started,
-                items: p
-                    .items
-                    .iter()
-                    .map(|s| match s {
-                        Slot::Remote { step, item, .. } => Slot::Remote {
-                            step: step.clone(),
+            let open: Vec<usize> = (0..p.items.len())
+                .filter(|i| settled[*i].is_none())
+                .collect();
+            let items: Vec<Slot> = open
+                .iter()
+                .map(|i| match &p.items[*i] {
+                    Slot::Remote { step, item, .. } => {
+                        let mut step = step.clone();
+                        // Every open item runs in each attempt, whatever the others do.
+                        step.continue_on_failure = true;
+                        Slot::Remote {
+                            step,
                             item: item.clone(),
                             result: None,
-                        },
-                        Slot::Skipped(w) => Slot::Skipped(w.clone()),
-                        Slot::Local(r) => Slot::Local(r.clone()),
-                    })
-                    .collect(),
+                        }
+                    }
+                    other => other.clone(),
+                })
+                .collect();
+            self.pending.push(Pending {
+                task: p.task.clone(),
+                started: p.started,
+                items,
+            });
+            let Some(done) = self.execute().await else {
+                return;
             };
-            let last = attempt > task.retries;
-            self.pending.push(again);
-            // Run quietly; judge `until` on the registered result.
-            let results = self.execute().await;
-            let Some(done) = results else { return };
             let Some(p2) = done.into_iter().next() else {
                 return;
             };
-            let reg = self.registered(&p2);
-            let mut overlay = BTreeMap::new();
-            if let Some(r) = &task.register {
-                overlay.insert(r.clone(), reg.clone());
-            }
-            let scope = {
-                let base = self.scope(task, None);
-                let mut o: BTreeMap<String, minijinja::Value> = BTreeMap::new();
-                for (k, v) in &overlay {
-                    o.insert(
-                        k.clone(),
-                        minijinja::Value::from(minijinja::value::Serde(v)),
-                    );
+            for (k, slot) in p2.items.into_iter().enumerate() {
+                let i = open[k];
+                let satisfied = match &slot {
+                    Slot::Remote {
+                        result: Some(r),
+                        item,
+                        ..
+                    } => {
+                        let mut facts = self.rt.facts.clone();
+                        if let Some(name) = &task.register {
+                            facts.insert(name.clone(), r.registered.clone());
+                        }
+                        let saved = std::mem::replace(&mut self.rt.facts, facts);
+                        let scope = self.scope(task, item.as_ref().map(|v| (loop_var.as_str(), v)));
+                        self.rt.facts = saved;
+                        crate::vars::template::eval_condition(&until, &scope).unwrap_or(false)
+                    }
+                    Slot::Remote { result: None, .. } => false,
+                    _ => true,
+                };
+                if satisfied {
+                    settled[i] = Some(slot);
+                } else {
+                    latest[i] = Some(slot);
                 }
-                let _ = base;
-                let mut facts = self.rt.facts.clone();
-                facts.extend(overlay.clone());
-                let saved = std::mem::replace(&mut self.rt.facts, facts);
-                let s = self.scope(task, None);
-                self.rt.facts = saved;
-                s
-            };
-            let ok = crate::vars::template::eval_condition(&until, &scope).unwrap_or(false);
-            if ok || last || !self.rt.active() || self.sh.interrupted.load(Ordering::SeqCst) {
-                let mut p2 = p2;
-                if !ok {
-                    for s in &mut p2.items {
-                        if let Slot::Remote {
-                            result: Some(r), ..
-                        } = s
-                        {
+            }
+            let all = settled.iter().all(Option::is_some);
+            let last = attempt > task.retries;
+            if all || last || !self.rt.active() || self.sh.interrupted.load(Ordering::SeqCst) {
+                let mut items = Vec::with_capacity(settled.len());
+                for (i, s) in settled.into_iter().enumerate() {
+                    match (s, latest[i].take()) {
+                        (Some(slot), _) => items.push(slot),
+                        (
+                            None,
+                            Some(Slot::Remote {
+                                step,
+                                item,
+                                result: Some(mut r),
+                            }),
+                        ) => {
                             r.failed = true;
                             r.msg = Some(format!(
                                 "until: {until} still false after {attempt} attempt(s)"
                             ));
+                            items.push(Slot::Remote {
+                                step,
+                                item,
+                                result: Some(r),
+                            });
                         }
+                        (None, Some(other)) => items.push(other),
+                        (None, None) => items.push(p.items[i].clone()),
                     }
                 }
-                self.finish(p2);
+                self.finish(Pending {
+                    task: p.task.clone(),
+                    started: p.started,
+                    items,
+                });
                 return;
             }
             tokio::time::sleep(Duration::from_secs(task.delay)).await;

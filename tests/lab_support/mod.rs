@@ -208,3 +208,25 @@ pub fn kubeforge(dir: &Path, args: &[&str]) -> Run {
         secs,
     }
 }
+
+/// Builds the lab's offline files repository (tests/lab/files-repo.sh), serves it on the
+/// bridge (tests/lab/files-server.sh) and returns its vars file (lab-vars.yml).
+pub fn files_repo() -> PathBuf {
+    for (script, args) in [
+        ("files-repo.sh", vec![]),
+        ("files-server.sh", vec!["start"]),
+    ] {
+        let out = Command::new("bash")
+            .arg(repo().join("tests/lab").join(script))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tests/lab/{script}: {e}"));
+        assert!(
+            out.status.success(),
+            "tests/lab/{script} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    PathBuf::from("/var/cache/kubeforge-lab/files/lab-vars.yml")
+}
