@@ -41,6 +41,7 @@ module_table! {
     download => [DECL],
     etcd_certs => [DECL],
     fail => [DECL],
+    fetch => [DECL],
     file => [DECL],
     get_url => [DECL],
     lineinfile => [DECL],
@@ -119,6 +120,9 @@ pub struct RemoteStep {
     /// Probe exit `probe::UPLOAD` means "stage `uploads` first": download this URL to the
     /// controller's cache (checked against the sha256) before uploading.
     pub fetch: Option<Fetch>,
+    /// After a change (outside check mode): copy this file from the host to the
+    /// controller (in bounded chunks, checked by sha256).
+    pub pull: Option<Pull>,
 }
 
 /// A file the controller downloads (once, cached by sha256) before pushing it.
@@ -130,6 +134,15 @@ pub struct Fetch {
     pub sha256: String,
     /// Where it is cached on the controller.
     pub cache_path: PathBuf,
+}
+
+/// A file copied from a host to the controller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pull {
+    /// Path on the host.
+    pub remote: String,
+    /// Path on the controller (written atomically, mode 0600).
+    pub local: PathBuf,
 }
 
 /// Where files pushed from the controller are staged on hosts.

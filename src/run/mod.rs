@@ -10,6 +10,7 @@ mod fetch;
 mod fold;
 pub mod outcome;
 mod play;
+mod pull;
 mod queue;
 mod refs;
 mod scope;

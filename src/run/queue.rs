@@ -145,7 +145,19 @@ impl Worker<'_> {
                 let (pi, ii) = queue[start + k];
                 if let Slot::Remote { step, result, .. } = &mut pending[pi].items[ii] {
                     if !(last_needs_upload && k == n - 1) {
-                        *result = Some(interpret(&step.step, &o, check, step.timeout));
+                        let mut r = interpret(&step.step, &o, check, step.timeout);
+                        // A file the step brings back to the controller.
+                        if let (Some(pull), false, true, false) =
+                            (&step.step.pull, check, r.changed, r.failed)
+                        {
+                            if let Err(e) =
+                                super::pull::pull(&conn, pull, self.pending_become).await
+                            {
+                                r.failed = true;
+                                r.msg = Some(e.to_string());
+                            }
+                        }
+                        *result = Some(r);
                     }
                 }
             }

@@ -188,3 +188,33 @@ fn consecutive_steps_travel_in_one_session_per_host() {
     assert_eq!(warm.changed("h1"), 0);
     assert_eq!(warm.sessions.get("h2"), Some(&1), "{:?}", warm.sessions);
 }
+
+#[test]
+fn fetch_brings_a_file_back_in_chunks_and_checks_it() {
+    let lab = Lab::new(
+        &[("h1", "kube_node")],
+        "- hosts: all\n  tasks:\n    - name: back\n      fetch: {src: \"{{ root }}/big.bin\", dest: \"{{ root }}/copies/big.bin\"}\n",
+    );
+    // Over one chunk (8 MiB) and not a multiple of it.
+    let data: Vec<u8> = (0..9_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(lab.path("big.bin"), &data).unwrap();
+    let first = lab.run(false);
+    assert_eq!(
+        first.status("h1", "back"),
+        Some(Status::Changed),
+        "{:?}",
+        first.events
+    );
+    assert_eq!(std::fs::read(lab.path("copies/big.bin")).unwrap(), data);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(lab.path("copies/big.bin"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let second = lab.run(false);
+    assert_eq!(second.status("h1", "back"), Some(Status::Ok));
+    let check = lab.run(true);
+    assert_eq!(check.status("h1", "back"), Some(Status::Ok));
+}
