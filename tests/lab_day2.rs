@@ -183,6 +183,7 @@ fn scale_and_remove_node_on_real_hosts() {
             SKIP,
         ],
     );
+    let scale_etcd_secs = scale.secs;
     assert_eq!(
         scale.code, 0,
         "scale etcd:\n{}\n{}",
@@ -218,6 +219,7 @@ fn scale_and_remove_node_on_real_hosts() {
         &vars,
         &["scale", "--limit", "instance-6", "--skip-tags", SKIP],
     );
+    let scale_worker_secs = scale.secs;
     assert_eq!(
         scale.code, 0,
         "scale worker:\n{}\n{}",
