@@ -40,6 +40,8 @@ pub enum Command {
     Scale(Box<ScaleArgs>),
     /// Remove nodes from the cluster, alive or dead (playbooks/remove-node.yml); needs --yes.
     RemoveNode(Box<RemoveNodeArgs>),
+    /// Move the cluster to the versions the inventory names (playbooks/upgrade.yml).
+    Upgrade(Box<UpgradeArgs>),
 }
 
 /// `kubeforge kubeconfig`.
@@ -306,6 +308,39 @@ pub struct RemoveNodeArgs {
     pub playbook: PathBuf,
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge upgrade`.
+#[derive(Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// `--limit` leaves hosts out (an unreachable host must be left out); tags as for run.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Workers per batch: a number, a percentage, or a list such as `1,20%` (default 20%).
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Seconds to wait between nodes (kubeforge never pauses for a person).
+    #[arg(long)]
+    pub pause_between: Option<u64>,
+    /// The upgrade playbook.
+    #[arg(long, default_value = "playbooks/upgrade.yml")]
+    pub playbook: PathBuf,
+    /// Change nothing; report what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Hosts worked on at once (default: all).
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
+    /// Seconds a remote command may run unless its task sets `timeout`.
+    #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
     /// Events: `json` (stdout) or `json=FILE`; repeat for several.
     #[arg(long)]

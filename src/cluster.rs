@@ -369,6 +369,13 @@ fn derived_vars(
                 serde_json::json!(anchors.first_etcd),
             ),
             (
+                "kubeforge_artifacts",
+                serde_json::json!(crate::artifacts::for_components(&h.components)
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()),
+            ),
+            (
                 "kubeforge_etcd_initial_cluster",
                 serde_json::json!(initial.join(",")),
             ),

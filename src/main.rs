@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => op::plan::run(&a),
         Command::Scale(a) => op::scale::run(&a),
         Command::RemoveNode(a) => op::remove_node::run(&a),
+        Command::Upgrade(a) => op::upgrade::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -16,6 +16,7 @@ pub mod remove_node;
 pub mod reset;
 pub mod scale;
 mod session;
+pub mod upgrade;
 
 use crate::cluster::Cluster;
 use crate::diagnostic::Diagnostic;

@@ -252,6 +252,25 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                 }
             }
         }
+        // Roles brought in by import_role inside the play's task lists: their handlers too.
+        let mut imported: Vec<&String> = Vec::new();
+        for t in play
+            .pre_tasks
+            .iter()
+            .chain(&play.tasks)
+            .chain(&play.post_tasks)
+        {
+            if let Some(r) = &t.role {
+                if !play.roles.iter().any(|x| &x.name == r) && !imported.contains(&r) {
+                    imported.push(r);
+                }
+            }
+        }
+        for r in imported {
+            if let Some(role) = book.roles.get(r) {
+                handlers.extend(role.handlers.iter().cloned());
+            }
+        }
         handlers.extend(play.handlers.iter().cloned());
         let section_flush =
             |name: &str, tasks: &mut Vec<PlannedTask>, problems: &mut Vec<Diagnostic>| {
@@ -288,7 +307,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
         for t in &play.tasks {
             push(t, &mut tasks, &mut problems);
         }
-        if !play.handlers.is_empty() {
+        if !handlers.is_empty() && !play.tasks.is_empty() {
             let t = flush_task(&play.name, play.location.clone());
             push(&t, &mut tasks, &mut problems);
         }

@@ -63,6 +63,32 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let role_dirs = [base.join("roles"), base.join("../roles")];
+    super::import_role::CTX.with(|c| {
+        *c.borrow_mut() = Some(super::import_role::RoleCtx {
+            dirs: role_dirs.to_vec(),
+            ..Default::default()
+        })
+    });
+    let loaded = load_plays(path, &file, items, base, &role_dirs);
+    let imported = super::import_role::CTX
+        .with(|c| c.borrow_mut().take())
+        .map(|ctx| ctx.imported)
+        .unwrap_or_default();
+    let mut book = loaded?;
+    for (name, role) in imported {
+        book.roles.entry(name).or_insert(role);
+    }
+    Ok(book)
+}
+
+fn load_plays(
+    path: &Path,
+    file: &str,
+    items: &[Node],
+    base: &Path,
+    role_dirs: &[PathBuf],
+) -> Result<Playbook, PlaybookError> {
+    let file = file.to_string();
     let mut plays = Vec::new();
     let mut roles = BTreeMap::new();
     let mut expanded: Vec<(String, Node, PathBuf)> = Vec::new();

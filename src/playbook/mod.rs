@@ -2,6 +2,7 @@
 //! file:line on everything so that mistakes are reported before anything runs.
 
 mod block;
+mod import_role;
 mod load;
 mod nodes;
 mod role;
@@ -97,6 +98,28 @@ impl Serial {
             Serial::Percent(p) => ((total as f64 * p / 100.0).floor() as usize).max(1),
         }
     }
+}
+
+/// Parses a `serial` value given on the command line: `2`, `20%`, or `1,20%`.
+pub fn parse_serial(text: &str) -> Option<Vec<Serial>> {
+    text.split(',')
+        .map(|p| {
+            let p = p.trim();
+            match p.strip_suffix('%') {
+                Some(n) => n
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| *x > 0.0 && *x <= 100.0)
+                    .map(Serial::Percent),
+                None => p
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Serial::Hosts),
+            }
+        })
+        .collect()
 }
 
 /// Splits hosts into serial batches: sizes from `serial`, the last size repeating.

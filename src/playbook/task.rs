@@ -65,6 +65,13 @@ pub(crate) fn parse_tasks(
             out.extend(include(file, item, inc, base, role)?);
             continue;
         }
+        if let Some(spec) = item
+            .get("import_role")
+            .or_else(|| item.get("ansible.builtin.import_role"))
+        {
+            out.extend(super::import_role::expand(file, item, spec)?);
+            continue;
+        }
         if item.get("block").is_some() {
             out.extend(super::block::parse_block(file, item, base, role)?);
             continue;

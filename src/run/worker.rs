@@ -533,14 +533,25 @@ impl<'a> Worker<'a> {
         }
         let handlers: Vec<Task> = self.play.handlers.clone();
         let notified: BTreeSet<String> = std::mem::take(&mut self.rt.notified);
-        for h in handlers {
+        for (k, h) in handlers.into_iter().enumerate() {
             if !self.rt.active() {
                 break;
             }
             if notified.contains(&h.name) || h.notify.iter().any(|l| notified.contains(l)) {
                 let mut h = h;
                 h.notify.clear();
-                Box::pin(self.run_task(&h)).await;
+                if let Some(limit) = h.throttle {
+                    // A throttled handler (etcd restarts) runs alone, `limit` hosts at once.
+                    self.flush().await;
+                    let sem = self.sh.throttle(self.play.index, usize::MAX - k, limit);
+                    let Ok(_permit) = sem.acquire().await else {
+                        return;
+                    };
+                    Box::pin(self.run_task(&h)).await;
+                    self.flush().await;
+                } else {
+                    Box::pin(self.run_task(&h)).await;
+                }
             }
         }
         self.flush().await;
