@@ -42,6 +42,11 @@ pub enum Command {
     RemoveNode(Box<RemoveNodeArgs>),
     /// Move the cluster to the versions the inventory names (playbooks/upgrade.yml).
     Upgrade(Box<UpgradeArgs>),
+    /// etcd snapshots: backup, restore.
+    #[command(subcommand)]
+    Etcd(EtcdCmd),
+    /// Bring etcd back: rebuild broken members, or restore a snapshot when quorum is lost.
+    Recover(Box<RecoverArgs>),
 }
 
 /// `kubeforge kubeconfig`.
@@ -345,6 +350,69 @@ pub struct UpgradeArgs {
     /// Events: `json` (stdout) or `json=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge etcd ...`.
+#[derive(Subcommand)]
+pub enum EtcdCmd {
+    /// A verified snapshot from a healthy member, copied here with its sha256.
+    Backup(Box<EtcdBackupArgs>),
+    /// Replace etcd's data with a snapshot (one member, then the others re-added); needs --yes.
+    Restore(Box<EtcdRestoreArgs>),
+}
+
+/// `kubeforge etcd backup`.
+#[derive(Args)]
+pub struct EtcdBackupArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// Directory for the snapshot (default: .kubeforge/backups beside the inventory).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Keep only the newest N snapshots of this cluster in that directory.
+    #[arg(long)]
+    pub keep: Option<usize>,
+    /// The backup playbook.
+    #[arg(long, default_value = "playbooks/etcd-backup.yml")]
+    pub playbook: PathBuf,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge etcd restore`.
+#[derive(Args)]
+pub struct EtcdRestoreArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// The snapshot (checked against FILE.sha256 when present).
+    #[arg(long)]
+    pub snapshot: PathBuf,
+    /// Proceed (required: kubeforge never asks).
+    #[arg(long)]
+    pub yes: bool,
+    /// The restore playbook.
+    #[arg(long, default_value = "playbooks/etcd-restore.yml")]
+    pub playbook: PathBuf,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kubeforge recover`.
+#[derive(Args)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// A snapshot to restore when quorum is lost.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Proceed (required: kubeforge never asks).
+    #[arg(long)]
+    pub yes: bool,
+    /// The restore playbook (used for both cases).
+    #[arg(long, default_value = "playbooks/etcd-restore.yml")]
+    pub playbook: PathBuf,
     #[command(flatten)]
     pub ssh: SshArgs,
 }

@@ -2,7 +2,7 @@
 //! exit code and render errors (miette). Nothing else lives here.
 
 use clap::Parser;
-use kubeforge::cli::{Cli, Command, InventoryCmd, OfflineCmd};
+use kubeforge::cli::{Cli, Command, EtcdCmd, InventoryCmd, OfflineCmd};
 use kubeforge::op::{self, OpError};
 use std::process::ExitCode;
 
@@ -38,6 +38,9 @@ fn main() -> ExitCode {
         Command::Scale(a) => op::scale::run(&a),
         Command::RemoveNode(a) => op::remove_node::run(&a),
         Command::Upgrade(a) => op::upgrade::run(&a),
+        Command::Etcd(EtcdCmd::Backup(a)) => op::etcd::backup(&a),
+        Command::Etcd(EtcdCmd::Restore(a)) => op::etcd::restore(&a),
+        Command::Recover(a) => op::etcd::recover(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@
 //! The pipeline below them (inventory -> cluster -> plan -> run) knows nothing of them.
 
 pub mod connect;
+pub mod etcd;
 pub mod health;
 pub mod inventory;
 pub mod kubeconfig;
