@@ -122,14 +122,24 @@ fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
         .collect();
     overlay.insert("ansible_check_mode".into(), minijinja::Value::from(false));
     let scope = cluster.resolver.scope(host, overlay);
+    // Any condition false from the inventory alone rules the host out, even when an
+    // earlier one (a block's) depends on run time.
+    let mut unknown = None;
     for cond in &task.when {
         match crate::vars::template::eval_condition(cond, &scope) {
             Ok(true) => {}
             Ok(false) => return Placement::Skipped(format!("when: {cond}")),
-            Err(e) => return Placement::Conditional(format!("when: {cond} ({e})")),
+            Err(e) => {
+                if unknown.is_none() {
+                    unknown = Some(format!("when: {cond} ({e})"));
+                }
+            }
         }
     }
-    Placement::Runs
+    match unknown {
+        Some(why) => Placement::Conditional(why),
+        None => Placement::Runs,
+    }
 }
 
 /// Builds the plan: selects hosts, applies tags, checks placement. All problems at once.
