@@ -99,6 +99,8 @@ pub enum Event {
         changed: bool,
         /// Wall time of the step on this host, in milliseconds.
         duration_ms: u64,
+        /// When it started, in milliseconds since the run began.
+        started_ms: u64,
         /// Why it failed.
         error: Option<String>,
         /// A message (debug, assert, what would change).

@@ -94,6 +94,8 @@ impl HostRt {
 }
 
 pub(crate) struct Shared {
+    /// When the run began (event times are relative to it).
+    pub began: Instant,
     pub cluster: Cluster,
     pub role_dirs: BTreeMap<String, PathBuf>,
     pub opts: RunOptions,
@@ -262,6 +264,7 @@ pub async fn run(
         check: opts.check,
     });
     let shared = Arc::new(Shared {
+        began: started,
         cluster,
         role_dirs: plan.role_dirs,
         opts,

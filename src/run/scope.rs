@@ -95,6 +95,7 @@ impl Worker<'_> {
             status,
             changed,
             duration_ms: started.elapsed().as_millis() as u64,
+            started_ms: started.saturating_duration_since(self.sh.began).as_millis() as u64,
             error: error.map(|e| mask(&e, &secrets)),
             msg: if task.no_log {
                 None

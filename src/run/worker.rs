@@ -516,6 +516,7 @@ impl<'a> Worker<'a> {
             status: Status::Unreachable,
             changed: false,
             duration_ms: 0,
+            started_ms: self.sh.began.elapsed().as_millis() as u64,
             error: Some(why.clone()),
             msg: None,
             diff: None,
