@@ -96,7 +96,7 @@ pub struct HealthArgs {
     pub inv: InventoryArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -119,7 +119,7 @@ pub struct ResetArgs {
     /// Change nothing; report what would be removed.
     #[arg(short = 'C', long)]
     pub check: bool,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -147,7 +147,8 @@ pub struct RunArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
-    /// Events: `json` (stdout; human output goes to stderr) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout; human output goes to stderr), `json=FILE`, or a JUnit
+    /// report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
