@@ -407,6 +407,9 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("'{s}'"))
 }
 
+/// Whether a host belongs to a group.
+type Member = fn(&NewHost) -> bool;
+
 /// An address as YAML: IPv4 plain, IPv6 quoted (its colons read better quoted).
 fn scalar(a: IpAddr) -> String {
     match a {
@@ -448,7 +451,7 @@ fn hosts_yaml(s: &Spec, dir: &Path) -> String {
         }
     }
     y.push_str("  children:\n");
-    let groups: [(&str, fn(&NewHost) -> bool); 3] = [
+    let groups: [(&str, Member); 3] = [
         ("kube_control_plane", |h| h.control_plane),
         ("kube_node", |h| h.worker),
         ("etcd", |h| h.etcd.is_some()),
