@@ -291,7 +291,7 @@ pub struct ScaleArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -329,7 +329,7 @@ pub struct RemoveNodeArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
