@@ -362,7 +362,7 @@ pub struct UpgradeArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
