@@ -9,6 +9,7 @@ use std::path::PathBuf;
 #[command(
     name = "kubeforge",
     version,
+    long_version = long_version(),
     about = "Kubernetes clusters over SSH from Kubespray-compatible inventories"
 )]
 pub struct Cli {
@@ -47,6 +48,17 @@ pub enum Command {
     Etcd(EtcdCmd),
     /// Bring etcd back: rebuild broken members, or restore a snapshot when quorum is lost.
     Recover(Box<RecoverArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (kubeforge.1 and one per subcommand), or kubeforge.1 to stdout.
+    Man {
+        /// Directory for the pages; stdout (kubeforge.1 only) when absent.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `kubeforge kubeconfig`.
@@ -96,7 +108,7 @@ pub struct HealthArgs {
     pub inv: InventoryArgs,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -119,7 +131,7 @@ pub struct ResetArgs {
     /// Change nothing; report what would be removed.
     #[arg(short = 'C', long)]
     pub check: bool,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -147,7 +159,8 @@ pub struct RunArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
-    /// Events: `json` (stdout; human output goes to stderr) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout; human output goes to stderr), `json=FILE`, or a JUnit
+    /// report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -203,6 +216,8 @@ pub struct InventoryArgs {
 /// `kubeforge inventory ...`.
 #[derive(Subcommand)]
 pub enum InventoryCmd {
+    /// Write an inventory directory (hosts.yaml, group_vars) from machine addresses.
+    Init(Box<InitArgs>),
     /// Report every error and warning; exit 1 when there are errors.
     Check {
         /// The inventory.
@@ -276,7 +291,7 @@ pub struct ScaleArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -314,7 +329,7 @@ pub struct RemoveNodeArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -347,7 +362,7 @@ pub struct UpgradeArgs {
     /// Seconds a remote command may run unless its task sets `timeout`.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
-    /// Events: `json` (stdout) or `json=FILE`; repeat for several.
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
     #[command(flatten)]
@@ -415,4 +430,115 @@ pub struct RecoverArgs {
     pub playbook: PathBuf,
     #[command(flatten)]
     pub ssh: SshArgs,
+}
+
+/// `kubeforge inventory init`.
+#[derive(Args)]
+#[command(
+    after_help = "Addresses: 10.0.0.11, a range 10.0.0.10-10.0.0.19 (or 10.0.0.10-19), or IPV4+IPV6 \
+for a dual-stack host (with --ipv6); repeat the flag, list several after it, or separate them with commas. \
+Hosts are named node1, node2, ... (control planes, workers, then etcd hosts)."
+)]
+pub struct InitArgs {
+    /// The inventory directory to write (created; it must be empty unless --force).
+    pub dir: PathBuf,
+    /// Control-plane addresses (at least one).
+    #[arg(long = "control-plane", required = true, num_args = 1.., value_delimiter = ',', value_name = "ADDR")]
+    pub control_plane: Vec<String>,
+    /// Worker addresses (a control plane's address here makes it a worker too).
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "ADDR")]
+    pub worker: Vec<String>,
+    /// Separate etcd hosts (an odd count); without them etcd runs on the control planes.
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "ADDR")]
+    pub etcd: Vec<String>,
+    /// separate (etcd hosts apart) or stacked (etcd on the control planes); default: separate with --etcd, else stacked.
+    #[arg(long, value_enum)]
+    pub layout: Option<InitLayout>,
+    /// SSH login for every host (ansible_user).
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// SSH private key for every host (ansible_ssh_private_key_file; written as an absolute path).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// IPv6: IPv6 addresses alone give an IPv6-only cluster, IPV4+IPV6 pairs a dual-stack one.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Write into a non-empty DIR: init's files are replaced, other files are kept.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where etcd runs, for `inventory init`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InitLayout {
+    /// etcd on hosts of its own (--etcd).
+    Separate,
+    /// etcd on the control planes.
+    Stacked,
+}
+
+/// `kubeforge --version`: its version and the version of everything it installs when the
+/// inventory sets none (the artifact table, and Cilium from the network plugin role).
+pub fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut rows: Vec<(String, String, String)> = crate::artifacts::all()
+            .iter()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    a.default_version.clone(),
+                    a.version_var.clone(),
+                )
+            })
+            .collect();
+        if let Some(v) = cilium_version() {
+            rows.push(("cilium".into(), v, "cilium_version".into()));
+        }
+        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let v = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+        let mut s = format!(
+            "{}\n\nDefault versions (set the variable in the inventory to change one):\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        for (name, version, var) in rows {
+            s.push_str(&format!("  {name:<w$}  {version:<v$}  {var}\n"));
+        }
+        s
+    })
+}
+
+/// Cilium's default version, from the network plugin role built into the binary.
+fn cilium_version() -> Option<String> {
+    let text = include_str!("../roles/network_plugin/defaults/main.yml");
+    let map: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_saphyr::from_str(text).ok()?;
+    map.get("cilium_version")?.as_str().map(str::to_string)
+}
+
+/// Prints the completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> u8 {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "kubeforge", &mut std::io::stdout());
+    0
+}
+
+/// Writes the man pages into `dir`, or kubeforge.1 to stdout.
+pub fn man(dir: Option<&std::path::Path>) -> Result<u8, crate::op::OpError> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let io = |what: String| move |source| crate::op::OpError::Io { what, source };
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(io(format!("cannot create {}", d.display())))?;
+            clap_mangen::generate_to(cmd, d)
+                .map_err(io(format!("cannot write man pages into {}", d.display())))?;
+            eprintln!("wrote man pages into {}", d.display());
+        }
+        None => clap_mangen::Man::new(cmd)
+            .render(&mut std::io::stdout())
+            .map_err(io("cannot write the man page".into()))?,
+    }
+    Ok(0)
 }

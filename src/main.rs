@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         )
     }));
     let result = match cli.command {
+        Command::Inventory(InventoryCmd::Init(a)) => op::init::run(&a),
         Command::Inventory(InventoryCmd::Check { inv, format }) => {
             op::inventory::check(&inv, format)
         }
@@ -41,6 +42,8 @@ fn main() -> ExitCode {
         Command::Etcd(EtcdCmd::Backup(a)) => op::etcd::backup(&a),
         Command::Etcd(EtcdCmd::Restore(a)) => op::etcd::restore(&a),
         Command::Recover(a) => op::etcd::recover(&a),
+        Command::Completions { shell } => Ok(kubeforge::cli::completions(shell)),
+        Command::Man { dir } => kubeforge::cli::man(dir.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod etcd;
 pub mod health;
+pub mod init;
 pub mod inventory;
 pub mod kubeconfig;
 pub mod offline;

@@ -3,7 +3,7 @@
 //! the operation's preflight, build the plan; then execute it with the human stream and
 //! `--output` sinks, and apply the operation's record policy.
 
-use super::output::{write_json, Outputs};
+use super::output::Outputs;
 use super::{exit, print_diagnostics, OpError, Operation};
 use crate::cli::{InventoryArgs, SelectArgs, SshArgs};
 use crate::cluster::{Cluster, Render};
@@ -153,7 +153,7 @@ impl Ran {
 /// the operation's record policy (not after check mode or an interrupted run).
 pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Result<Ran, OpError> {
     let outputs = Outputs::parse(s.outputs)?;
-    let mut writers = outputs.writers()?;
+    let mut sinks = outputs.sinks()?;
     let Prepared {
         cluster,
         plan,
@@ -210,7 +210,7 @@ pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Resul
             let mut marks = Vec::new();
             while let Some(ev) = rx.blocking_recv() {
                 human.event(&ev);
-                write_json(&mut writers, &ev);
+                sinks.event(&ev);
                 if let Event::Mark {
                     node, mark, set, ..
                 } = &ev
@@ -221,9 +221,7 @@ pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Resul
                     kept.push(ev);
                 }
             }
-            for w in writers.iter_mut() {
-                let _ = w.flush();
-            }
+            sinks.finish();
             (kept, marks)
         });
         let summary = crate::run::run(cluster, plan, opts, connector, tx, interrupted).await;

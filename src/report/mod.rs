@@ -3,3 +3,4 @@ pub mod events;
 pub mod health;
 pub mod human;
 pub mod inventory;
+pub mod junit;
