@@ -325,10 +325,13 @@ fn upgrade_backup_restore_recover_on_real_hosts() {
             started.elapsed() < Duration::from_secs(900),
             "no worker was cordoned"
         );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the upgrade ended before cordoning a worker"
-        );
+        if child.try_wait().unwrap().is_some() {
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            panic!(
+                "the upgrade ended before cordoning a worker; its last events:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

@@ -12,6 +12,7 @@ fn step(host: &str, play: &str, task: &str, status: Status) -> Event {
         status,
         changed: status == Status::Changed,
         duration_ms: 1250,
+        started_ms: 0,
         error: matches!(status, Status::Failed | Status::Unreachable)
             .then(|| format!("{task} went wrong\nsecond line")),
         msg: None,
