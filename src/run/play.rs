@@ -358,4 +358,14 @@ mod feature_tests {
         assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
         assert_eq!(std::fs::read_to_string(lab.path("a")).unwrap().trim(), "2");
     }
+
+    #[test]
+    fn a_task_skipped_by_the_plan_still_registers() {
+        let lab = Lab::new(
+            &[("h1", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: never here\n      shell: \"true\"\n      register: gone\n      when: inventory_hostname == 'nobody'\n    - name: reads it\n      assert: {that: [\"gone.skipped\", \"not gone.changed\"]}\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+    }
 }

@@ -176,6 +176,14 @@ impl<'a> Worker<'a> {
 
     async fn dispatch(&mut self, task: &Task, placement: &Placement) {
         if let Placement::Skipped(why) = placement {
+            // As Ansible: a skipped task still registers (`skipped: true`), so later
+            // conditions can read it.
+            if let Some(r) = &task.register {
+                self.rt.facts.insert(
+                    r.clone(),
+                    serde_json::json!({"skipped": true, "changed": false, "failed": false, "skip_reason": why}),
+                );
+            }
             self.emit_result(
                 task,
                 Status::Skipped,
