@@ -62,6 +62,11 @@ pub trait Operation {
     ) -> Result<(), OpError> {
         Ok(())
     }
+    /// Variables for the playbook that need the built cluster and the record (the
+    /// cluster is built again with them). Runs after a preflight without errors.
+    fn derive(&self, _cluster: &Cluster, _record: &Record) -> Vec<(String, serde_json::Value)> {
+        Vec::new()
+    }
     /// The anchors (first control plane, acting etcd member) this run starts from.
     fn anchors(&self, record: &Record) -> crate::cluster::Anchors {
         record.anchors()

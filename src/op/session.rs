@@ -70,7 +70,7 @@ pub fn prepare(
     inventory.add_group("kubeforge_etcd_joining", &joining);
     op.shape(&mut inventory, &record)?;
     let anchors = op.anchors(&record);
-    let cluster = Cluster::build_anchored(inventory, &defaults, Render::Lazy, &anchors);
+    let mut cluster = Cluster::build_anchored(inventory, &defaults, Render::Lazy, &anchors);
     let mut diags = crate::validate::validate(&cluster);
     diags.extend(state::compare(&cluster, &record));
     diags.extend(op.preflight(&cluster, &record));
@@ -83,6 +83,21 @@ pub fn prepare(
         });
     }
     print_diagnostics(&diags);
+    let derived = op.derive(&cluster, &record);
+    if !derived.is_empty() {
+        let mut inventory = (*cluster.inventory).clone();
+        let origin = crate::diagnostic::Location::new(format!("kubeforge {}", op.name()), 0);
+        for (k, value) in derived {
+            inventory.extra.insert(
+                k,
+                crate::inventory::Var {
+                    value,
+                    origin: origin.clone(),
+                },
+            );
+        }
+        cluster = Cluster::build_anchored(inventory, &defaults, Render::Lazy, &anchors);
+    }
     let opts = PlanOptions {
         limit: select.limit.clone(),
         tags: select.tags.clone(),

@@ -128,6 +128,14 @@ impl Operation for Upgrade {
         d
     }
 
+    fn derive(&self, cluster: &Cluster, record: &Record) -> Vec<(String, serde_json::Value)> {
+        let pending = pending_changes(cluster, record);
+        if pending.is_empty() {
+            eprintln!("every host is at the inventory's versions (last-applied record): no etcd snapshot needed\n");
+        }
+        vec![("kubeforge_upgrade_pending".into(), json!(!pending.is_empty()))]
+    }
+
     fn finish_record(&self, cluster: &Cluster, ran: &Ran, playbook: &str, rec: &mut Record) {
         // Hosts the run completed on have the new versions; others keep the old ones.
         crate::state::update(
@@ -139,6 +147,23 @@ impl Operation for Upgrade {
             playbook,
         );
     }
+}
+
+/// Hosts whose recorded versions differ from the inventory's (or that the record
+/// does not know): the upgrade has work, so etcd is snapshotted first.
+fn pending_changes(cluster: &Cluster, record: &Record) -> Vec<String> {
+    cluster
+        .hosts
+        .iter()
+        .filter(|h| !h.components.is_empty())
+        .filter(|h| match record.hosts.get(&h.name) {
+            None => true,
+            Some(was) => crate::state::versions_of(h)
+                .iter()
+                .any(|(k, v)| was.versions.get(k) != Some(v)),
+        })
+        .map(|h| h.name.clone())
+        .collect()
 }
 
 fn snapshot_path(inventory: &std::path::Path) -> Result<PathBuf, OpError> {

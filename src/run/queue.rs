@@ -71,13 +71,18 @@ impl Worker<'_> {
         let check = self.sh.opts.check;
         let mut start = 0;
         while start < queue.len() {
-            let steps: Vec<BatchStep> = queue[start..]
+            let mut steps: Vec<BatchStep> = queue[start..]
                 .iter()
                 .filter_map(|(pi, ii)| match &pending[*pi].items[*ii] {
                     Slot::Remote { step, .. } => Some(step.clone()),
                     _ => None,
                 })
                 .collect();
+            // A step that brings a file back ends the batch: the copy is made before
+            // any later step can change or remove that file.
+            if let Some(k) = steps.iter().position(|s| s.step.pull.is_some()) {
+                steps.truncate(k + 1);
+            }
             let nonce = batch::nonce();
             let deadline: u64 = steps.iter().map(|s| 2 * s.timeout + 10).sum::<u64>() + 30;
             let req = ExecRequest {
@@ -141,6 +146,7 @@ impl Worker<'_> {
                     }
                 }
             }
+            let mut pull_failed = false;
             for (k, o) in outcomes.into_iter().enumerate() {
                 let (pi, ii) = queue[start + k];
                 if let Slot::Remote { step, result, .. } = &mut pending[pi].items[ii] {
@@ -155,6 +161,7 @@ impl Worker<'_> {
                             {
                                 r.failed = true;
                                 r.msg = Some(e.to_string());
+                                pull_failed = true;
                             }
                         }
                         *result = Some(r);
@@ -180,7 +187,7 @@ impl Worker<'_> {
                 continue;
             }
             start += n;
-            if n < steps.len() {
+            if n < steps.len() || pull_failed {
                 break;
             }
         }
@@ -249,5 +256,21 @@ mod tests {
         assert_eq!(done.status("h1", "later"), None);
         assert!(lab.path("h2-later").exists());
         assert!(!lab.path("h1-later").exists());
+    }
+
+    #[test]
+    fn a_file_brought_back_is_copied_before_a_later_step_removes_it() {
+        let lab = Lab::new(
+            &[("h1", "kube_node")],
+            "- hosts: all\n  tasks:\n    - name: made\n      shell: \"echo snapshot > {{ root }}/made.db\"\n    - name: brought back\n      fetch: {src: \"{{ root }}/made.db\", dest: \"{{ root }}/kept.db\"}\n    - name: removed\n      file: {path: \"{{ root }}/made.db\", state: absent}\n",
+        );
+        let done = lab.run(false);
+        assert_eq!(done.summary.exit_code(), 0, "{:?}", done.events);
+        assert_eq!(
+            std::fs::read_to_string(lab.path("kept.db")).unwrap(),
+            "snapshot\n"
+        );
+        assert!(!lab.path("made.db").exists());
+        assert_eq!(done.status("h1", "removed"), Some(Status::Changed));
     }
 }
