@@ -384,14 +384,17 @@ pub struct EtcdBackupArgs {
     #[command(flatten)]
     pub inv: InventoryArgs,
     /// Directory for the snapshot (default: .kubeforge/backups beside the inventory).
-    #[arg(short = 'o', long)]
-    pub output: Option<PathBuf>,
+    #[arg(short = 'd', long)]
+    pub dir: Option<PathBuf>,
     /// Keep only the newest N snapshots of this cluster in that directory.
     #[arg(long)]
     pub keep: Option<usize>,
     /// The backup playbook.
     #[arg(long, default_value = "playbooks/etcd-backup.yml")]
     pub playbook: PathBuf,
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -410,6 +413,9 @@ pub struct EtcdRestoreArgs {
     /// The restore playbook.
     #[arg(long, default_value = "playbooks/etcd-restore.yml")]
     pub playbook: PathBuf,
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -428,6 +434,9 @@ pub struct RecoverArgs {
     /// The restore playbook (used for both cases).
     #[arg(long, default_value = "playbooks/etcd-restore.yml")]
     pub playbook: PathBuf,
+    /// Events: `json` (stdout), `json=FILE`, or a JUnit report `junit=FILE`; repeat for several.
+    #[arg(long)]
+    pub output: Vec<String>,
     #[command(flatten)]
     pub ssh: SshArgs,
 }

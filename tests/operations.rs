@@ -369,3 +369,61 @@ fn scale_refusals_name_what_to_do() {
         out.stderr
     );
 }
+
+#[test]
+fn etcd_restore_and_recover_refusals_come_before_any_connection() {
+    let (_tmp, dir) = recorded_cluster();
+    let good = dir.join("snap.db");
+    std::fs::write(&good, b"not really a snapshot").unwrap();
+    let damaged = dir.join("damaged.db");
+    std::fs::write(&damaged, b"bytes").unwrap();
+    std::fs::write(dir.join("damaged.db.sha256"), "00ff  damaged.db\n").unwrap();
+    let junit = format!("junit={}", dir.join("r.xml").display());
+    let cases: [(Vec<&str>, i32, &str); 4] = [
+        (
+            vec![
+                "etcd",
+                "restore",
+                "--snapshot",
+                good.to_str().unwrap(),
+                "--output",
+                &junit,
+            ],
+            4,
+            "without --yes",
+        ),
+        (
+            vec![
+                "etcd",
+                "restore",
+                "--snapshot",
+                "/nonexistent/x.db",
+                "--yes",
+            ],
+            4,
+            "cannot read the snapshot /nonexistent/x.db",
+        ),
+        (
+            vec![
+                "etcd",
+                "restore",
+                "--snapshot",
+                damaged.to_str().unwrap(),
+                "--yes",
+            ],
+            4,
+            "the snapshot is damaged",
+        ),
+        (vec!["recover", "--output", &junit], 4, "without --yes"),
+    ];
+    for (args, code, says) in cases {
+        let out = kf(&dir, &args);
+        assert!(
+            out.stderr.contains(says),
+            "{args:?} should say {says:?}: {}",
+            out.stderr
+        );
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert!(!dir.join(".kubeforge/lock").exists());
+    }
+}

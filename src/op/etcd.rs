@@ -123,7 +123,7 @@ fn run_playbook(
     inv: &super::super::cli::InventoryArgs,
     playbook: &Path,
     ssh: &SshArgs,
-    timeout: u64,
+    outputs: &[String],
 ) -> Result<u8, OpError> {
     let prepared = prepare(op, inv, playbook, &Default::default(), false)?;
     let ran = execute(
@@ -133,8 +133,8 @@ fn run_playbook(
             check: false,
             diff: false,
             forks: None,
-            timeout,
-            outputs: &[],
+            timeout: 1800,
+            outputs,
             ssh,
             playbook,
             collect: false,
@@ -161,7 +161,7 @@ pub fn backup(a: &EtcdBackupArgs) -> Result<u8, OpError> {
                 .and_then(|v| v.as_str().map(str::to_string))
         })
         .unwrap_or_else(|| "cluster".into());
-    let out_dir = match &a.output {
+    let out_dir = match &a.dir {
         Some(d) => d.clone(),
         None => crate::state::dir_for(&cluster.inventory.dir).join("backups"),
     };
@@ -177,7 +177,7 @@ pub fn backup(a: &EtcdBackupArgs) -> Result<u8, OpError> {
         anchor: Some(member.clone()),
         policy: RecordPolicy::Nothing,
     };
-    let code = run_playbook(&op, &a.inv, &a.playbook, &a.ssh, 1800)?;
+    let code = run_playbook(&op, &a.inv, &a.playbook, &a.ssh, &a.output)?;
     if code != exit::OK || !file.is_file() {
         return Ok(if code == exit::OK { exit::FAILED } else { code });
     }
@@ -268,6 +268,7 @@ fn restore_with(
     snapshot: &Path,
     members: &[String],
     name: &'static str,
+    outputs: &[String],
 ) -> Result<u8, OpError> {
     let Some(first) = members.first().cloned() else {
         return Err(OpError::Usage("the inventory has no etcd member".into()));
@@ -287,7 +288,7 @@ fn restore_with(
         anchor: Some(first),
         policy: RecordPolicy::Nothing,
     };
-    run_playbook(&op, inv, playbook, ssh, 1800)
+    run_playbook(&op, inv, playbook, ssh, outputs)
 }
 
 /// `kubeforge etcd restore`.
@@ -309,6 +310,7 @@ pub fn restore(a: &EtcdRestoreArgs) -> Result<u8, OpError> {
         &snapshot,
         &names,
         "etcd-restore",
+        &a.output,
     )
 }
 
@@ -359,7 +361,7 @@ pub fn recover(a: &RecoverArgs) -> Result<u8, OpError> {
             anchor: healthy.first().cloned(),
             policy: RecordPolicy::Nothing,
         };
-        return run_playbook(&op, &a.inv, &a.playbook, &a.ssh, 1800);
+        return run_playbook(&op, &a.inv, &a.playbook, &a.ssh, &a.output);
     }
     let Some(snapshot) = &a.snapshot else {
         return Err(OpError::Refused {
@@ -381,5 +383,13 @@ pub fn recover(a: &RecoverArgs) -> Result<u8, OpError> {
         .filter(|m| !order.contains(m))
         .collect();
     order.extend(rest);
-    restore_with(&a.inv, &a.ssh, &a.playbook, &snapshot, &order, "recover")
+    restore_with(
+        &a.inv,
+        &a.ssh,
+        &a.playbook,
+        &snapshot,
+        &order,
+        "recover",
+        &a.output,
+    )
 }

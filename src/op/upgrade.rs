@@ -133,7 +133,10 @@ impl Operation for Upgrade {
         if pending.is_empty() {
             eprintln!("every host is at the inventory's versions (last-applied record): no etcd snapshot needed\n");
         }
-        vec![("kubeforge_upgrade_pending".into(), json!(!pending.is_empty()))]
+        vec![(
+            "kubeforge_upgrade_pending".into(),
+            json!(!pending.is_empty()),
+        )]
     }
 
     fn finish_record(&self, cluster: &Cluster, ran: &Ran, playbook: &str, rec: &mut Record) {
