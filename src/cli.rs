@@ -384,7 +384,7 @@ pub struct EtcdBackupArgs {
     #[command(flatten)]
     pub inv: InventoryArgs,
     /// Directory for the snapshot (default: .kubeforge/backups beside the inventory).
-    #[arg(short = 'd', long)]
+    #[arg(short = 'o', long)]
     pub dir: Option<PathBuf>,
     /// Keep only the newest N snapshots of this cluster in that directory.
     #[arg(long)]
