@@ -182,6 +182,10 @@ pub struct SshArgs {
     /// Seconds to wait for an SSH connection.
     #[arg(long, default_value_t = 10)]
     pub connect_timeout: u64,
+    /// SSH handshakes in flight at once; other hosts wait, and the connect timeout does
+    /// not count their wait (default: kubeforge_max_handshakes, else 64).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_handshakes: Option<u32>,
 }
 
 /// Which hosts and tasks.

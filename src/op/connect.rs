@@ -1,9 +1,11 @@
 //! Chooses and opens the transport for each host from its inventory variables:
 //! `ansible_connection: local` runs on this machine, anything else goes over SSH
-//! (through the bastion when the inventory has one).
+//! (through the bastion when the inventory has one). All hosts of a run share one
+//! dialer: a bound on handshakes in flight and the connections to jump hosts.
 
 use crate::cluster::{Cluster, ClusterHost};
 use crate::run::Connector;
+use crate::transport::dial::{Dialer, DEFAULT_HOSTS_PER_JUMP_CONNECTION, DEFAULT_MAX_HANDSHAKES};
 use crate::transport::{local::Local, Transport, TransportError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +24,12 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// The jump host, from the inventory's bastion group.
     pub bastion: Option<ClusterHost>,
+    /// SSH handshakes in flight at once.
+    pub max_handshakes: usize,
+    /// Hosts carried by one connection to a jump host.
+    pub hosts_per_jump_connection: usize,
+    /// A connection setting that could not be read: every host fails with it.
+    pub invalid: Option<String>,
 }
 
 /// The first host of the `bastion` group, if any.
@@ -34,24 +42,32 @@ pub fn bastion_of(c: &Cluster) -> Option<ClusterHost> {
 
 /// A connector for the runner.
 pub fn connector(opts: ConnectOptions) -> Connector {
+    let dialer = Arc::new(Dialer::new(
+        opts.max_handshakes,
+        opts.hosts_per_jump_connection,
+    ));
     let opts = Arc::new(opts);
     Arc::new(move |host: ClusterHost| {
-        let opts = opts.clone();
-        Box::pin(async move { open(&host, &opts).await })
+        let (opts, dialer) = (opts.clone(), dialer.clone());
+        Box::pin(async move { open(&host, &opts, &dialer).await })
     })
 }
 
 async fn open(
     host: &ClusterHost,
     opts: &ConnectOptions,
+    dialer: &Dialer,
 ) -> Result<Arc<dyn Transport>, TransportError> {
+    if let Some(why) = &opts.invalid {
+        return Err(TransportError::Other(why.clone()));
+    }
     let conn = host
         .var("ansible_connection")
         .and_then(|v| v.as_str())
         .unwrap_or("ssh");
     match conn {
         "local" => Ok(Arc::new(Local)),
-        "ssh" | "smart" | "paramiko" => ssh(host, opts).await,
+        "ssh" | "smart" | "paramiko" => ssh(host, opts, dialer).await,
         other => Err(TransportError::Other(format!(
             "ansible_connection '{other}' is not supported (ssh, local)"
         ))),
@@ -94,6 +110,7 @@ fn proxy_jump(host: &ClusterHost) -> Option<(String, String, u16)> {
 async fn ssh(
     host: &ClusterHost,
     opts: &ConnectOptions,
+    dialer: &Dialer,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     use crate::transport::ssh::{connect, JumpHost, SshOptions};
     let mut o = SshOptions::new(&host.ssh.user, host.ssh.port);
@@ -136,24 +153,72 @@ async fn ssh(
                 .collect(),
         });
     }
-    let t = connect(&host.ssh.address, &o).await.map_err(|e| match e {
-        TransportError::Unreachable(m) => {
-            TransportError::Unreachable(format!("{}: {m}", host.name))
-        }
-        TransportError::HostKey(m) => TransportError::HostKey(format!("{}: {m}", host.name)),
-        TransportError::Auth(m) => TransportError::Auth(format!("{}: {m}", host.name)),
-        other => other,
-    })?;
+    let t = connect(&host.ssh.address, &o, dialer)
+        .await
+        .map_err(|e| match e {
+            TransportError::Unreachable(m) => {
+                TransportError::Unreachable(format!("{}: {m}", host.name))
+            }
+            TransportError::HostKey(m) => TransportError::HostKey(format!("{}: {m}", host.name)),
+            TransportError::Auth(m) => TransportError::Auth(format!("{}: {m}", host.name)),
+            other => other,
+        })?;
     Ok(Arc::new(t))
 }
 
-/// Connect options from the command line's SSH flags and the inventory's bastion.
+/// Connect options from the command line's SSH flags and the inventory's bastion and
+/// connection settings (`kubeforge_max_handshakes`,
+/// `kubeforge_bastion_hosts_per_connection`, read for the first host: set them for all).
 pub fn options(ssh: &crate::cli::SshArgs, cluster: &Cluster) -> ConnectOptions {
+    let mut invalid = None;
+    let mut read = |name: &str, default: usize| -> usize {
+        match cluster
+            .hosts
+            .first()
+            .map(|h| setting(cluster, &h.name, name))
+        {
+            Some(Err(why)) => {
+                invalid.get_or_insert(why);
+                default
+            }
+            Some(Ok(Some(n))) => n,
+            _ => default,
+        }
+    };
+    let from_inventory = read("kubeforge_max_handshakes", DEFAULT_MAX_HANDSHAKES);
+    let hosts_per_jump_connection = read(
+        "kubeforge_bastion_hosts_per_connection",
+        DEFAULT_HOSTS_PER_JUMP_CONNECTION,
+    );
     ConnectOptions {
         private_key: ssh.private_key.clone(),
         known_hosts: ssh.known_hosts.clone(),
         accept_new_host_keys: ssh.accept_new_host_keys,
         connect_timeout: Duration::from_secs(ssh.connect_timeout.max(1)),
         bastion: bastion_of(cluster),
+        max_handshakes: ssh.max_handshakes.map_or(from_inventory, |n| n as usize),
+        hosts_per_jump_connection,
+        invalid,
+    }
+}
+
+/// A positive whole-number setting of `host`, if set.
+fn setting(cluster: &Cluster, host: &str, name: &str) -> Result<Option<usize>, String> {
+    let value = cluster
+        .resolver
+        .get(host, name)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let n = match &value {
+        None => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match n.and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0) {
+        Some(n) => Ok(Some(n)),
+        None => Err(format!(
+            "{name} must be a whole number of at least 1, got {}",
+            value.map(|v| v.to_string()).unwrap_or_default()
+        )),
     }
 }

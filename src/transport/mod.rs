@@ -2,6 +2,8 @@
 //! persistent connection per host) and local (this machine, for tests and
 //! `ansible_connection: local`). The transport knows nothing of roles or tasks.
 
+mod channel;
+pub mod dial;
 pub mod local;
 pub mod ssh;
 

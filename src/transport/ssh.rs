@@ -2,21 +2,22 @@
 //! channels at once (OpenSSH's MaxSessions is 10), keepalive instead of an inactivity
 //! cutoff, host keys checked against known_hosts (unknown refused unless accepted; a
 //! changed key always refused with the line to fix), key-file or ssh-agent auth, and an
-//! optional jump host reached through one tunnelled connection.
+//! optional jump host whose connection the hosts behind it share (see `dial`). Commands
+//! run in one long-lived remote shell per host (see `channel`).
 //!
 //! russh's known_hosts reader has no wildcard, hashed-host or @cert-authority support.
 
+use super::channel::{self, Input, Shell};
+use super::dial::{Dialer, Tunnel};
 use super::{
     shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError,
 };
 use russh::client::{self, Handle};
 use russh::keys::{self, PrivateKeyWithHashAlg};
-use russh::{ChannelMsg, Sig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 
 /// How to reach one host.
 #[derive(Debug, Clone)]
@@ -74,7 +75,8 @@ impl SshOptions {
     }
 }
 
-struct Checker {
+/// Checks host keys against known_hosts.
+pub struct Checker {
     host: String,
     port: u16,
     known_hosts: PathBuf,
@@ -143,14 +145,6 @@ fn checker(
         refusal: refusal.clone(),
     };
     (c, refusal)
-}
-
-/// A live SSH connection.
-pub struct SshTransport {
-    handle: Arc<Handle<Checker>>,
-    _jump: Option<Arc<Handle<Checker>>>,
-    channels: Semaphore,
-    name: String,
 }
 
 fn config(opts_keepalive: Duration) -> Arc<client::Config> {
@@ -263,157 +257,116 @@ where
     }
 }
 
+/// An authenticated connection and the name errors give it.
+pub struct SshLink {
+    pub(super) handle: Handle<Checker>,
+    pub(super) name: String,
+}
+
+/// Opens an authenticated connection to a jump host (no handshake slot or time limit of
+/// its own: it is part of reaching the first host behind it).
+pub(super) async fn open_jump(j: &JumpHost, opts: &SshOptions) -> Result<SshLink, TransportError> {
+    let name = format!("{}:{}", j.address, j.port);
+    let who = format!("{name} (jump host)");
+    let (checker, refusal) = checker(j.address.clone(), j.port, opts);
+    let mut handle = handshake(
+        client::connect(
+            config(opts.keepalive),
+            (j.address.as_str(), j.port),
+            checker,
+        ),
+        &refusal,
+        &who,
+    )
+    .await?;
+    authenticate(&mut handle, &j.user, &j.key_files, &who).await?;
+    Ok(SshLink { handle, name })
+}
+
 /// Connects (through the jump host when set), checks the host key and authenticates.
-pub async fn connect(address: &str, opts: &SshOptions) -> Result<SshTransport, TransportError> {
+/// At most `dialer`'s limit of handshakes run at once; `opts.connect_timeout` counts
+/// from the moment this one starts.
+pub async fn connect(
+    address: &str,
+    opts: &SshOptions,
+    dialer: &Dialer,
+) -> Result<SshTransport, TransportError> {
     let who = format!("{address}:{}", opts.port);
-    let work = async {
-        let cfg = config(opts.keepalive);
-        let (mut handle, jump) = match &opts.jump {
-            None => {
-                let (checker, refusal) = checker(address.to_string(), opts.port, opts);
-                let h = handshake(
-                    client::connect(cfg, (address, opts.port), checker),
-                    &refusal,
-                    &who,
-                )
-                .await?;
-                (h, None)
-            }
-            Some(j) => {
-                let jwho = format!("{}:{} (jump host)", j.address, j.port);
-                let (jchecker, jrefusal) = checker(j.address.clone(), j.port, opts);
-                let mut jh = handshake(
-                    client::connect(cfg.clone(), (j.address.as_str(), j.port), jchecker),
-                    &jrefusal,
-                    &jwho,
-                )
-                .await?;
-                authenticate(&mut jh, &j.user, &j.key_files, &jwho).await?;
-                let ch = jh
-                    .channel_open_direct_tcpip(address, u32::from(opts.port), "127.0.0.1", 0)
-                    .await
-                    .map_err(|e| {
-                        TransportError::Unreachable(format!("{who} through {jwho}: {e}"))
-                    })?;
-                let (checker, refusal) = checker(address.to_string(), opts.port, opts);
-                let h = handshake(
-                    client::connect_stream(cfg, ch.into_stream(), checker),
-                    &refusal,
-                    &who,
-                )
-                .await?;
-                (h, Some(Arc::new(jh)))
-            }
-        };
-        authenticate(&mut handle, &opts.user, &opts.key_files, &who).await?;
-        Ok::<_, TransportError>(SshTransport {
-            handle: Arc::new(handle),
-            _jump: jump,
-            channels: Semaphore::new(opts.max_channels.max(1)),
-            name: who.clone(),
+    dialer
+        .bounded(opts.connect_timeout, &who, async {
+            let (checker, refusal) = checker(address.to_string(), opts.port, opts);
+            let cfg = config(opts.keepalive);
+            let (mut handle, tunnel, name) = match &opts.jump {
+                None => {
+                    let h = handshake(
+                        client::connect(cfg, (address, opts.port), checker),
+                        &refusal,
+                        &who,
+                    )
+                    .await?;
+                    (h, None, who.clone())
+                }
+                Some(j) => {
+                    let (stream, tunnel) = dialer.tunnel(j, opts, address, opts.port).await?;
+                    let name = format!("{who} via jump host {}", tunnel.jump_name());
+                    let h = handshake(
+                        client::connect_stream(cfg, stream, checker),
+                        &refusal,
+                        &name,
+                    )
+                    .await?;
+                    (h, Some(tunnel), name)
+                }
+            };
+            authenticate(&mut handle, &opts.user, &opts.key_files, &name).await?;
+            Ok(SshTransport {
+                handle,
+                _tunnel: tunnel,
+                channels: Arc::new(Semaphore::new(opts.max_channels.max(1))),
+                shell: AsyncMutex::new(None),
+                name,
+            })
         })
-    };
-    match tokio::time::timeout(opts.connect_timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(TransportError::Unreachable(format!(
-            "{who}: no SSH connection within {} s",
-            opts.connect_timeout.as_secs()
-        ))),
-    }
+        .await
+}
+
+/// A live SSH connection.
+pub struct SshTransport {
+    handle: Handle<Checker>,
+    _tunnel: Option<Tunnel>,
+    channels: Arc<Semaphore>,
+    shell: AsyncMutex<Option<Shell>>,
+    name: String,
 }
 
 impl SshTransport {
+    /// Runs `command` with `input` on stdin: in the host's long-lived shell when it is
+    /// free (a command must be one line there), else on a channel of its own.
     async fn run(
         &self,
         command: &str,
         input: Input<'_>,
         timeout: Duration,
     ) -> Result<ExecOutput, TransportError> {
-        let _permit = self
-            .channels
-            .acquire()
-            .await
-            .map_err(|_| TransportError::Other("transport closed".into()))?;
-        let channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| TransportError::Unreachable(format!("{}: {e}", self.name)))?;
-        channel
-            .exec(true, command)
-            .await
-            .map_err(|e| TransportError::Unreachable(format!("{}: {e}", self.name)))?;
-        let (mut read, write) = channel.split();
-        let name = self.name.clone();
-        let body = async {
-            // Feed stdin while reading: an unread channel would stall the connection.
-            let feed = async {
-                match input {
-                    Input::Bytes(b) => write.data_bytes(b.to_vec()).await,
-                    Input::File(path) => match tokio::fs::File::open(path).await {
-                        Ok(mut f) => {
-                            let mut buf = vec![0u8; 64 * 1024];
-                            loop {
-                                let n = match f.read(&mut buf).await {
-                                    Ok(n) => n,
-                                    Err(_) => break Ok(()),
-                                };
-                                if n == 0 {
-                                    break Ok(());
-                                }
-                                write.data_bytes(buf[..n].to_vec()).await?;
-                            }
-                        }
-                        Err(_) => Ok(()),
-                    },
-                }?;
-                write.eof().await
+        if !command.contains('\n') {
+            let input = match &input {
+                Input::Bytes(b) => Input::Bytes(b),
+                Input::File(p) => Input::File(p),
             };
-            let drain = async {
-                let mut out = ExecOutput::default();
-                while let Some(msg) = read.wait().await {
-                    match msg {
-                        ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                        ChannelMsg::ExtendedData { data, ext: 1 } => {
-                            out.stderr.extend_from_slice(&data)
-                        }
-                        ChannelMsg::ExitStatus { exit_status } => out.exit_code = Some(exit_status),
-                        ChannelMsg::Close => break,
-                        _ => {}
-                    }
-                }
-                out
-            };
-            let (fed, out) = tokio::join!(feed, drain);
-            if fed.is_err() && out.exit_code.is_none() {
-                return Err(TransportError::Unreachable(format!(
-                    "{name}: the connection dropped"
-                )));
-            }
-            if out.exit_code.is_none() && self.handle.is_closed() {
-                return Err(TransportError::Unreachable(format!(
-                    "{name}: the connection dropped"
-                )));
-            }
-            Ok(out)
-        };
-        match tokio::time::timeout(timeout, body).await {
-            Ok(r) => r,
-            Err(_) => {
-                // Kill the remote process (servers that honour signal requests) and
-                // close the channel; remote steps also carry their own `timeout`.
-                let _ = write.signal(Sig::KILL).await;
-                let _ = write.close().await;
-                drop(read);
-                Err(TransportError::Timeout(timeout.as_secs()))
+            let req = (command, input, timeout);
+            let r = channel::in_shell(&self.shell, &self.handle, &self.channels, req, &self.name);
+            if let Some(r) = r.await {
+                return r;
             }
         }
+        channel::once(
+            &self.handle,
+            &self.channels,
+            (command, input, timeout),
+            &self.name,
+        )
+        .await
     }
-}
-
-enum Input<'a> {
-    Bytes(&'a [u8]),
-    File(&'a Path),
 }
 
 impl Transport for SshTransport {

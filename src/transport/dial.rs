@@ -1,0 +1,273 @@
+//! What every SSH connection of a run shares: a bound on handshakes in flight (hosts
+//! beyond it wait in a queue whose time the connect timeout does not count) and the
+//! connections to jump hosts, each carrying many hosts as direct-tcpip channels the way
+//! OpenSSH's ControlMaster does, so a bastion sees a few connections instead of one per
+//! host (its sshd refuses handshakes beyond MaxStartups, 10 by default).
+
+use super::ssh::{open_jump, JumpHost, SshLink, SshOptions};
+use super::TransportError;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Mutex as AsyncMutex, Semaphore};
+
+/// Handshakes in flight unless told otherwise.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 64;
+/// Hosts carried by one connection to a jump host before another is opened: a bastion's
+/// sshd handles all of a connection's channels in one process, whose open-file limit
+/// (1024 under systemd) caps the channels it can forward.
+pub const DEFAULT_HOSTS_PER_JUMP_CONNECTION: usize = 256;
+
+/// Shared by all connections of a run.
+pub struct Dialer {
+    handshakes: Semaphore,
+    max_handshakes: usize,
+    hosts_per_jump: usize,
+    jumps: Mutex<HashMap<JumpKey, JumpSlot>>,
+    jump_connections: AtomicUsize,
+}
+
+/// The connections to one jump host.
+type JumpSlot = Arc<AsyncMutex<Vec<Arc<JumpConn>>>>;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct JumpKey {
+    address: String,
+    port: u16,
+    user: String,
+    key_files: Vec<PathBuf>,
+}
+
+/// One connection to a jump host and the tunnels it carries now.
+struct JumpConn {
+    link: SshLink,
+    tunnels: AtomicUsize,
+}
+
+/// A tunnel's hold on its jump connection: keeps it open, and counts against its share.
+pub struct Tunnel {
+    conn: Arc<JumpConn>,
+}
+
+impl Tunnel {
+    /// The jump host, as errors name it.
+    pub fn jump_name(&self) -> &str {
+        &self.conn.link.name
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        self.conn.tunnels.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Dialer {
+    /// A dialer with at most `max_handshakes` handshakes in flight and `hosts_per_jump`
+    /// hosts per jump-host connection (both at least 1).
+    pub fn new(max_handshakes: usize, hosts_per_jump: usize) -> Dialer {
+        raise_open_file_limit();
+        let max_handshakes = max_handshakes.max(1);
+        Dialer {
+            handshakes: Semaphore::new(max_handshakes),
+            max_handshakes,
+            hosts_per_jump: hosts_per_jump.max(1),
+            jumps: Mutex::new(HashMap::new()),
+            jump_connections: AtomicUsize::new(0),
+        }
+    }
+
+    /// Handshakes allowed in flight.
+    pub fn max_handshakes(&self) -> usize {
+        self.max_handshakes
+    }
+
+    /// Connections to jump hosts opened so far (re-established ones included).
+    pub fn jump_connections(&self) -> usize {
+        self.jump_connections.load(Ordering::SeqCst)
+    }
+
+    /// Runs `handshake` once a slot is free, limited to `limit` from then on: the wait for
+    /// a slot is not part of the limit.
+    pub async fn bounded<T, F>(
+        &self,
+        limit: Duration,
+        who: &str,
+        handshake: F,
+    ) -> Result<T, TransportError>
+    where
+        F: Future<Output = Result<T, TransportError>>,
+    {
+        let _slot = self
+            .handshakes
+            .acquire()
+            .await
+            .map_err(|_| TransportError::Other("the connection queue was closed".into()))?;
+        match tokio::time::timeout(limit, handshake).await {
+            Ok(r) => r,
+            Err(_) => Err(TransportError::Unreachable(format!(
+                "{who}: TCP connect and SSH handshake took longer than {} s (--connect-timeout; time waiting for a handshake slot is not counted)",
+                limit.as_secs()
+            ))),
+        }
+    }
+
+    /// A direct-tcpip channel to `address:port` through `jump`, on a shared connection
+    /// with room left (opened when none has; a lost one is replaced).
+    pub async fn tunnel(
+        &self,
+        jump: &JumpHost,
+        opts: &SshOptions,
+        address: &str,
+        port: u16,
+    ) -> Result<(russh::ChannelStream<russh::client::Msg>, Tunnel), TransportError> {
+        let slot = self.slot(jump);
+        let mut retried = false;
+        loop {
+            let conn = {
+                let mut conns = slot.lock().await;
+                conns.retain(|c| !c.link.handle.is_closed());
+                let room = conns
+                    .iter()
+                    .find(|c| c.tunnels.load(Ordering::SeqCst) < self.hosts_per_jump)
+                    .cloned();
+                let conn = match room {
+                    Some(c) => c,
+                    None => {
+                        let c = Arc::new(JumpConn {
+                            link: open_jump(jump, opts).await?,
+                            tunnels: AtomicUsize::new(0),
+                        });
+                        self.jump_connections.fetch_add(1, Ordering::SeqCst);
+                        conns.push(c.clone());
+                        c
+                    }
+                };
+                conn.tunnels.fetch_add(1, Ordering::SeqCst);
+                conn
+            };
+            let lease = Tunnel { conn };
+            match lease
+                .conn
+                .link
+                .handle
+                .channel_open_direct_tcpip(address, u32::from(port), "127.0.0.1", 0)
+                .await
+            {
+                Ok(ch) => return Ok((ch.into_stream(), lease)),
+                // The jump connection was lost since it was last used: open another once.
+                Err(_) if lease.conn.link.handle.is_closed() && !retried => retried = true,
+                Err(e) => {
+                    let lost = lease.conn.link.handle.is_closed();
+                    return Err(TransportError::Unreachable(format!(
+                        "{address}:{port} through jump host {}: {}",
+                        lease.jump_name(),
+                        if lost {
+                            format!("the connection to the jump host was lost ({e})")
+                        } else {
+                            format!("the jump host could not open a channel to it ({e})")
+                        }
+                    )));
+                }
+            }
+        }
+    }
+
+    fn slot(&self, jump: &JumpHost) -> JumpSlot {
+        let key = JumpKey {
+            address: jump.address.clone(),
+            port: jump.port,
+            user: jump.user.clone(),
+            key_files: jump.key_files.clone(),
+        };
+        match self.jumps.lock() {
+            Ok(mut m) => m.entry(key).or_default().clone(),
+            // A poisoned map only means another task panicked while inserting; a fresh
+            // slot still works (it is just not shared).
+            Err(_) => Arc::default(),
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit (as Go programs do):
+/// a thousand hosts are a thousand sockets, past the usual soft limit of 1024.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A simulated handshake: `took` long, with `inflight` counting handshakes at once.
+    async fn handshake(
+        took: Duration,
+        inflight: &AtomicUsize,
+        peak: &AtomicUsize,
+    ) -> Result<(), TransportError> {
+        let now = inflight.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(took).await;
+        inflight.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_hosts_are_not_timed_out_while_they_wait() {
+        // 40 hosts, handshakes of 2 s, 4 at a time, a 3 s limit: the last host waits
+        // 18 s in the queue, yet every host connects.
+        let dialer = Arc::new(Dialer::new(4, 1));
+        let inflight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let (d, inf, pk) = (dialer.clone(), inflight.clone(), peak.clone());
+            set.spawn(async move {
+                d.bounded(Duration::from_secs(3), &format!("h{i}"), async {
+                    handshake(Duration::from_secs(2), &inf, &pk).await
+                })
+                .await
+            });
+        }
+        let mut ok = 0;
+        while let Some(r) = set.join_next().await {
+            r.unwrap().unwrap();
+            ok += 1;
+        }
+        assert_eq!(ok, 40);
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            4,
+            "more handshakes than allowed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handshake_slower_than_the_limit_is_still_unreachable() {
+        let dialer = Dialer::new(2, 1);
+        let (inf, pk) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let e = dialer
+            .bounded(Duration::from_secs(3), "h1:22", async {
+                handshake(Duration::from_secs(5), &inf, &pk).await
+            })
+            .await
+            .unwrap_err();
+        assert!(e.is_unreachable(), "{e}");
+        assert!(e.to_string().contains("h1:22"), "{e}");
+        assert!(e.to_string().contains("longer than 3 s"), "{e}");
+    }
+}
