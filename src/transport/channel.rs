@@ -145,11 +145,7 @@ async fn send_exactly(
 ) -> Result<(), TransportError> {
     let sent = |e: russh::Error| TransportError::Unreachable(format!("sending input: {e}"));
     match input {
-        Input::Bytes(b) => {
-            if !b.is_empty() {
-                write.data_bytes(b.to_vec()).await.map_err(sent)?;
-            }
-        }
+        Input::Bytes(b) => send_small(write, b).await.map_err(sent)?,
         Input::File(path) => {
             let mut f = tokio::fs::File::open(path).await.map_err(|e| {
                 TransportError::Other(format!("cannot read {}: {e}", path.display()))
@@ -171,6 +167,20 @@ async fn send_exactly(
                 left -= n as u64;
             }
         }
+    }
+    Ok(())
+}
+
+/// Bytes per message to the connection: russh keeps its send buffer as large as the
+/// largest message it was given, for the life of the connection (a thousand hosts
+/// holding a 24 KiB script each is 24 MiB that stays).
+const PIECE: usize = 4096;
+
+/// Sends `data` in pieces of at most PIECE bytes, letting the connection write each.
+async fn send_small(write: &ChannelWriteHalf<Msg>, data: &[u8]) -> Result<(), russh::Error> {
+    for piece in data.chunks(PIECE) {
+        write.data_bytes(piece.to_vec()).await?;
+        tokio::task::yield_now().await;
     }
     Ok(())
 }
@@ -305,7 +315,7 @@ pub(super) async fn once<H: Handler>(
         // Feed stdin while reading: an unread channel would stall the connection.
         let feed = async {
             match input {
-                Input::Bytes(b) => write.data_bytes(b.to_vec()).await,
+                Input::Bytes(b) => send_small(&write, b).await,
                 Input::File(path) => match tokio::fs::File::open(path).await {
                     Ok(mut f) => {
                         let mut buf = vec![0u8; 64 * 1024];
