@@ -2,6 +2,7 @@
 //! persistent connection per host) and local (this machine, for tests and
 //! `ansible_connection: local`). The transport knows nothing of roles or tasks.
 
+pub mod admission;
 mod channel;
 pub mod dial;
 pub mod local;
