@@ -90,15 +90,16 @@ impl Dialer {
         self.jump_connections.load(Ordering::SeqCst)
     }
 
-    /// Runs `handshake` once the queue lets it start, limited to `limit` from then on:
-    /// the wait for a place is not part of the limit.
-    pub async fn bounded<T, F>(
+    /// Runs the handshake `start` makes once the queue lets it start, limited to `limit`
+    /// from then on: the wait for a place is not part of the limit.
+    pub async fn bounded<T, F, S>(
         &self,
         limit: Duration,
         who: &str,
-        handshake: F,
+        start: S,
     ) -> Result<T, TransportError>
     where
+        S: FnOnce() -> F,
         F: Future<Output = Result<T, TransportError>>,
     {
         let slot = self
@@ -106,6 +107,9 @@ impl Dialer {
             .enter()
             .await
             .ok_or_else(|| TransportError::Other("the connection queue was closed".into()))?;
+        // Made and boxed only now: a thousand hosts waiting for a place each hold a small
+        // future instead of a handshake's whole state (about 15 KiB).
+        let handshake = Box::pin(start());
         let started = tokio::time::Instant::now();
         match tokio::time::timeout(limit, handshake).await {
             Ok(r) => {
@@ -267,7 +271,7 @@ mod tests {
         for i in 0..40 {
             let (d, inf, pk) = (dialer.clone(), inflight.clone(), peak.clone());
             set.spawn(async move {
-                d.bounded(Duration::from_secs(3), &format!("h{i}"), async {
+                d.bounded(Duration::from_secs(3), &format!("h{i}"), || async {
                     handshake(Duration::from_secs(2), &inf, &pk).await
                 })
                 .await
@@ -291,7 +295,7 @@ mod tests {
         let dialer = Dialer::new(2, 1);
         let (inf, pk) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let e = dialer
-            .bounded(Duration::from_secs(3), "h1:22", async {
+            .bounded(Duration::from_secs(3), "h1:22", || async {
                 handshake(Duration::from_secs(5), &inf, &pk).await
             })
             .await

@@ -293,7 +293,7 @@ pub async fn connect(
 ) -> Result<SshTransport, TransportError> {
     let who = format!("{address}:{}", opts.port);
     dialer
-        .bounded(opts.connect_timeout, &who, async {
+        .bounded(opts.connect_timeout, &who, || async {
             let (checker, refusal) = checker(address.to_string(), opts.port, opts);
             let cfg = config(opts.keepalive);
             let (mut handle, tunnel, name) = match &opts.jump {
