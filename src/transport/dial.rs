@@ -18,9 +18,10 @@ use tokio::sync::Mutex as AsyncMutex;
 /// The most handshakes in flight unless told otherwise.
 pub const DEFAULT_MAX_HANDSHAKES: usize = 64;
 /// Hosts carried by one connection to a jump host before another is opened: a bastion's
-/// sshd handles all of a connection's channels in one process, whose open-file limit
-/// (1024 under systemd) caps the channels it can forward.
-pub const DEFAULT_HOSTS_PER_JUMP_CONNECTION: usize = 256;
+/// sshd relays all of a connection's channels in one process (one core, and an
+/// open-file limit of 1024 under systemd), so a thousand hosts take 16 connections,
+/// opened one at a time (far below its MaxStartups).
+pub const DEFAULT_HOSTS_PER_JUMP_CONNECTION: usize = 64;
 
 /// Shared by all connections of a run.
 pub struct Dialer {
