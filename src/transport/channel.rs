@@ -273,9 +273,11 @@ pub(super) async fn in_shell<H: Handler>(
             Err(ShellError::Failed(e)) => {
                 *shell = None;
                 let e = match e {
-                    TransportError::Unreachable(_) if !handle.is_closed() => TransportError::Other(
-                        format!("{name}: the remote shell ended before the command finished"),
-                    ),
+                    TransportError::Unreachable(_) if !closing(handle).await => {
+                        TransportError::Other(format!(
+                            "{name}: the remote shell ended before the command finished"
+                        ))
+                    }
                     TransportError::Unreachable(_) => {
                         TransportError::Unreachable(format!("{name}: the connection dropped"))
                     }
@@ -288,6 +290,18 @@ pub(super) async fn in_shell<H: Handler>(
     Some(Err(TransportError::Other(format!(
         "{name}: the remote shell ended twice before a command could start"
     ))))
+}
+
+/// True when the connection has closed or closes within a second: a shell's channel can
+/// end a moment before its connection's task notices the connection went.
+async fn closing<H: Handler>(handle: &Handle<H>) -> bool {
+    for _ in 0..20 {
+        if handle.is_closed() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.is_closed()
 }
 
 /// Runs a request on a session channel of its own.

@@ -89,8 +89,12 @@ up() {
     [ "$(id -u)" = 0 ] || die "run as root (network namespaces, sshd)"
     [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 60000 ] || die "N must be 1..60000"
     [ -d "$dir" ] || die "no directory $dir"
+    # Tests run in parallel: one apt-get/useradd at a time.
+    exec 9>/run/kfscale-ns.lock
+    flock 9
     ensure_packages
     ensure_user
+    flock -u 9
     mkdir -p /run/sshd
     # sshd reads authorized_keys as the login user.
     chmod 711 "$dir"
