@@ -214,7 +214,7 @@ impl Dialer {
 }
 
 /// New connections between two returns of free heap memory to the system.
-const TRIM_EVERY: usize = 128;
+const TRIM_EVERY: usize = 32;
 
 /// Gives the heap's free pages back to the system (glibc keeps them otherwise). While
 /// connections pile up, each host's steps are rendered, sent and freed between them:
