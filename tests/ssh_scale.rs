@@ -497,3 +497,89 @@ fn hosts_queued_behind_slow_handshakes_are_not_declared_unreachable() {
     let why = r.error_of("h1");
     assert!(why.contains("took longer than 1 s"), "{why}");
 }
+
+#[test]
+fn one_long_lived_shell_per_host_keeps_what_a_command_gets() {
+    use kubeforge::transport::dial::Dialer;
+    use kubeforge::transport::ssh::{connect, SshOptions};
+    use kubeforge::transport::{ExecRequest, Transport, TransportError};
+    let ns = Ns::up(1);
+    let (_, addr) = ns.hosts(1).remove(0);
+    let mut opts = SshOptions::new("kfscale", 22);
+    opts.key_files = vec![ns.path("id_ed25519")];
+    opts.known_hosts = ns.path("known_hosts");
+    let big = ns.path("big.bin");
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&big, &payload).unwrap();
+    let remote = ns.root.join("up/big.bin");
+    let from = ns.log("hosts").len();
+    let name = ns.name.clone();
+    let (big2, remote2) = (big.clone(), remote.clone());
+    // The runtime's thread lives in the namespace, so its sockets do too.
+    std::thread::spawn(move || {
+        let (big, remote) = (big2, remote2);
+        enter_netns(&name);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dialer = Dialer::new(4, 64);
+            let t = connect(&addr, &opts, &dialer).await.unwrap();
+            let req = |script: &str, secs: u64| ExecRequest {
+                script: script.into(),
+                become_: false,
+                timeout: Duration::from_secs(secs),
+            };
+            let out = t
+                .exec(req("echo out; echo err >&2; exit 7", 10))
+                .await
+                .unwrap();
+            assert_eq!(
+                (out.stdout.as_slice(), out.stderr.as_slice()),
+                (&b"out\n"[..], &b"err\n"[..])
+            );
+            assert_eq!(out.exit_code, Some(7));
+            // Output without a final newline, and a script that stops reading early.
+            let out = t
+                .exec(req("printf abc; exit 0\nnever run", 10))
+                .await
+                .unwrap();
+            assert_eq!(out.stdout, b"abc");
+            assert_eq!(
+                t.exec(req("echo next", 10)).await.unwrap().stdout,
+                b"next\n"
+            );
+            // Past its time the command is killed; the next one still runs.
+            let e = t.exec(req("sleep 30", 1)).await.unwrap_err();
+            assert_eq!(e, TransportError::Timeout(1));
+            assert_eq!(
+                t.exec(req("echo after", 10)).await.unwrap().stdout,
+                b"after\n"
+            );
+            // A command while the shell is busy gets a channel of its own.
+            let (slow, quick) = tokio::join!(t.exec(req("sleep 1; echo slow", 10)), async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                t.exec(req("echo quick", 10)).await
+            });
+            assert_eq!(slow.unwrap().stdout, b"slow\n");
+            assert_eq!(quick.unwrap().stdout, b"quick\n");
+            t.upload(&big, remote.to_str().unwrap(), 0o640, false)
+                .await
+                .unwrap();
+            let out = t.exec(req(
+                &format!("stat -c %a {0}; cksum < {0}", remote.display()),
+                10,
+            ));
+            let out = String::from_utf8(out.await.unwrap().stdout).unwrap();
+            assert!(out.starts_with("640\n"), "{out}");
+            t.close().await;
+        });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(std::fs::read(&remote).unwrap(), payload);
+    // The shell, the one the timeout replaced, and the busy-time channel.
+    let sessions = ns.sessions(from);
+    assert_eq!(sessions.values().sum::<usize>(), 3, "{sessions:?}");
+}
