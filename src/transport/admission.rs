@@ -1,6 +1,7 @@
 //! How many SSH handshakes may be in flight. Hosts wait their turn in order; the number
-//! allowed starts small, doubles while handshakes stay quick, and is halved when they
-//! slow down, up to a ceiling (TCP's congestion control, applied to handshakes). Why:
+//! allowed starts at the ceiling, is halved when handshakes slow down, and grows back by
+//! an eighth after as many quick handshakes as it allows (TCP's congestion control,
+//! applied to handshakes). Why:
 //! when the other side is the bottleneck (a bastion, busy hosts, this machine), starting
 //! more handshakes does not finish more per second, it only makes each one take longer
 //! (Little's law) until healthy hosts miss the connect timeout.
@@ -8,9 +9,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-
-/// Handshakes allowed at first (fewer if the ceiling is lower).
-const INITIAL: usize = 8;
 
 /// How a handshake ended, for the controller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,8 +30,6 @@ pub struct Admission {
 
 struct State {
     limit: usize,
-    /// Above it, the limit grows by one at a time instead of doubling.
-    threshold: usize,
     /// Permits to retire as they come back (the limit fell while they were out).
     debt: usize,
     fastest: Option<Duration>,
@@ -53,13 +49,12 @@ impl Admission {
     /// At most `ceiling` (at least 1) handshakes in flight.
     pub fn new(ceiling: usize) -> Admission {
         let ceiling = ceiling.max(1);
-        let limit = INITIAL.min(ceiling);
+        let limit = ceiling;
         Admission {
             permits: Semaphore::new(limit),
             ceiling,
             state: Mutex::new(State {
                 limit,
-                threshold: ceiling,
                 debt: 0,
                 fastest: None,
                 quick: 0,
@@ -116,18 +111,13 @@ impl Admission {
                 s.quick += 1;
                 if s.quick >= s.limit && s.limit < self.ceiling {
                     s.quick = 0;
-                    let grown = if s.limit < s.threshold {
-                        (2 * s.limit).min(s.threshold)
-                    } else {
-                        s.limit + 1
-                    };
+                    let grown = s.limit + (s.limit / 8).max(1);
                     self.raise(s, grown.min(self.ceiling));
                 }
             }
             // Slow: halve, once for all the handshakes that were in flight together.
             _ if epoch == s.epoch => {
                 let lower = (s.limit / 2).max(1);
-                s.threshold = lower;
                 s.epoch += 1;
                 s.quick = 0;
                 let cut = s.limit - lower;
@@ -183,37 +173,34 @@ mod tests {
     type Jobs = Arc<Mutex<Vec<(f64, Option<tokio::sync::oneshot::Sender<()>>)>>>;
 
     #[test]
-    fn starts_small_doubles_while_quick_and_halves_when_slow() {
+    fn halves_when_slow_once_per_wave_and_grows_back_while_quick() {
         let a = Admission::new(64);
-        assert_eq!(a.limit(), 8);
+        assert_eq!(a.limit(), 64);
         let quick = Outcome::Took(Duration::from_millis(100));
         let record = |o: Outcome, epoch: u64| {
             let mut s = a.state.lock().unwrap();
             a.record(&mut s, epoch, o, LIMIT);
         };
-        for _ in 0..8 {
-            record(quick, 0);
-        }
-        assert_eq!(a.limit(), 16);
-        for _ in 0..16 {
-            record(quick, 0);
-        }
-        assert_eq!(a.limit(), 32);
+        record(quick, 0);
+        assert_eq!(a.limit(), 64);
+        // Slow: more than a quarter of the 10 s limit (and twice the fastest).
         record(Outcome::Took(Duration::from_secs(3)), 0);
-        assert_eq!(a.limit(), 16);
+        assert_eq!(a.limit(), 32);
         // Another slow one from the same wave does not halve again.
         record(Outcome::TimedOut, 0);
-        assert_eq!(a.limit(), 16);
+        assert_eq!(a.limit(), 32);
         record(Outcome::TimedOut, 1);
-        assert_eq!(a.limit(), 8);
-        // Past the threshold it grows by one per limit's worth of quick handshakes.
-        for _ in 0..8 {
+        assert_eq!(a.limit(), 16);
+        // An eighth more after a limit's worth of quick ones.
+        for _ in 0..16 {
             record(quick, 2);
         }
-        assert_eq!(a.limit(), 9);
+        assert_eq!(a.limit(), 18);
         // Failures say nothing about load.
         record(Outcome::Failed, 2);
-        assert_eq!(a.limit(), 9);
+        assert_eq!(a.limit(), 18);
+        // Places given back while the limit fell are retired, not reused.
+        assert_eq!(a.permits.available_permits(), 18);
     }
 
     #[test]
