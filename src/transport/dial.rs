@@ -5,6 +5,7 @@
 //! host (its sshd refuses handshakes beyond MaxStartups, 10 by default).
 
 use super::admission::{Admission, Outcome};
+use super::greeting::Greeted;
 use super::ssh::{open_jump, JumpHost, SshLink, SshOptions};
 use super::TransportError;
 use std::collections::HashMap;
@@ -91,8 +92,10 @@ impl Dialer {
         self.jump_connections.load(Ordering::SeqCst)
     }
 
-    /// Runs the handshake `start` makes once the queue lets it start, limited to `limit`
-    /// from then on: the wait for a place is not part of the limit.
+    /// Runs the handshake `start` makes once the queue lets it start. From then on the
+    /// host has `limit` to accept the connection and greet (signalled through the
+    /// `Greeted` given to `start`), then up to LOGIN_LIMIT in all for key exchange and
+    /// login. The wait for a place counts for neither.
     pub async fn bounded<T, F, S>(
         &self,
         limit: Duration,
@@ -100,7 +103,7 @@ impl Dialer {
         start: S,
     ) -> Result<T, TransportError>
     where
-        S: FnOnce() -> F,
+        S: FnOnce(Greeted) -> F,
         F: Future<Output = Result<T, TransportError>>,
     {
         let slot = self
@@ -108,11 +111,34 @@ impl Dialer {
             .enter()
             .await
             .ok_or_else(|| TransportError::Other("the connection queue was closed".into()))?;
+        let greeted = Greeted::default();
         // Made and boxed only now: a thousand hosts waiting for a place each hold a small
         // future instead of a handshake's whole state (about 15 KiB).
-        let handshake = Box::pin(start());
+        let mut handshake = Box::pin(start(greeted.clone()));
         let started = tokio::time::Instant::now();
-        match tokio::time::timeout(limit, handshake).await {
+        let first = tokio::time::timeout(limit, async {
+            tokio::select! {
+                r = &mut handshake => Some(r),
+                () = greeted.wait() => None,
+            }
+        })
+        .await;
+        let r = match first {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => tokio::time::timeout(LOGIN_LIMIT.saturating_sub(started.elapsed()), handshake)
+                .await
+                .map_err(|_| {
+                    format!(
+                        "{who}: it answered, but key exchange and login did not finish within {} s",
+                        LOGIN_LIMIT.as_secs()
+                    )
+                }),
+            Err(_) => Err(format!(
+                "{who}: no TCP connection and SSH greeting within {} s (--connect-timeout; time waiting for a handshake slot is not counted)",
+                limit.as_secs()
+            )),
+        };
+        match r {
             Ok(r) => {
                 let outcome = match &r {
                     Ok(_) => Outcome::Took(started.elapsed()),
@@ -126,12 +152,9 @@ impl Dialer {
                 }
                 r
             }
-            Err(_) => {
+            Err(why) => {
                 slot.done(Outcome::TimedOut, limit);
-                Err(TransportError::Unreachable(format!(
-                    "{who}: TCP connect and SSH handshake took longer than {} s (--connect-timeout; time waiting for a handshake slot is not counted)",
-                    limit.as_secs()
-                )))
+                Err(TransportError::Unreachable(why))
             }
         }
     }
@@ -213,6 +236,10 @@ impl Dialer {
     }
 }
 
+/// How long a host that greeted has, in all, to finish key exchange and login: sshd's own
+/// default limit (LoginGraceTime), after which it drops the connection anyway.
+const LOGIN_LIMIT: Duration = Duration::from_secs(120);
+
 /// New connections between two returns of free heap memory to the system.
 const TRIM_EVERY: usize = 32;
 
@@ -272,7 +299,7 @@ mod tests {
         for i in 0..40 {
             let (d, inf, pk) = (dialer.clone(), inflight.clone(), peak.clone());
             set.spawn(async move {
-                d.bounded(Duration::from_secs(3), &format!("h{i}"), || async {
+                d.bounded(Duration::from_secs(3), &format!("h{i}"), |_| async {
                     handshake(Duration::from_secs(2), &inf, &pk).await
                 })
                 .await
@@ -292,17 +319,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_handshake_slower_than_the_limit_is_still_unreachable() {
+    async fn a_host_that_does_not_greet_in_time_is_unreachable() {
         let dialer = Dialer::new(2, 1);
         let (inf, pk) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let e = dialer
-            .bounded(Duration::from_secs(3), "h1:22", || async {
+            .bounded(Duration::from_secs(3), "h1:22", |_| async {
                 handshake(Duration::from_secs(5), &inf, &pk).await
             })
             .await
             .unwrap_err();
         assert!(e.is_unreachable(), "{e}");
         assert!(e.to_string().contains("h1:22"), "{e}");
-        assert!(e.to_string().contains("longer than 3 s"), "{e}");
+        assert!(e.to_string().contains("greeting within 3 s"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_that_greeted_may_take_longer_to_log_in() {
+        let dialer = Dialer::new(2, 1);
+        let (inf, pk) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        // Greets after 1 s, logs in after 8 s in all: slow, not unreachable.
+        dialer
+            .bounded(Duration::from_secs(3), "h1:22", |greeted| async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                greeted.now();
+                handshake(Duration::from_secs(7), &inf, &pk).await
+            })
+            .await
+            .unwrap();
+        // One that never finishes is cut at the login limit.
+        let e = dialer
+            .bounded(Duration::from_secs(3), "h2:22", |greeted| async move {
+                greeted.now();
+                std::future::pending::<Result<(), TransportError>>().await
+            })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("did not finish within 120 s"), "{e}");
     }
 }

@@ -5,6 +5,7 @@
 pub mod admission;
 mod channel;
 pub mod dial;
+pub mod greeting;
 pub mod local;
 pub mod ssh;
 

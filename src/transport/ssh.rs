@@ -9,6 +9,7 @@
 
 use super::channel::{self, Input, Shell};
 use super::dial::{Dialer, Tunnel};
+use super::greeting::Greeting;
 use super::{
     shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError,
 };
@@ -293,22 +294,25 @@ pub async fn connect(
 ) -> Result<SshTransport, TransportError> {
     let who = format!("{address}:{}", opts.port);
     dialer
-        .bounded(opts.connect_timeout, &who, || async {
+        .bounded(opts.connect_timeout, &who, |greeted| async {
             let (checker, refusal) = checker(address.to_string(), opts.port, opts);
             let cfg = config(opts.keepalive);
             let (mut handle, tunnel, name) = match &opts.jump {
                 None => {
-                    let h = handshake(
-                        client::connect(cfg, (address, opts.port), checker),
-                        &refusal,
-                        &who,
-                    )
-                    .await?;
+                    let tcp = tokio::net::TcpStream::connect((address, opts.port))
+                        .await
+                        .map_err(|e| TransportError::Unreachable(format!("{who}: {e}")))?;
+                    // Steps are small request/answer exchanges: no Nagle delay.
+                    let _ = tcp.set_nodelay(true);
+                    let stream = Greeting::new(tcp, greeted);
+                    let h = handshake(client::connect_stream(cfg, stream, checker), &refusal, &who)
+                        .await?;
                     (h, None, who.clone())
                 }
                 Some(j) => {
                     let (stream, tunnel) = dialer.tunnel(j, opts, address, opts.port).await?;
                     let name = format!("{who} via jump host {}", tunnel.jump_name());
+                    let stream = Greeting::new(stream, greeted);
                     let h = handshake(
                         client::connect_stream(cfg, stream, checker),
                         &refusal,
