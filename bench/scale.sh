@@ -182,18 +182,28 @@ EOF
 }
 
 sessions() { # FROM_LINE -> "mean max" exec sessions per host in the hosts' sshd log
+    # Its lines name the client port, not the host: two connections to different hosts
+    # may share a port, and sessions on such a port count for the mean only.
     tail -n +"$1" "$WORK/hosts.log" | python3 -c '
 import re, sys
-conn, per = {}, {}
+open_on, per, total = {}, {}, 0
 for line in sys.stdin:
     m = re.search(r"Connection from \S+ port (\d+) on (\S+) port", line)
     if m:
-        conn[m.group(1)] = m.group(2)
+        open_on.setdefault(m.group(1), []).append(m.group(2))
+        per.setdefault(m.group(2), 0)
+        continue
     m = re.search(r"Starting session: \S+ for \S+ from \S+ port (\d+)", line)
     if m:
-        host = conn.get(m.group(1), "?")
-        per[host] = per.get(host, 0) + 1
-print("%.2f %d" % (sum(per.values()) / len(per), max(per.values())) if per else "0 0")
+        total += 1
+        hosts = open_on.get(m.group(1), [])
+        if len(hosts) == 1:
+            per[hosts[0]] += 1
+        continue
+    m = re.search(r"(?:Disconnected from user \S+|Connection closed by) \S+ port (\d+)", line)
+    if m and open_on.get(m.group(1)):
+        open_on[m.group(1)].pop(0)
+print("%.2f %d" % (total / len(per), max(per.values())) if per else "0 0")
 '
 }
 
