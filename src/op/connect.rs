@@ -222,3 +222,40 @@ fn setting(cluster: &Cluster, host: &str, name: &str) -> Result<Option<usize>, S
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cluster::{Cluster, Render};
+    use crate::inventory::Inventory;
+
+    fn cluster(vars: &str) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts.yaml");
+        std::fs::write(
+            &path,
+            format!("all:\n  vars:\n{vars}  children:\n    kube_node:\n      hosts:\n        n1: {{ip: 10.0.0.1}}\n        n2: {{ip: 10.0.0.2}}\n"),
+        )
+        .unwrap();
+        let inv = Inventory::load(&path, &[]).unwrap();
+        Cluster::build_with(inv, &Default::default(), Render::Lazy)
+    }
+
+    #[test]
+    fn connection_settings_come_from_flags_then_the_inventory_then_defaults() {
+        let ssh = crate::cli::SshArgs::default();
+        let o = super::options(&ssh, &cluster(""));
+        assert_eq!((o.max_handshakes, o.hosts_per_jump_connection), (64, 64));
+        assert!(o.invalid.is_none());
+        let c = cluster("    kubeforge_max_handshakes: 16\n    kubeforge_bastion_hosts_per_connection: \"100\"\n");
+        let o = super::options(&ssh, &c);
+        assert_eq!((o.max_handshakes, o.hosts_per_jump_connection), (16, 100));
+        let flag = crate::cli::SshArgs {
+            max_handshakes: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(super::options(&flag, &c).max_handshakes, 4);
+        let o = super::options(&ssh, &cluster("    kubeforge_max_handshakes: 0\n"));
+        let why = o.invalid.unwrap_or_default();
+        assert!(why.contains("kubeforge_max_handshakes must be a whole number of at least 1, got 0"), "{why}");
+    }
+}
