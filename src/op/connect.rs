@@ -256,6 +256,9 @@ mod tests {
         assert_eq!(super::options(&flag, &c).max_handshakes, 4);
         let o = super::options(&ssh, &cluster("    kubeforge_max_handshakes: 0\n"));
         let why = o.invalid.unwrap_or_default();
-        assert!(why.contains("kubeforge_max_handshakes must be a whole number of at least 1, got 0"), "{why}");
+        assert!(
+            why.contains("kubeforge_max_handshakes must be a whole number of at least 1, got 0"),
+            "{why}"
+        );
     }
 }
