@@ -186,26 +186,26 @@ impl Ns {
             .count()
     }
 
-    /// Exec sessions per connection the hosts' sshd started, by the address the
-    /// connection was made to, from log line `from` on.
-    fn sessions(&self, from: usize) -> BTreeMap<String, usize> {
-        let mut to = BTreeMap::new();
+    /// Connections the hosts' sshd accepted, by the address each was made to, and the
+    /// exec sessions it started in all, from log line `from` on. sshd names a session by
+    /// its client port only, and two connections to different addresses may share one,
+    /// so sessions are counted in total: with every host reached (each needs a session)
+    /// and one connection per host, a total equal to the host count is one session each.
+    fn sessions(&self, from: usize) -> (BTreeMap<String, usize>, usize) {
         let mut per = BTreeMap::new();
+        let mut total = 0;
         for l in self.log("hosts").iter().skip(from) {
             let w: Vec<&str> = l.split_whitespace().collect();
             // Connection from 127.0.0.1 port P on ADDRESS port 22 rdomain ""
             if l.starts_with("Connection from ") && w.len() > 6 {
-                to.insert(w[4].to_string(), w[6].to_string());
-                per.entry(w[6].to_string()).or_insert(0);
+                *per.entry(w[6].to_string()).or_insert(0) += 1;
             }
             // Starting session: command for kfscale from 127.0.0.1 port P id 0
-            if l.starts_with("Starting session:") && w.len() > 8 {
-                if let Some(addr) = to.get(w[8]) {
-                    *per.entry(addr.clone()).or_insert(0) += 1;
-                }
+            if l.starts_with("Starting session:") {
+                total += 1;
             }
         }
-        per
+        (per, total)
     }
 }
 
@@ -294,13 +294,18 @@ fn fifty_hosts_behind_a_bastion_share_one_connection_to_it_and_get_one_session_e
         1,
         "one connection to the bastion for 50 hosts"
     );
-    let sessions = ns.sessions(from);
-    assert_eq!(sessions.len(), 50, "every host was reached: {sessions:?}");
-    // Facts, a step list cut by a registered result, and an upload: one session.
-    assert!(
-        sessions.values().all(|n| *n == 1),
-        "sessions per host: {sessions:?}"
+    let (connections, sessions) = ns.sessions(from);
+    assert_eq!(
+        connections.len(),
+        50,
+        "every host was reached: {connections:?}"
     );
+    assert!(
+        connections.values().all(|n| *n == 1),
+        "connections per host: {connections:?}"
+    );
+    // Facts, a step list cut by a registered result, and an upload: one session.
+    assert_eq!(sessions, 50, "sessions for 50 hosts");
     for (name, _, _) in &hosts {
         let dir = ns.root.join(name);
         assert_eq!(
@@ -319,7 +324,9 @@ fn fifty_hosts_behind_a_bastion_share_one_connection_to_it_and_get_one_session_e
         2,
         "again one bastion connection for the run"
     );
-    assert!(ns.sessions(from).values().all(|n| *n == 1));
+    let (connections, sessions) = ns.sessions(from);
+    assert!(connections.values().all(|n| *n == 1) && connections.len() == 50);
+    assert_eq!(sessions, 50, "sessions for 50 hosts, warm");
 }
 
 #[test]
@@ -580,6 +587,6 @@ fn one_long_lived_shell_per_host_keeps_what_a_command_gets() {
     .unwrap();
     assert_eq!(std::fs::read(&remote).unwrap(), payload);
     // The shell, the one the timeout replaced, and the busy-time channel.
-    let sessions = ns.sessions(from);
-    assert_eq!(sessions.values().sum::<usize>(), 3, "{sessions:?}");
+    let (_, sessions) = ns.sessions(from);
+    assert_eq!(sessions, 3);
 }
