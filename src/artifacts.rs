@@ -1,6 +1,9 @@
 //! The artifact table: every binary kubeforge downloads, its upstream URL template,
 //! versions and pinned sha256 per architecture, and the component that needs it.
-//! Declared once in `src/artifacts.yml` (shipped inside the binary).
+//! Declared once in `src/artifacts.yml` (shipped inside the binary), with the container
+//! images (`images`, see `artifacts::images`).
+
+pub mod images;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

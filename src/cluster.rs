@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+mod derived;
 mod render;
+use derived::derived_vars;
 use render::{failure_diagnostics, render_vars, Deferrals, Failures, Report};
 pub use render::{Deferred, RUNTIME_CODE};
 
@@ -198,6 +200,13 @@ fn kubeforge_reads() -> Vec<String> {
         "kube_apiserver_port",
         "kube_config_dir",
         "loadbalancer_apiserver",
+        "loadbalancer_apiserver_localhost",
+        "loadbalancer_apiserver_type",
+        "apiserver_loadbalancer_domain_name",
+        "supplementary_addresses_in_ssl_keys",
+        "cilium_kube_proxy_replacement",
+        "cluster_name",
+        "dns_domain",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -207,7 +216,23 @@ fn kubeforge_reads() -> Vec<String> {
         v.push(a.version_var.clone());
         v.push(a.url_var.clone());
     }
+    v.extend(crate::artifacts::images::variables());
+    v.sort();
+    v.dedup();
     v
+}
+
+/// Ansible's truth for a setting written as a boolean or a string ("true", "strict").
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "true" | "yes" | "on" | "1" | "strict"
+        ),
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => false,
+    }
 }
 
 fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<String> {
@@ -245,6 +270,16 @@ fn resolve_host(
             .unwrap_or(defaults.etcd_deployment_type),
         cni_uses_etcd: str_var(&vars, "cilium_identity_allocation_mode").as_deref()
             == Some("kvstore"),
+        kube_proxy_replaced: vars
+            .get("cilium_kube_proxy_replacement")
+            .is_some_and(|(v, _)| truthy(v)),
+        // Kubespray: the local load balancer unless an external one is given.
+        local_apiserver_lb: match vars.get("loadbalancer_apiserver_localhost") {
+            Some((v, _)) => truthy(v),
+            None => vars
+                .get("loadbalancer_apiserver")
+                .is_none_or(|(v, _)| v.is_null()),
+        },
     };
     let components = topology::components(&Facts {
         roles: roles.clone(),
@@ -298,98 +333,6 @@ fn resolve_host(
         deferred: BTreeMap::new(),
         settings,
     }
-}
-
-/// What kubeforge decided, visible to templates: kubeforge_roles, kubeforge_components,
-/// kubeforge_node_ips, kubeforge_etcd_*, kubeforge_network.
-fn derived_vars(
-    hosts: &[ClusterHost],
-    layout: Layout,
-    network: &NetworkSettings,
-    anchors: &Anchors,
-) -> Derived {
-    let cluster_wide = serde_json::json!({
-        "layout": layout.as_str(),
-        "service_subnet": network.service_subnet(),
-        "pod_subnet": network.pod_subnet(),
-        "apiserver_service_ip": network.apiserver_service_ip().map(|i| i.to_string()),
-        "ipv4": network.ipv4,
-        "ipv6": network.ipv6,
-    });
-    let members: Vec<&ClusterHost> = hosts.iter().filter(|h| h.has_role(Role::Etcd)).collect();
-    let initial: Vec<String> = members
-        .iter()
-        .filter_map(|h| {
-            Some(format!(
-                "{}={}",
-                h.etcd_member_name.as_ref()?,
-                h.etcd_peer_url()?
-            ))
-        })
-        .collect();
-    let endpoints: Vec<String> = members.iter().filter_map(|h| h.etcd_client_url()).collect();
-    let mut out = Derived::new();
-    for h in hosts {
-        let d: BTreeMap<String, Value> = [
-            (
-                "kubeforge_roles",
-                serde_json::json!(h.roles.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
-            ),
-            (
-                "kubeforge_components",
-                serde_json::json!(h.components.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
-            ),
-            (
-                "kubeforge_node_ips",
-                serde_json::json!(h.ips.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
-            ),
-            (
-                "kubeforge_main_ip",
-                serde_json::json!(h.main_ip().map(|x| x.to_string())),
-            ),
-            (
-                "kubeforge_etcd_member_name",
-                serde_json::json!(h.etcd_member_name),
-            ),
-            (
-                "kubeforge_etcd_peer_url",
-                serde_json::json!(h.etcd_peer_url()),
-            ),
-            (
-                "kubeforge_etcd_client_url",
-                serde_json::json!(h.etcd_client_url()),
-            ),
-            ("kubeforge_network", cluster_wide.clone()),
-            (
-                "kubeforge_first_control_plane",
-                serde_json::json!(anchors.first_control_plane),
-            ),
-            (
-                "kubeforge_first_etcd",
-                serde_json::json!(anchors.first_etcd),
-            ),
-            (
-                "kubeforge_artifacts",
-                serde_json::json!(crate::artifacts::for_components(&h.components)
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()),
-            ),
-            (
-                "kubeforge_etcd_initial_cluster",
-                serde_json::json!(initial.join(",")),
-            ),
-            (
-                "kubeforge_etcd_endpoints",
-                serde_json::json!(endpoints.join(",")),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        out.insert(h.name.clone(), d);
-    }
-    out
 }
 
 impl Cluster {

@@ -216,15 +216,27 @@ impl NetworkSettings {
 
     /// The API server's service IP: the first address of the first family's service range.
     pub fn apiserver_service_ip(&self) -> Option<IpAddr> {
+        self.service_ip(1)
+    }
+
+    /// The address kubeadm's CoreDNS addon gives the kube-dns Service: the tenth of the
+    /// first service range (kubeadm's GetDNSIP).
+    pub fn dns_service_ip(&self) -> Option<IpAddr> {
+        self.service_ip(10)
+    }
+
+    /// The `n`th address of the first service range (network address + n).
+    fn service_ip(&self, n: u32) -> Option<IpAddr> {
         if self.ipv4 {
-            if let Some(n) = self.service_v4 {
-                return n.hosts().next().map(IpAddr::V4);
+            if let Some(net) = self.service_v4 {
+                let ip = u32::from(net.network()).checked_add(n)?;
+                return Some(IpAddr::V4(std::net::Ipv4Addr::from(ip)));
             }
         }
         if self.ipv6 {
-            if let Some(n) = self.service_v6 {
-                let base = u128::from(n.network());
-                return Some(IpAddr::V6(std::net::Ipv6Addr::from(base + 1)));
+            if let Some(net) = self.service_v6 {
+                let base = u128::from(net.network());
+                return Some(IpAddr::V6(std::net::Ipv6Addr::from(base + u128::from(n))));
             }
         }
         None

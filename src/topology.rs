@@ -55,10 +55,17 @@ pub enum Component {
     Kubectl,
     /// Cilium prerequisites (and cilium-cli on the control plane).
     Cilium,
+    /// kube-apiserver, -controller-manager and -scheduler static pods (their images).
+    ControlPlane,
+    /// kube-proxy (a DaemonSet on every node unless Cilium replaces it).
+    KubeProxy,
+    /// The local API load balancer (nginx or haproxy static pod) on a node that runs no
+    /// API server, with `loadbalancer_apiserver_localhost`.
+    ApiserverLb,
 }
 
 /// Every component, in printing order.
-pub const ALL_COMPONENTS: [Component; 11] = [
+pub const ALL_COMPONENTS: [Component; 14] = [
     Component::Etcd,
     Component::EtcdClientCerts,
     Component::Containerd,
@@ -70,6 +77,9 @@ pub const ALL_COMPONENTS: [Component; 11] = [
     Component::Kubeadm,
     Component::Kubectl,
     Component::Cilium,
+    Component::ControlPlane,
+    Component::KubeProxy,
+    Component::ApiserverLb,
 ];
 
 impl Component {
@@ -87,6 +97,9 @@ impl Component {
             Component::Kubeadm => "kubeadm",
             Component::Kubectl => "kubectl",
             Component::Cilium => "cilium",
+            Component::ControlPlane => "control_plane",
+            Component::KubeProxy => "kube_proxy",
+            Component::ApiserverLb => "apiserver_lb",
         }
     }
 
@@ -113,6 +126,11 @@ pub struct Settings {
     pub etcd_deployment_type: String,
     /// True when the CNI keeps its state in etcd (cilium with `cilium_identity_allocation_mode: kvstore`).
     pub cni_uses_etcd: bool,
+    /// True when Cilium replaces kube-proxy (`cilium_kube_proxy_replacement`).
+    pub kube_proxy_replaced: bool,
+    /// `loadbalancer_apiserver_localhost`: nodes without an API server reach the API
+    /// through a local load balancer (Kubespray's default when no external one is set).
+    pub local_apiserver_lb: bool,
 }
 
 impl Default for Settings {
@@ -122,6 +140,8 @@ impl Default for Settings {
             kube_network_plugin: "cilium".into(),
             etcd_deployment_type: "host".into(),
             cni_uses_etcd: false,
+            kube_proxy_replaced: false,
+            local_apiserver_lb: true,
         }
     }
 }
@@ -171,7 +191,7 @@ fn containerd_runtime(f: &Facts) -> bool {
 }
 
 /// THE table: every component and the roles/settings that call for it.
-pub const TABLE: [Row; 11] = [
+pub const TABLE: [Row; 14] = [
     Row {
         component: Component::Etcd,
         when: |f| f.has(Role::Etcd) && f.settings.etcd_deployment_type == "host",
@@ -229,6 +249,21 @@ pub const TABLE: [Row; 11] = [
         component: Component::Cilium,
         when: |f| f.is_k8s() && f.settings.kube_network_plugin == "cilium",
         why: "k8s_cluster host with kube_network_plugin: cilium",
+    },
+    Row {
+        component: Component::ControlPlane,
+        when: |f| f.has(Role::ControlPlane),
+        why: "runs kube-apiserver, kube-controller-manager and kube-scheduler (their images)",
+    },
+    Row {
+        component: Component::KubeProxy,
+        when: |f| f.is_k8s() && !(f.settings.kube_network_plugin == "cilium" && f.settings.kube_proxy_replaced),
+        why: "kube-proxy runs on every node unless Cilium replaces it",
+    },
+    Row {
+        component: Component::ApiserverLb,
+        when: |f| f.is_k8s() && !f.has(Role::ControlPlane) && f.settings.local_apiserver_lb,
+        why: "a node without an API server reaches all of them through a local load balancer (loadbalancer_apiserver_localhost)",
     },
 ];
 
@@ -319,14 +354,24 @@ mod tests {
                 vec![],
             ),
             (
-                "worker",
+                "worker: kube-proxy and the local API load balancer",
                 facts(&[Worker], Settings::default()),
-                [&k8s[..], &[Cilium]].concat(),
+                [&k8s[..], &[Cilium, KubeProxy, ApiserverLb]].concat(),
             ),
             (
-                "separate control plane gets client certs and kubectl",
+                "worker with an external load balancer: no local one",
+                facts(&[Worker], with(|s| s.local_apiserver_lb = false)),
+                [&k8s[..], &[Cilium, KubeProxy]].concat(),
+            ),
+            (
+                "separate control plane gets client certs, kubectl, the control-plane images, no local LB",
                 facts(&[ControlPlane], Settings::default()),
-                [&[EtcdClientCerts][..], &k8s[..], &[Kubectl, Cilium]].concat(),
+                [
+                    &[EtcdClientCerts][..],
+                    &k8s[..],
+                    &[Kubectl, Cilium, Component::ControlPlane, KubeProxy],
+                ]
+                .concat(),
             ),
             (
                 "stacked control plane: the API server is an etcd client too",
@@ -334,7 +379,7 @@ mod tests {
                 [
                     &[Component::Etcd, EtcdClientCerts][..],
                     &k8s[..],
-                    &[Kubectl, Cilium],
+                    &[Kubectl, Cilium, Component::ControlPlane, KubeProxy],
                 ]
                 .concat(),
             ),
@@ -344,22 +389,27 @@ mod tests {
                     &[ControlPlane, Etcd],
                     with(|s| s.etcd_deployment_type = "kubeadm".into()),
                 ),
-                [&k8s[..], &[Kubectl, Cilium]].concat(),
+                [&k8s[..], &[Kubectl, Cilium, Component::ControlPlane, KubeProxy]].concat(),
             ),
             (
                 "cni plugin: no cilium",
                 facts(&[Worker], with(|s| s.kube_network_plugin = "cni".into())),
-                k8s.to_vec(),
+                [&k8s[..], &[KubeProxy, ApiserverLb]].concat(),
+            ),
+            (
+                "cilium replaces kube-proxy",
+                facts(&[Worker], with(|s| s.kube_proxy_replaced = true)),
+                [&k8s[..], &[Cilium, ApiserverLb]].concat(),
             ),
             (
                 "cilium kvstore: workers get etcd client certs",
                 facts(&[Worker], with(|s| s.cni_uses_etcd = true)),
-                [&[EtcdClientCerts][..], &k8s[..], &[Cilium]].concat(),
+                [&[EtcdClientCerts][..], &k8s[..], &[Cilium, KubeProxy, ApiserverLb]].concat(),
             ),
             (
                 "another container manager: no containerd/runc/nerdctl",
                 facts(&[Worker], with(|s| s.container_manager = "crio".into())),
-                vec![Crictl, CniPlugins, Kubelet, Kubeadm, Cilium],
+                vec![Crictl, CniPlugins, Kubelet, Kubeadm, Cilium, KubeProxy, ApiserverLb],
             ),
             ("no roles: nothing", facts(&[], Settings::default()), vec![]),
         ];
@@ -378,6 +428,7 @@ mod tests {
                         kube_network_plugin: plugin.into(),
                         etcd_deployment_type: etcd_type.into(),
                         cni_uses_etcd,
+                        ..Settings::default()
                     };
                     let c = components(&facts(&[Role::Etcd], s));
                     assert!(c.iter().all(|c| *c == Component::Etcd), "{c:?}");
