@@ -5,19 +5,35 @@
 use crate::cluster::ClusterHost;
 use std::path::Path;
 
-/// The API address the controller uses: `loadbalancer_apiserver.address` if set, else
-/// the control plane's ansible_host (what SSH reaches), IPv6 in brackets.
-pub fn api_address(cp: &ClusterHost) -> String {
+/// The API endpoint the controller uses, as kubeadm's controlPlaneEndpoint does: the
+/// external load balancer (`loadbalancer_apiserver.address` and `.port`) if set, else the
+/// control plane's ansible_host (what SSH reaches; in the certificate's names) and
+/// `kube_apiserver_port`. IPv6 in brackets.
+pub fn api_endpoint(cp: &ClusterHost) -> (String, u64) {
+    let port_of = |v: &serde_json::Value| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    };
+    let api_port = cp
+        .var("kube_apiserver_port")
+        .and_then(port_of)
+        .unwrap_or(6443);
     let lb = cp
         .var("loadbalancer_apiserver")
-        .and_then(|v| v.get("address"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let a = lb.unwrap_or_else(|| cp.ssh.address.clone());
-    if a.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{a}]")
+        .filter(|v| v.is_object());
+    let (address, port) = match lb.and_then(|v| v.get("address")).and_then(|v| v.as_str()) {
+        Some(a) => (
+            a.to_string(),
+            lb.and_then(|v| v.get("port"))
+                .and_then(port_of)
+                .unwrap_or(api_port),
+        ),
+        None => (cp.ssh.address.clone(), api_port),
+    };
+    if address.parse::<std::net::Ipv6Addr>().is_ok() {
+        (format!("[{address}]"), port)
     } else {
-        a
+        (address, port)
     }
 }
 

@@ -44,6 +44,7 @@ module_table! {
     fetch => [DECL],
     file => [DECL],
     get_url => [DECL],
+    image_pull => [DECL],
     lineinfile => [DECL],
     meta => [DECL],
     modprobe => [DECL],

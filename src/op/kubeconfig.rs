@@ -22,13 +22,6 @@ pub fn run(a: &KubeconfigArgs) -> Result<u8, OpError> {
         .and_then(|v| v.as_str())
         .unwrap_or("/etc/kubernetes")
         .to_string();
-    let port = cp
-        .var("kube_apiserver_port")
-        .and_then(|v| {
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-        .unwrap_or(6443);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -38,7 +31,7 @@ pub fn run(a: &KubeconfigArgs) -> Result<u8, OpError> {
         })?;
     let name = cp.name.clone();
     let shown_dir = config_dir.clone();
-    let address = crate::kubeconfig::api_address(&cp);
+    let (address, port) = crate::kubeconfig::api_endpoint(&cp);
     let fetched = runtime.block_on(async move {
         let conn = connector(cp).await?;
         let out = conn

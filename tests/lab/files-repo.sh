@@ -155,10 +155,18 @@ CILIUM_F="github.com/cilium/cilium-cli/releases/download/v$CILIUM_CLI_VERSION/ci
 pack "$OUT/$CILIUM_F" "$d" cilium
 
 sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
+# What this files-only lab cannot have: no registry serves images here (the images test,
+# tests/lab_images.rs, starts its own and sets download_container: true), and the lab's
+# kernel has no ip_vs (kube-proxy's ipvs mode needs it).
+lab_settings() {
+    echo "download_container: false"
+    echo "kube_proxy_mode: iptables"
+}
 {
     echo "# Written by tests/lab/files-repo.sh. Real: etcd, containerd, runc, cni_plugins (Debian"
     echo "# bookworm packages repacked). Stand-ins: kubeadm, kubelet, kubectl, nerdctl, crictl, cilium_cli."
     echo "files_repo: http://10.213.0.1:8080"
+    lab_settings
     echo "etcd_version: \"$ETCD_V\""
     echo "containerd_version: \"$CONTAINERD_V\""
     echo "runc_version: \"$RUNC_V\""
@@ -229,6 +237,7 @@ done
     echo "# cilium_cli. kube_version names kubeadm, kubelet AND kubectl in Kubespray; kubectl_version is"
     echo "# read only by a kubeforge that gives kubectl its own version variable."
     echo "files_repo: http://10.213.0.1:8080"
+    lab_settings
     echo "etcd_version: \"$SETCD_V\""
     echo "containerd_version: \"$SCONTAINERD_V\""
     echo "runc_version: \"$RUNC_V\""
