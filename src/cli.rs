@@ -90,7 +90,8 @@ pub struct PlanArgs {
 /// `kubeforge offline ...`.
 #[derive(Subcommand)]
 pub enum OfflineCmd {
-    /// List every artifact (URL and sha256) the cluster's hosts download, for a mirror.
+    /// List every file (URL and sha256) and container image the cluster's hosts need, for
+    /// a files repository and a registry mirror.
     List {
         /// The inventory.
         #[command(flatten)]
@@ -98,6 +99,12 @@ pub enum OfflineCmd {
         /// Output format.
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
+        /// Images only (text: one upstream reference per line, Kubespray's images.list).
+        #[arg(long, conflicts_with = "files_only")]
+        images_only: bool,
+        /// Files only (text: one upstream URL per line, Kubespray's files.list).
+        #[arg(long)]
+        files_only: bool,
     },
 }
 

@@ -18,9 +18,7 @@ pub fn api_endpoint(cp: &ClusterHost) -> (String, u64) {
         .var("kube_apiserver_port")
         .and_then(port_of)
         .unwrap_or(6443);
-    let lb = cp
-        .var("loadbalancer_apiserver")
-        .filter(|v| v.is_object());
+    let lb = cp.var("loadbalancer_apiserver").filter(|v| v.is_object());
     let (address, port) = match lb.and_then(|v| v.get("address")).and_then(|v| v.as_str()) {
         Some(a) => (
             a.to_string(),

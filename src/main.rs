@@ -30,7 +30,19 @@ fn main() -> ExitCode {
             show_secrets,
             magic,
         }) => op::inventory::show(&inv, host.as_deref(), format, show_secrets, magic),
-        Command::Offline(OfflineCmd::List { inv, format }) => op::offline::list(&inv, format),
+        Command::Offline(OfflineCmd::List {
+            inv,
+            format,
+            images_only,
+            files_only,
+        }) => op::offline::list(
+            &inv,
+            format,
+            op::offline::Select {
+                files: !images_only,
+                images: !files_only,
+            },
+        ),
         Command::Run(a) => op::playbook::run(&a),
         Command::Health(a) => op::health::run(&a),
         Command::Reset(a) => op::reset::run(&a),

@@ -7,6 +7,8 @@ use crate::topology::{self, Role};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod images;
+
 /// Validates the cluster; returns every error and warning (deterministic order).
 pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
     let mut d = cluster.diagnostics.clone();
@@ -249,6 +251,8 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
             }
         }
     }
+
+    images::check(cluster, &mut d);
 
     let mut out: Vec<Diagnostic> = Vec::new();
     for x in d {

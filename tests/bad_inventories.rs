@@ -128,6 +128,9 @@ fn cases() -> Vec<Case> {
             // The list of pinned versions that follows depends on the artifact table.
             (E, "unpinned-version", "kube_version: kubeadm 1.29.0 (amd64) has no pinned checksum…",
              "unpinned-version.yaml:3", ""),
+            // The image table pins the pause tag per Kubernetes minor.
+            (E, "unpinned-image", "image pod_infra: no tag pinned for Kubernetes 1.29…",
+             "unpinned-version.yaml:3", ""),
         ])),
         case("unsupported-plugin.ini", 1, Diags(vec![
             (E, "unsupported-value", "kube_network_plugin: 'calico' is not supported by kubeforge yet",

@@ -26,6 +26,8 @@ const STACKED_CP: &[&str] = &[
     "kubeadm",
     "kubectl",
     "cilium",
+    "control_plane",
+    "kube_proxy",
 ];
 const ALL_IN_ONE: &[&str] = STACKED_CP;
 const WORKER: &[&str] = &[
@@ -37,6 +39,8 @@ const WORKER: &[&str] = &[
     "kubelet",
     "kubeadm",
     "cilium",
+    "kube_proxy",
+    "apiserver_lb",
 ];
 const SEPARATE_CP: &[&str] = &[
     "etcd_client_certs",
@@ -49,6 +53,8 @@ const SEPARATE_CP: &[&str] = &[
     "kubeadm",
     "kubectl",
     "cilium",
+    "control_plane",
+    "kube_proxy",
 ];
 const ETCD_ONLY: &[&str] = &["etcd"];
 

@@ -35,7 +35,11 @@ fn cluster(inv: &str) -> Cluster {
         .into_iter()
         .filter(|d| d.is_error())
         .collect();
-    assert!(errors.is_empty(), "{inv:?}: {errors:?}", inv = c.inventory.file);
+    assert!(
+        errors.is_empty(),
+        "{inv:?}: {errors:?}",
+        inv = c.inventory.file
+    );
     c
 }
 
@@ -43,10 +47,18 @@ fn cluster(inv: &str) -> Cluster {
 /// have registered (a join token) and a fixed certificate key (no credentials written).
 fn render(c: &Cluster, role: &str, template: &str, host: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("roles").join(role).join("templates").join(template))
-        .expect("template");
+    let text = std::fs::read_to_string(
+        root.join("roles")
+            .join(role)
+            .join("templates")
+            .join(template),
+    )
+    .expect("template");
     let mut overlay = BTreeMap::new();
-    overlay.insert("kubeadm_certificate_key".to_string(), minijinja::Value::from(KEY));
+    overlay.insert(
+        "kubeadm_certificate_key".to_string(),
+        minijinja::Value::from(KEY),
+    );
     overlay.insert(
         "kubeadm_join".to_string(),
         kubeforge::vars::to_jinja(&json!({"stdout_lines": [
@@ -69,7 +81,11 @@ struct Rendered {
 
 /// kubeadm-config.yaml for the first control plane, checked strictly.
 fn init_config(c: &Cluster) -> Rendered {
-    let first = c.anchors.first_control_plane.clone().expect("a control plane");
+    let first = c
+        .anchors
+        .first_control_plane
+        .clone()
+        .expect("a control plane");
     let text = render(c, "kubernetes", "kubeadm-config.yaml.j2", &first);
     if std::env::var_os("KF_SHOW_RENDERED").is_some() {
         eprintln!("--- {} ({first})\n{text}", c.inventory.file.display());
@@ -87,7 +103,10 @@ fn init_config(c: &Cluster) -> Rendered {
         }
     }
     // Deterministic: the same inventory gives byte-identical configuration.
-    assert_eq!(text, render(c, "kubernetes", "kubeadm-config.yaml.j2", &first));
+    assert_eq!(
+        text,
+        render(c, "kubernetes", "kubeadm-config.yaml.j2", &first)
+    );
     Rendered {
         init: init.expect("InitConfiguration"),
         cluster: cluster.expect("ClusterConfiguration"),
@@ -119,21 +138,49 @@ fn var(c: &Cluster, host: &str, name: &str) -> Option<Value> {
 #[test]
 fn every_layout_renders_configuration_kubeadm_accepts() {
     for (inv, ipv4, ipv6) in [
-        ("tests/fixtures/inventories/all-in-one/hosts.yaml", true, false),
+        (
+            "tests/fixtures/inventories/all-in-one/hosts.yaml",
+            true,
+            false,
+        ),
         ("tests/fixtures/inventories/default/hosts.yaml", true, false),
         ("tests/fixtures/inventories/ha/hosts.yaml", true, false),
-        ("tests/fixtures/inventories/separate/hosts.yaml", true, false),
-        ("tests/fixtures/inventories/dual-stack/hosts.yaml", true, true),
-        ("tests/fixtures/inventories/ipv6-only/hosts.yaml", false, true),
-        ("tests/fixtures/inventories/external-lb/hosts.yaml", true, false),
-        ("tests/fixtures/inventories/local-lb/hosts.yaml", true, false),
+        (
+            "tests/fixtures/inventories/separate/hosts.yaml",
+            true,
+            false,
+        ),
+        (
+            "tests/fixtures/inventories/dual-stack/hosts.yaml",
+            true,
+            true,
+        ),
+        (
+            "tests/fixtures/inventories/ipv6-only/hosts.yaml",
+            false,
+            true,
+        ),
+        (
+            "tests/fixtures/inventories/external-lb/hosts.yaml",
+            true,
+            false,
+        ),
+        (
+            "tests/fixtures/inventories/local-lb/hosts.yaml",
+            true,
+            false,
+        ),
     ] {
         let c = cluster(inv);
         let r = init_config(&c);
         let cc = &r.cluster;
         // Every control plane's addresses (inventory name, ansible_host, ip, access_ip, ip6,
         // node IPs) are in the API server's certificate.
-        let sans = cc.apiServer.as_ref().and_then(|a| a.certSANs.clone()).unwrap_or_default();
+        let sans = cc
+            .apiServer
+            .as_ref()
+            .and_then(|a| a.certSANs.clone())
+            .unwrap_or_default();
         for h in c.with_role(kubeforge::topology::Role::ControlPlane) {
             let mut want = vec![h.name.clone(), h.ssh.address.clone()];
             want.extend(h.ips.iter().map(|i| i.to_string()));
@@ -143,16 +190,32 @@ fn every_layout_renders_configuration_kubeadm_accepts() {
                 }
             }
             for w in want {
-                assert!(sans.contains(&w), "{inv}: {w} of {} not in certSANs {sans:?}", h.name);
+                assert!(
+                    sans.contains(&w),
+                    "{inv}: {w} of {} not in certSANs {sans:?}",
+                    h.name
+                );
             }
         }
-        for w in ["kubernetes.default.svc.cluster.local", "localhost", "127.0.0.1"] {
+        for w in [
+            "kubernetes.default.svc.cluster.local",
+            "localhost",
+            "127.0.0.1",
+        ] {
             assert!(sans.contains(&w.to_string()), "{inv}: {w}");
         }
         // Node CIDR mask sizes per family, as strings.
         let cm = args(&cc.controllerManager);
-        assert_eq!(cm.contains_key("node-cidr-mask-size-ipv4"), ipv4, "{inv}: {cm:?}");
-        assert_eq!(cm.contains_key("node-cidr-mask-size-ipv6"), ipv6, "{inv}: {cm:?}");
+        assert_eq!(
+            cm.contains_key("node-cidr-mask-size-ipv4"),
+            ipv4,
+            "{inv}: {cm:?}"
+        );
+        assert_eq!(
+            cm.contains_key("node-cidr-mask-size-ipv6"),
+            ipv6,
+            "{inv}: {cm:?}"
+        );
         // kubelet DNS: kubeadm's CoreDNS Service address, the cluster domain.
         let dns_ip = c.network.dns_service_ip().unwrap().to_string();
         assert_eq!(r.kubelet.clusterDNS.clone().unwrap(), vec![dns_ip], "{inv}");
@@ -162,12 +225,20 @@ fn every_layout_renders_configuration_kubeadm_accepts() {
         assert_eq!(pods.contains(','), ipv4 && ipv6, "{inv}: {pods}");
         // Images: kubeadm pulls exactly what kubeforge pre-pulled.
         let first = c.anchors.first_control_plane.clone().unwrap();
-        let images: Vec<String> = serde_json::from_value(var(&c, &first, "kubeforge_images").unwrap()).unwrap();
+        let images: Vec<String> =
+            serde_json::from_value(var(&c, &first, "kubeforge_images").unwrap()).unwrap();
         let repo = cc.imageRepository.clone().unwrap();
         let version = cc.kubernetesVersion.clone().unwrap();
-        for name in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
+        for name in [
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ] {
             let want = format!("{repo}/{name}:{version}");
-            assert!(images.contains(&want), "{inv}: {want} not pre-pulled: {images:?}");
+            assert!(
+                images.contains(&want),
+                "{inv}: {want} not pre-pulled: {images:?}"
+            );
         }
         let dns = cc.dns.as_ref().unwrap();
         let coredns = format!(
@@ -175,9 +246,16 @@ fn every_layout_renders_configuration_kubeadm_accepts() {
             dns.imageRepository.clone().unwrap(),
             dns.imageTag.clone().unwrap()
         );
-        assert!(images.contains(&coredns), "{inv}: {coredns} not pre-pulled: {images:?}");
+        assert!(
+            images.contains(&coredns),
+            "{inv}: {coredns} not pre-pulled: {images:?}"
+        );
         // Every other node joins with a JoinConfiguration that decodes strictly.
-        for h in c.hosts.iter().filter(|h| !h.is_etcd_only() && h.name != first) {
+        for h in c
+            .hosts
+            .iter()
+            .filter(|h| !h.is_etcd_only() && h.name != first)
+        {
             let text = render(&c, "kubernetes", "kubeadm-join.yaml.j2", &h.name);
             let kinds = kube_schema::check_multi_kinds(&text)
                 .unwrap_or_else(|e| panic!("{inv} {}: {e}\n{text}", h.name));
@@ -185,7 +263,10 @@ fn every_layout_renders_configuration_kubeadm_accepts() {
         }
         // A control plane that is also a worker keeps no control-plane taint.
         let taints = r.init.nodeRegistration.as_ref().unwrap().taints.clone();
-        let worker_too = c.host(&first).unwrap().has_role(kubeforge::topology::Role::Worker);
+        let worker_too = c
+            .host(&first)
+            .unwrap()
+            .has_role(kubeforge::topology::Role::Worker);
         assert_eq!(taints.is_some_and(|t| t.is_empty()), worker_too, "{inv}");
     }
 }
@@ -199,12 +280,23 @@ fn external_load_balancer_is_the_control_plane_endpoint() {
         Some("api.cluster.example.net:8443")
     );
     let sans = r.cluster.apiServer.unwrap().certSANs.unwrap();
-    for w in ["api.cluster.example.net", "192.0.2.100", "k8s.example.net", "198.51.100.7", "203.0.113.12", "10.41.0.13"] {
+    for w in [
+        "api.cluster.example.net",
+        "192.0.2.100",
+        "k8s.example.net",
+        "198.51.100.7",
+        "203.0.113.12",
+        "10.41.0.13",
+    ] {
         assert!(sans.contains(&w.to_string()), "{w}: {sans:?}");
     }
     // No local load balancer anywhere; every node uses the external one.
     for h in &c.hosts {
-        assert!(!h.has(kubeforge::topology::Component::ApiserverLb), "{}", h.name);
+        assert!(
+            !h.has(kubeforge::topology::Component::ApiserverLb),
+            "{}",
+            h.name
+        );
         assert_eq!(
             var(&c, &h.name, "kube_apiserver_endpoint"),
             Some(json!("https://api.cluster.example.net:8443"))
@@ -213,7 +305,10 @@ fn external_load_balancer_is_the_control_plane_endpoint() {
     assert_eq!(r.proxy.unwrap().mode.as_deref(), Some("ipvs"));
     // kubeforge kubeconfig points at the load balancer.
     let cp = c.host("cp1").unwrap();
-    assert_eq!(kubeforge::kubeconfig::api_endpoint(cp), ("192.0.2.100".to_string(), 8443));
+    assert_eq!(
+        kubeforge::kubeconfig::api_endpoint(cp),
+        ("192.0.2.100".to_string(), 8443)
+    );
 }
 
 #[test]
@@ -222,11 +317,20 @@ fn local_load_balancer_mirror_kubeadm_etcd_and_no_kube_proxy() {
     let r = init_config(&c);
     let cc = &r.cluster;
     // The mirror names every image kubeadm pulls.
-    assert_eq!(cc.imageRepository.as_deref(), Some("registry.example.net:5000"));
+    assert_eq!(
+        cc.imageRepository.as_deref(),
+        Some("registry.example.net:5000")
+    );
     let dns = cc.dns.as_ref().unwrap();
-    assert_eq!(dns.imageRepository.as_deref(), Some("registry.example.net:5000/coredns"));
+    assert_eq!(
+        dns.imageRepository.as_deref(),
+        Some("registry.example.net:5000/coredns")
+    );
     let local = cc.etcd.as_ref().unwrap().local.as_ref().unwrap();
-    assert_eq!(local.imageRepository.as_deref(), Some("registry.example.net:5000/coreos"));
+    assert_eq!(
+        local.imageRepository.as_deref(),
+        Some("registry.example.net:5000/coreos")
+    );
     assert_eq!(local.imageTag.as_deref(), Some("v3.6.14"));
     // Cilium replaces kube-proxy: the addon is skipped, no KubeProxyConfiguration, no image.
     assert_eq!(r.init.skipPhases.clone().unwrap(), ["addon/kube-proxy"]);
@@ -234,26 +338,48 @@ fn local_load_balancer_mirror_kubeadm_etcd_and_no_kube_proxy() {
     assert!(r.proxy.is_none());
     // Joins discover the first control plane; nodes then use localhost.
     assert_eq!(cc.controlPlaneEndpoint.as_deref(), Some("10.60.0.11:6443"));
-    assert_eq!(var(&c, "worker1", "kube_apiserver_endpoint"), Some(json!("https://localhost:6443")));
-    assert_eq!(var(&c, "cp2", "kube_apiserver_endpoint"), Some(json!("https://localhost:6443")));
+    assert_eq!(
+        var(&c, "worker1", "kube_apiserver_endpoint"),
+        Some(json!("https://localhost:6443"))
+    );
+    assert_eq!(
+        var(&c, "cp2", "kube_apiserver_endpoint"),
+        Some(json!("https://localhost:6443"))
+    );
     // The local haproxy on workers only, balancing to every control plane, from the mirror.
     for h in &c.hosts {
         let worker_only = !h.has_role(kubeforge::topology::Role::ControlPlane);
-        assert_eq!(h.has(kubeforge::topology::Component::ApiserverLb), worker_only, "{}", h.name);
+        assert_eq!(
+            h.has(kubeforge::topology::Component::ApiserverLb),
+            worker_only,
+            "{}",
+            h.name
+        );
     }
     let cfg = render(&c, "kubernetes", "haproxy.cfg.j2", "worker1");
     for ip in ["10.60.0.11", "10.60.0.12", "10.60.0.13"] {
-        assert!(cfg.contains(&format!(" {ip}:6443 check check-ssl verify none")), "{cfg}");
+        assert!(
+            cfg.contains(&format!(" {ip}:6443 check check-ssl verify none")),
+            "{cfg}"
+        );
     }
     assert!(cfg.contains("bind 127.0.0.1:6443"), "{cfg}");
-    let pod: Value = serde_saphyr::from_str(&render(&c, "kubernetes", "haproxy-proxy.yml.j2", "worker1")).unwrap();
+    let pod: Value =
+        serde_saphyr::from_str(&render(&c, "kubernetes", "haproxy-proxy.yml.j2", "worker1"))
+            .unwrap();
     assert_eq!(
         pod["spec"]["containers"][0]["image"],
         json!("registry.example.net:5000/library/haproxy:3.2.19-alpine")
     );
-    let images: Vec<String> = serde_json::from_value(var(&c, "worker1", "kubeforge_images").unwrap()).unwrap();
+    let images: Vec<String> =
+        serde_json::from_value(var(&c, "worker1", "kubeforge_images").unwrap()).unwrap();
     assert!(images.contains(&"registry.example.net:5000/library/haproxy:3.2.19-alpine".to_string()));
-    assert!(!images.iter().any(|i| i.contains("kube-proxy") || i.contains("kube-apiserver")), "{images:?}");
+    assert!(
+        !images
+            .iter()
+            .any(|i| i.contains("kube-proxy") || i.contains("kube-apiserver")),
+        "{images:?}"
+    );
 }
 
 #[test]
@@ -264,8 +390,12 @@ fn nginx_is_the_default_local_load_balancer() {
         assert!(conf.contains(&format!("server {ip}:6443;")), "{conf}");
     }
     assert!(conf.contains("listen 127.0.0.1:6443;"));
-    let pod: Value = serde_saphyr::from_str(&render(&c, "kubernetes", "nginx-proxy.yml.j2", "worker1")).unwrap();
-    assert_eq!(pod["spec"]["containers"][0]["image"], json!("docker.io/library/nginx:1.30.1-alpine"));
+    let pod: Value =
+        serde_saphyr::from_str(&render(&c, "kubernetes", "nginx-proxy.yml.j2", "worker1")).unwrap();
+    assert_eq!(
+        pod["spec"]["containers"][0]["image"],
+        json!("docker.io/library/nginx:1.30.1-alpine")
+    );
     assert_eq!(
         pod["metadata"]["annotations"]["kubeforge.io/upstreams"],
         json!("10.30.0.11:6443,10.30.0.12:6443,10.30.0.13:6443")

@@ -228,7 +228,9 @@ fn every_sample_variable_resolves() {
             "crictl",
             "cni_plugins",
             "kubelet",
-            "kubeadm"
+            "kubeadm",
+            "kube_proxy",
+            "apiserver_lb"
         ]
     );
     assert_eq!(strings(&host(&doc, "node2")["ips"]), ["10.3.0.2"]);
@@ -355,9 +357,16 @@ fn check_names_the_unsupported_network_plugin() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The one warning: Kubespray's sample enables nodelocaldns, which kubeforge does not
+    // deploy (kubelets would be told to use it).
     assert_eq!(
         run.stdout.trim(),
-        "inventory ok: 4 host(s), layout ha, 0 warning(s)"
+        "inventory ok: 4 host(s), layout ha, 1 warning(s)"
+    );
+    assert!(
+        run.stderr.contains("warning[nodelocaldns]"),
+        "{}",
+        run.stderr
     );
 }
 
@@ -402,7 +411,8 @@ fn offline_list_names_every_artifact_with_its_checksum() {
         );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
-    let rows = run(&[]);
+    let list = run(&[]);
+    let rows = &list["files"];
     let names: std::collections::BTreeSet<&str> = rows
         .as_array()
         .unwrap()
@@ -427,7 +437,7 @@ fn offline_list_names_every_artifact_with_its_checksum() {
         assert_eq!(r["url"], r["upstream_url"]);
     }
     let mirrored = run(&["-e", "files_repo=http://mirror.example/files"]);
-    let etcd = mirrored
+    let etcd = mirrored["files"]
         .as_array()
         .unwrap()
         .iter()

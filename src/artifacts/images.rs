@@ -229,9 +229,15 @@ impl Image {
                 .and_then(text)
                 .ok_or_else(|| err("kube_version", "kube_version is not set".into()))?;
             let minor = kube_minor(&version).ok_or_else(|| {
-                err("kube_version", format!("'{version}' is not a Kubernetes version"))
+                err(
+                    "kube_version",
+                    format!("'{version}' is not a Kubernetes version"),
+                )
             })?;
-            let var = self.tag_var.clone().unwrap_or_else(|| "kube_version".into());
+            let var = self
+                .tag_var
+                .clone()
+                .unwrap_or_else(|| "kube_version".into());
             return self.tag_by_kube_minor.get(&minor).cloned().ok_or_else(|| {
                 err(
                     &var,
@@ -260,7 +266,10 @@ impl Image {
     }
 
     /// Resolves the image with a host's variables.
-    pub fn resolve(&self, get: &dyn Fn(&str) -> Option<Value>) -> Result<ResolvedImage, ImageError> {
+    pub fn resolve(
+        &self,
+        get: &dyn Fn(&str) -> Option<Value>,
+    ) -> Result<ResolvedImage, ImageError> {
         let upstream_tag = self.pinned_tag(get)?;
         let tag = self
             .tag_var
@@ -344,9 +353,7 @@ pub fn variables() -> Vec<String> {
 }
 
 /// Every image resolved for a host (enabled or not), in table order.
-pub fn resolve_all(
-    get: &dyn Fn(&str) -> Option<Value>,
-) -> Vec<Result<ResolvedImage, ImageError>> {
+pub fn resolve_all(get: &dyn Fn(&str) -> Option<Value>) -> Vec<Result<ResolvedImage, ImageError>> {
     all().iter().map(|i| i.resolve(get)).collect()
 }
 
@@ -396,7 +403,8 @@ mod tests {
                 i.name
             );
             assert!(
-                registries().contains_key(&i.registry_var) || i.registry_var == "kubeadm_image_repo",
+                registries().contains_key(&i.registry_var)
+                    || i.registry_var == "kubeadm_image_repo",
                 "{}",
                 i.name
             );
@@ -413,11 +421,23 @@ mod tests {
         let get = vars(&v);
         let r = |n: &str| get_image(n).resolve(&get).unwrap();
         assert_eq!(r("pod_infra").reference, "registry.k8s.io/pause:3.10.2");
-        assert_eq!(r("kube-apiserver").reference, "registry.k8s.io/kube-apiserver:v1.36.4");
-        assert_eq!(r("coredns").reference, "registry.k8s.io/coredns/coredns:v1.14.2");
+        assert_eq!(
+            r("kube-apiserver").reference,
+            "registry.k8s.io/kube-apiserver:v1.36.4"
+        );
+        assert_eq!(
+            r("coredns").reference,
+            "registry.k8s.io/coredns/coredns:v1.14.2"
+        );
         assert_eq!(r("cilium").reference, "quay.io/cilium/cilium:v1.20.1");
-        assert_eq!(r("cilium_operator").reference, "quay.io/cilium/operator-generic:v1.20.1");
-        assert_eq!(r("nginx").reference, "docker.io/library/nginx:1.30.1-alpine");
+        assert_eq!(
+            r("cilium_operator").reference,
+            "quay.io/cilium/operator-generic:v1.20.1"
+        );
+        assert_eq!(
+            r("nginx").reference,
+            "docker.io/library/nginx:1.30.1-alpine"
+        );
         assert_eq!(r("etcd").reference, "quay.io/coreos/etcd:v3.6.14");
         assert!(!r("nginx").enabled && !r("etcd").enabled && !r("cilium_hubble_ui").enabled);
         assert!(r("cilium").enabled);
@@ -444,11 +464,23 @@ mod tests {
         assert_eq!(pause.upstream, "registry.k8s.io/pause:3.10.1");
         assert_eq!(
             pause.reference,
-            format!("mirror.example:5000/pause:3.10.1@sha256:{}", "ab".repeat(32))
+            format!(
+                "mirror.example:5000/pause:3.10.1@sha256:{}",
+                "ab".repeat(32)
+            )
         );
-        assert_eq!(r("kube-scheduler").reference, "mirror.example:5000/kube-scheduler:v1.35.2");
-        assert_eq!(r("cilium_operator").repo, "mirror.example:5000/cilium/operator-generic");
-        assert_eq!(r("nginx").reference, "mirror.example:5000/library/nginx:1.30.1-alpine");
+        assert_eq!(
+            r("kube-scheduler").reference,
+            "mirror.example:5000/kube-scheduler:v1.35.2"
+        );
+        assert_eq!(
+            r("cilium_operator").repo,
+            "mirror.example:5000/cilium/operator-generic"
+        );
+        assert_eq!(
+            r("nginx").reference,
+            "mirror.example:5000/library/nginx:1.30.1-alpine"
+        );
         assert!(r("nginx").enabled);
     }
 
@@ -461,7 +493,10 @@ mod tests {
             ("kubeadm_image_repo", json!("reg/k8s")),
         ];
         let get = vars(&v);
-        assert_eq!(get_image("pod_infra").resolve(&get).unwrap().reference, "reg/x/pause:9.9");
+        assert_eq!(
+            get_image("pod_infra").resolve(&get).unwrap().reference,
+            "reg/x/pause:9.9"
+        );
         assert_eq!(
             get_image("kube-proxy").resolve(&get).unwrap().reference,
             "reg/k8s/kube-proxy:v1.36.4"
@@ -473,14 +508,23 @@ mod tests {
         let v = [("kube_version", json!("1.33.1"))];
         let e = get_image("pod_infra").resolve(&vars(&v)).unwrap_err();
         assert_eq!(e.var, "pod_infra_image_tag");
-        assert!(e.message.contains("no tag pinned for Kubernetes 1.33"), "{e}");
-        let bad = [("kube_version", json!("1.36.4")), ("coredns_digest_checksum", json!("xyz"))];
+        assert!(
+            e.message.contains("no tag pinned for Kubernetes 1.33"),
+            "{e}"
+        );
+        let bad = [
+            ("kube_version", json!("1.36.4")),
+            ("coredns_digest_checksum", json!("xyz")),
+        ];
         assert!(get_image("coredns").resolve(&vars(&bad)).is_err());
     }
 
     #[test]
     fn placement_follows_components() {
-        let v = [("kube_version", json!("1.36.4")), ("cilium_version", json!("1.20.1"))];
+        let v = [
+            ("kube_version", json!("1.36.4")),
+            ("cilium_version", json!("1.20.1")),
+        ];
         let get = vars(&v);
         let names = |c: &[Component]| {
             for_host(c, &get)

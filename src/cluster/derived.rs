@@ -109,7 +109,6 @@ pub(super) fn derived_vars(
     out
 }
 
-
 fn getter(h: &ClusterHost) -> impl Fn(&str) -> Option<Value> + '_ {
     |n: &str| h.vars.get(n).map(|(v, _)| v.clone())
 }
@@ -129,8 +128,14 @@ fn host_images(h: &ClusterHost) -> Value {
 fn image_map(h: &ClusterHost) -> Value {
     let get = getter(h);
     let mut m = serde_json::Map::new();
-    for r in crate::artifacts::images::resolve_all(&get).into_iter().flatten() {
-        m.insert(r.name.clone(), serde_json::to_value(&r).unwrap_or(Value::Null));
+    for r in crate::artifacts::images::resolve_all(&get)
+        .into_iter()
+        .flatten()
+    {
+        m.insert(
+            r.name.clone(),
+            serde_json::to_value(&r).unwrap_or(Value::Null),
+        );
     }
     Value::Object(m)
 }

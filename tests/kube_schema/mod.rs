@@ -18,6 +18,7 @@
 //! - duplicate keys = error (serde-saphyr's default DuplicateKeyPolicy::Error);
 //! - durations must parse as Go durations, quantities as resource.Quantity, bootstrap tokens as
 //!   "[a-z0-9]{6}.[a-z0-9]{16}", times as RFC 3339.
+//!
 //! Semantic validation (CIDR syntax, enum values, mutually exclusive fields) is NOT done here.
 //!
 //! Use from an integration test with `mod kube_schema;` (this directory is tests/kube_schema/).
