@@ -528,9 +528,9 @@ pub fn long_version() -> &'static str {
     })
 }
 
-/// Cilium's default version, from the network plugin role built into the binary.
+/// Cilium's default version, from the built-in defaults role (the image table reads it too).
 fn cilium_version() -> Option<String> {
-    let text = include_str!("../roles/network_plugin/defaults/main.yml");
+    let text = include_str!("../roles/kubeforge_defaults/defaults/main.yml");
     let map: std::collections::BTreeMap<String, serde_json::Value> =
         serde_saphyr::from_str(text).ok()?;
     map.get("cilium_version")?.as_str().map(str::to_string)
