@@ -10,8 +10,10 @@ exec </dev/null
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 need_root
-# The files server (files-server.sh) records its pid in the state dir: stop it first.
+# The files server (files-server.sh) and the registry (registry.sh) record their pids in
+# the state dir: stop them first.
 bash "$(dirname "$(readlink -f "$0")")/files-server.sh" stop 2>/dev/null || true
+bash "$(dirname "$(readlink -f "$0")")/registry.sh" stop 2>/dev/null || true
 t0=$(now)
 
 mapfile -t all < <(seq 1 "$LAB_MAX")
