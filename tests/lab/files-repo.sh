@@ -59,9 +59,12 @@ if [ "$SID" = 1 ]; then
     fi
 fi
 
-# Already built from these packages by this script: nothing to do.
+# Already built from these packages by this very script: nothing to do. The vars files carry
+# the script's checksum, so a repository built by another version of this script (another
+# checkout on the same machine shares the cache) is rebuilt, whatever the files' times.
+STAMP="# files-repo.sh $(sha256sum "$0" | cut -c1-16)"
 built() { # VARSFILE DEBDIR
-    [ -s "$OUT/$1" ] && [ "$OUT/$1" -nt "$0" ] &&
+    [ -s "$OUT/$1" ] && grep -qxF "$STAMP" "$OUT/$1" &&
         [ -z "$(find "$2" -maxdepth 1 -name '*.deb' -newer "$OUT/$1" | head -1)" ]
 }
 if built lab-vars.yml "$DEBS" && { [ "$SID" = 0 ] || built lab-vars-upgrade.yml "$SID_DEBS"; }; then
@@ -165,6 +168,7 @@ lab_settings() {
 {
     echo "# Written by tests/lab/files-repo.sh. Real: etcd, containerd, runc, cni_plugins (Debian"
     echo "# bookworm packages repacked). Stand-ins: kubeadm, kubelet, kubectl, nerdctl, crictl, cilium_cli."
+    echo "$STAMP"
     echo "files_repo: http://10.213.0.1:8080"
     lab_settings
     echo "etcd_version: \"$ETCD_V\""
@@ -236,6 +240,7 @@ done
     echo "# kubectl_version). Stand-ins: kubeadm, kubelet and kubectl at kube_version, nerdctl, crictl,"
     echo "# cilium_cli. kube_version names kubeadm, kubelet AND kubectl in Kubespray; kubectl_version is"
     echo "# read only by a kubeforge that gives kubectl its own version variable."
+    echo "$STAMP"
     echo "files_repo: http://10.213.0.1:8080"
     lab_settings
     echo "etcd_version: \"$SETCD_V\""
