@@ -301,6 +301,36 @@ fn a_directory_reads_hosts_yaml_first() {
 }
 
 #[test]
+fn a_directory_with_several_inventory_files_warns_naming_the_others() {
+    let dir = kubeforge::inventory::Inventory::load(
+        std::path::Path::new(&fixture("inventories/ha")),
+        &[],
+    )
+    .unwrap();
+    let w: Vec<String> = dir
+        .warnings
+        .iter()
+        .filter(|d| d.code == "several-inventory-files")
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", dir.warnings);
+    assert!(
+        w[0].contains("(inventory.ini); kubeforge reads hosts.yaml only"),
+        "{}",
+        w[0]
+    );
+    let file = kubeforge::inventory::Inventory::load(
+        std::path::Path::new(&fixture("inventories/ha/hosts.yaml")),
+        &[],
+    )
+    .unwrap();
+    assert!(file
+        .warnings
+        .iter()
+        .all(|d| d.code != "several-inventory-files"));
+}
+
+#[test]
 fn ssh_targets_come_from_the_inventory() {
     for file in ["inventory.ini", "hosts.yaml"] {
         let doc = show_json(&fixture(&format!("inventories/default/{file}")), &[]);

@@ -180,6 +180,35 @@ pub fn find_file(path: &Path) -> Result<PathBuf, InventoryError> {
     Ok(path.to_path_buf())
 }
 
+/// A warning when `-i DIR` holds inventory files besides the one read: Ansible would
+/// read them all, so hosts only in the others would silently be left out.
+fn other_inventory_files(dir: &Path, read: &Path) -> Option<Diagnostic> {
+    if !dir.is_dir() {
+        return None;
+    }
+    let read_name = read.file_name()?;
+    let others: Vec<&str> = INVENTORY_FILE_NAMES
+        .iter()
+        .copied()
+        .filter(|n| std::ffi::OsStr::new(n) != read_name && dir.join(n).is_file())
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(
+        Diagnostic::warning(
+            "several-inventory-files",
+            format!(
+                "{} holds other inventory files too ({}); kubeforge reads {} only, where Ansible would read them all",
+                display_path(dir),
+                others.join(", "),
+                read_name.to_string_lossy()
+            ),
+        )
+        .help("pass the file you mean with -i DIR/FILE, or merge the files into one"),
+    )
+}
+
 /// Parses inventory text as Ansible's plugin order does: a file ending in .yml, .yaml
 /// or .json or without an extension is tried as YAML first (it must be a mapping), then
 /// as INI; an .ini or other file is INI. When both fail, the error of the format the
@@ -307,6 +336,9 @@ impl Inventory {
         let text = std::fs::read_to_string(&file).map_err(|e| InventoryError::io(&file, e))?;
         let text = vars_files::decrypt_text(&text, &shown, password)?;
         let mut parsed = parse_any(&text, &file, &shown)?;
+        if let Some(w) = other_inventory_files(path, &file) {
+            parsed.warnings.push(w);
+        }
         for h in parsed.hosts.values_mut() {
             vars_files::open_vars(&mut h.vars, password)?;
         }
