@@ -407,4 +407,100 @@ fn images_pre_pulled_through_a_registry_mirror() {
             .or(failed[0]["msg"].as_str())
             .unwrap_or("")
     );
+
+    // download_run_once: the first control plane pulls every image once and the controller
+    // keeps the archives; every host imports from them and never asks the registry.
+    for k in [1, 2] {
+        assert!(
+            ssh(
+                k,
+                "/usr/local/bin/ctr -n k8s.io images ls -q | xargs -r /usr/local/bin/ctr -n k8s.io images rm > /dev/null"
+            )
+            .0
+        );
+        assert!(images_on(k).is_empty());
+    }
+    let log = lab_dir().join("registry.log");
+    let seen = std::fs::read_to_string(&log).unwrap_or_default().len();
+    let cache = tmp.path().join("cache");
+    let inv_s = inv.to_str().unwrap().to_string();
+    let (files_s, mirror_s) = (
+        format!("@{}", files.display()),
+        format!("@{}", mirror.display()),
+    );
+    let pb = repo().join("playbooks/cluster.yml");
+    let once_args = [
+        "run",
+        inv_s.as_str(),
+        pb.to_str().unwrap(),
+        "-e",
+        files_s.as_str(),
+        "-e",
+        mirror_s.as_str(),
+        "-e",
+        r#"{"download_run_once": true}"#,
+        "--skip-tags",
+        NEEDS_REAL_K8S,
+    ];
+    let mut args: Vec<&str> = once_args.to_vec();
+    args.insert(1, "-i");
+    let once = kubeforge_env(tmp.path(), &args, &[("XDG_CACHE_HOME", &cache)]);
+    assert_eq!(once.code, 0, "{}\n{}", once.stdout, once.stderr);
+    assert_eq!(
+        images_on(1),
+        cp,
+        "the control plane holds exactly its images"
+    );
+    assert_eq!(images_on(2), worker, "the worker holds exactly its images");
+    let archives = std::fs::read_dir(cache.join("kubeforge/images"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "tar"))
+        })
+        .count();
+    assert_eq!(archives, cp.union(&worker).count(), "one archive per image");
+    let saved: Vec<&Value> = once
+        .events
+        .iter()
+        .filter(|e| {
+            e["event"] == "step_result"
+                && e["task"] == "Container images, saved once on the controller"
+                && e["status"] == "changed"
+        })
+        .collect();
+    assert!(
+        saved.iter().all(|e| e["host"] == "instance-1") && !saved.is_empty(),
+        "saved on the first control plane only: {saved:?}"
+    );
+    let asked = std::fs::read_to_string(&log).unwrap_or_default()[seen..].to_string();
+    let from = |ip: &str| {
+        asked
+            .lines()
+            .filter(|l| {
+                l.starts_with(&format!("{ip} ")) || l.contains(&format!("remoteaddr=\"{ip}:"))
+            })
+            .count()
+    };
+    assert_eq!(
+        from("10.213.0.12"),
+        0,
+        "the worker asked the registry:\n{asked}"
+    );
+    assert!(from("10.213.0.11") > 0, "the control plane pulled: {asked}");
+    for k in [1, 2] {
+        assert!(
+            !ssh(k, "test -e /var/cache/kubeforge/images").0,
+            "instance-{k} keeps no archive"
+        );
+    }
+    let again = kubeforge_env(tmp.path(), &args, &[("XDG_CACHE_HOME", &cache)]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    for h in ["instance-1", "instance-2", "instance-3"] {
+        assert_eq!(again.changed(h), 0, "{h}: {:?}", again.changed_tasks());
+    }
+    eprintln!(
+        "download_run_once: {archives} images saved once on instance-1, imported on both hosts in {:.1} s (run), second run {:.1} s, changed=0",
+        once.secs, again.secs
+    );
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 /// What kubeforge decided, visible to templates: kubeforge_roles, kubeforge_components,
 /// kubeforge_node_ips, kubeforge_etcd_*, kubeforge_network, kubeforge_images (what the
-/// host pulls), kubeforge_image (every image by name), kubeforge_apiserver_sans.
+/// host pulls), kubeforge_all_images (what any host pulls), kubeforge_image (every image
+/// by name), kubeforge_apiserver_sans.
 pub(super) fn derived_vars(
     hosts: &[ClusterHost],
     layout: Layout,
@@ -39,6 +40,18 @@ pub(super) fn derived_vars(
         })
         .collect();
     let endpoints: Vec<String> = members.iter().filter_map(|h| h.etcd_client_url()).collect();
+    // Every image some host pulls, first seen first (download_run_once saves these).
+    let mut all_images: Vec<Value> = Vec::new();
+    for h in hosts {
+        if let Value::Array(v) = host_images(h) {
+            for i in v {
+                if !all_images.contains(&i) {
+                    all_images.push(i);
+                }
+            }
+        }
+    }
+    let all_images = Value::Array(all_images);
     let mut out = Derived::new();
     for h in hosts {
         let d: BTreeMap<String, Value> = [
@@ -87,6 +100,7 @@ pub(super) fn derived_vars(
                     .collect::<Vec<_>>()),
             ),
             ("kubeforge_images", host_images(h)),
+            ("kubeforge_all_images", all_images.clone()),
             ("kubeforge_image", image_map(h)),
             (
                 "kubeforge_apiserver_sans",

@@ -178,6 +178,11 @@ impl Run {
 
 /// Runs `kubeforge ARGS... --known-hosts LAB --output json=FILE`.
 pub fn kubeforge(dir: &Path, args: &[&str]) -> Run {
+    kubeforge_env(dir, args, &[])
+}
+
+/// The same with environment variables set for kubeforge (XDG_CACHE_HOME...).
+pub fn kubeforge_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Run {
     let events = dir.join(format!(
         "events-{}.jsonl",
         std::time::SystemTime::now()
@@ -192,6 +197,7 @@ pub fn kubeforge(dir: &Path, args: &[&str]) -> Run {
         .arg(lab_dir().join("known_hosts"))
         .arg("--output")
         .arg(format!("json={}", events.display()))
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("kubeforge runs");
