@@ -518,3 +518,48 @@ fn pathological_inputs_fail_cleanly() {
     let inv = Inventory::from_text("[kube_node]\nn[0:9999]\n", "r.ini").expect("10000 hosts");
     assert_eq!(inv.hosts.len(), 10_000);
 }
+
+/// Pieces of `inventory init` address items: addresses of both families, range dashes,
+/// pair pluses, short range ends, junk.
+fn address_soup() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("10.0.0.1".to_string()),
+        Just("10.0.0.255".to_string()),
+        Just("255.255.255.255".to_string()),
+        Just("0.0.0.0".to_string()),
+        Just("fd00::1".to_string()),
+        Just("fd00::ffff".to_string()),
+        Just("::".to_string()),
+        Just("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".to_string()),
+        Just("-".to_string()),
+        Just("+".to_string()),
+        Just(" ".to_string()),
+        (0u32..100_000).prop_map(|n| n.to_string()),
+        "[0-9a-f:.]{0,12}",
+    ];
+    prop::collection::vec(piece, 0..7).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 3000, failure_persistence: None, ..Config::default() })]
+
+    /// Never a panic, never more than one range's worth of hosts from one item.
+    #[test]
+    fn init_addresses_never_panic(item in prop_oneof![any::<String>(), address_soup()]) {
+        if let Ok(v) = kubeforge::op::init::parse_item("worker", &item) {
+            prop_assert!(!v.is_empty() && v.len() <= 1024, "{item}: {} addresses", v.len());
+        }
+    }
+
+    /// A range gives exactly its addresses, in order.
+    #[test]
+    fn init_ranges_give_every_address_in_order(start in any::<u32>(), len in 0u32..1024) {
+        let end = start.saturating_add(len);
+        let (a, b) = (std::net::Ipv4Addr::from(start), std::net::Ipv4Addr::from(end));
+        let v = kubeforge::op::init::parse_item("worker", &format!("{a}-{b}")).unwrap();
+        prop_assert_eq!(v.len() as u32, end - start + 1);
+        for (k, addr) in v.iter().enumerate() {
+            prop_assert_eq!(addr.to_string(), std::net::Ipv4Addr::from(start + k as u32).to_string());
+        }
+    }
+}
