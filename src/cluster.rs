@@ -222,19 +222,6 @@ fn kubeforge_reads() -> Vec<String> {
     v
 }
 
-/// Ansible's truth for a setting written as a boolean or a string ("true", "strict").
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "true" | "yes" | "on" | "1" | "strict"
-        ),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        _ => false,
-    }
-}
-
 fn str_var(vars: &BTreeMap<String, (Value, Location)>, name: &str) -> Option<String> {
     vars.get(name).and_then(|(v, _)| match v {
         Value::String(s) => Some(s.clone()),
@@ -272,10 +259,10 @@ fn resolve_host(
             == Some("kvstore"),
         kube_proxy_replaced: vars
             .get("cilium_kube_proxy_replacement")
-            .is_some_and(|(v, _)| truthy(v)),
+            .is_some_and(|(v, _)| crate::vars::truthy_setting(v)),
         // Kubespray: the local load balancer unless an external one is given.
         local_apiserver_lb: match vars.get("loadbalancer_apiserver_localhost") {
-            Some((v, _)) => truthy(v),
+            Some((v, _)) => crate::vars::truthy_setting(v),
             None => vars
                 .get("loadbalancer_apiserver")
                 .is_none_or(|(v, _)| v.is_null()),

@@ -131,18 +131,6 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "true" | "yes" | "on" | "1" | "strict"
-        ),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        _ => false,
-    }
-}
-
 /// `1.36.4` (or `v1.36.4-double`) -> `1.36`.
 pub fn kube_minor(version: &str) -> Option<String> {
     let v = version.trim().trim_start_matches('v');
@@ -211,7 +199,7 @@ impl Image {
                 let v = get(&c.var).unwrap_or(Value::Null);
                 match &c.equals {
                     Some(want) => text(&v).as_deref() == Some(want.as_str()),
-                    None => truthy(&v),
+                    None => crate::vars::truthy_setting(&v),
                 }
             }
         }

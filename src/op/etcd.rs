@@ -111,11 +111,31 @@ fn stamp() -> String {
 
 fn sha256_of(path: &Path) -> Result<String, OpError> {
     use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|source| OpError::Io {
+    let io = |source| OpError::Io {
         what: format!("cannot read {}", path.display()),
         source,
-    })?;
-    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+    };
+    // Streamed: a snapshot can be larger than the memory worth spending on it.
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(io)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Writes FILE.sha256 (`sha256sum` format) beside a snapshot; returns the sum.
+pub(super) fn write_checksum(file: &Path) -> Result<String, OpError> {
+    let sum = sha256_of(file)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::fs::write(file.with_extension("db.sha256"), format!("{sum}  {name}\n")).map_err(
+        |source| OpError::Io {
+            what: "cannot write the checksum file".into(),
+            source,
+        },
+    )?;
+    Ok(sum)
 }
 
 fn run_playbook(
@@ -181,17 +201,7 @@ pub fn backup(a: &EtcdBackupArgs) -> Result<u8, OpError> {
     if code != exit::OK || !file.is_file() {
         return Ok(if code == exit::OK { exit::FAILED } else { code });
     }
-    let sum = sha256_of(&file)?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    std::fs::write(file.with_extension("db.sha256"), format!("{sum}  {name}\n")).map_err(
-        |source| OpError::Io {
-            what: "cannot write the checksum file".into(),
-            source,
-        },
-    )?;
+    let sum = write_checksum(&file)?;
     println!("{}", file.display());
     eprintln!(
         "etcd snapshot from {member}: {} (sha256 {sum})",

@@ -245,22 +245,16 @@ pub fn run(a: &UpgradeArgs) -> Result<u8, OpError> {
         },
     )?;
     if op.snapshot.is_file() {
-        if let Ok(bytes) = std::fs::read(&op.snapshot) {
-            use sha2::Digest;
-            let sum = hex::encode(sha2::Sha256::digest(&bytes));
-            let name = op
-                .snapshot
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let _ = std::fs::write(
-                op.snapshot.with_extension("db.sha256"),
-                format!("{sum}  {name}\n"),
-            );
-            eprintln!(
+        // The upgrade's outcome stands; a checksum that cannot be written is reported.
+        match super::etcd::write_checksum(&op.snapshot) {
+            Ok(sum) => eprintln!(
                 "etcd snapshot taken before the upgrade: {} (sha256 {sum})",
                 op.snapshot.display()
-            );
+            ),
+            Err(e) => eprintln!(
+                "warning: etcd snapshot taken before the upgrade: {}, but {e}",
+                op.snapshot.display()
+            ),
         }
     }
     Ok(code_of(&ran))

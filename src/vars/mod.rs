@@ -51,3 +51,17 @@ pub struct Layers {
     /// Names set with `-e` (they beat play and task variables).
     pub extra: BTreeSet<String>,
 }
+
+/// Ansible's truth for a setting given as a plain value (an inventory variable written
+/// as a boolean or a string: "true", "yes", "on", "1", "strict"; a non-zero number).
+pub fn truthy_setting(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::String(s) => matches!(
+            s.trim().to_ascii_lowercase().as_str(),
+            "true" | "yes" | "on" | "1" | "strict"
+        ),
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => false,
+    }
+}
