@@ -1,4 +1,9 @@
-//! POSIX shell quoting for commands sent to hosts.
+//! POSIX shell text for commands sent to hosts. The one quoting rule: every value that
+//! reaches generated shell (module arguments, registered results, variables, paths,
+//! messages) goes through `quote` or one of the helpers below, which call it. No module
+//! splices a value into shell text by hand, not even inside quotes of its own.
+
+use base64::Engine as _;
 
 /// Quotes a string for a POSIX shell (single quotes; safe for any content).
 pub fn quote(s: &str) -> String {
@@ -9,6 +14,43 @@ pub fn quote(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Shell that prints `msg` and a newline to stdout, literally (no escapes, no expansion).
+pub fn say(msg: &str) -> String {
+    format!("printf '%s\\n' {}", quote(msg))
+}
+
+/// Shell that prints `msg` to stderr and exits 1 (a failed probe or apply).
+pub fn fail(msg: &str) -> String {
+    format!("{{ printf '%s\\n' {} >&2; exit 1; }}", quote(msg))
+}
+
+/// Shell that prints a `KFVAR name=value` line for the registered result. Values that
+/// are not plain words travel base64-encoded (`name_b64=`), so no byte of them can end
+/// the line or the script early.
+pub fn kfvar(name: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:,@+%".contains(c));
+    if plain {
+        format!("printf '%s\\n' {}", quote(&format!("KFVAR {name}={value}")))
+    } else {
+        let enc = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+        format!(
+            "printf '%s\\n' {}",
+            quote(&format!("KFVAR {name}_b64={enc}"))
+        )
+    }
+}
+
+/// Quotes each word of a list, for a command line.
+pub fn words<S: AsRef<str>>(ws: &[S]) -> String {
+    ws.iter()
+        .map(|w| quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Splits a line into words as a shell would (quotes group, no expansion); an empty
@@ -43,7 +85,39 @@ pub fn split_words(s: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{quote, split_words};
+    use super::{fail, kfvar, quote, say, split_words};
+
+    fn sh(script: &str) -> (i32, String, String) {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    const NASTY: &[&str] = &[
+        "it's",
+        "a'b'c'",
+        "$(touch /tmp/kf-pwned)",
+        "`id`",
+        "x; echo no",
+        "a && b",
+        "line1\nline2",
+        "tab\there",
+        "-n",
+        "-e \\n",
+        "*",
+        "?[x]~%",
+        "back\\slash\\",
+        "ünïcödé ✓",
+        "\"dq\" 'sq'",
+        "",
+    ];
 
     #[test]
     fn splits_like_a_shell_without_running_one() {
@@ -57,5 +131,33 @@ mod tests {
         assert_eq!(quote(""), "''");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote("a b"), "'a b'");
+    }
+
+    #[test]
+    fn every_helper_prints_its_value_literally() {
+        for v in NASTY {
+            let (rc, out, _) = sh(&say(v));
+            assert_eq!((rc, out), (0, format!("{v}\n")), "say {v:?}");
+            let (rc, out, err) = sh(&format!("{}; echo after", fail(v)));
+            assert_eq!(
+                (rc, out, err),
+                (1, String::new(), format!("{v}\n")),
+                "fail {v:?}"
+            );
+            let (rc, out, _) = sh(&format!("printf '%s' {}", quote(v)));
+            assert_eq!((rc, out.as_str()), (0, *v), "quote {v:?}");
+            let (rc, out, _) = sh(&kfvar("x", v));
+            assert_eq!(rc, 0);
+            let line = out.strip_suffix('\n').unwrap();
+            assert_eq!(line.lines().count(), 1, "{v:?}");
+            if let Some(b) = line.strip_prefix("KFVAR x_b64=") {
+                use base64::Engine as _;
+                let got = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+                assert_eq!(got, v.as_bytes());
+            } else {
+                assert_eq!(line, format!("KFVAR x={v}"));
+            }
+        }
+        assert!(!std::path::Path::new("/tmp/kf-pwned").exists());
     }
 }

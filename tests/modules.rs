@@ -42,14 +42,14 @@ fn run_step(module: &str, args: &Value, dir: &Path, check: bool) -> batch::StepO
         .env("D", dir)
         .output()
         .unwrap();
-    let mut v = batch::parse(&String::from_utf8_lossy(&out.stdout), &nonce);
+    let mut b = batch::parse(&String::from_utf8_lossy(&out.stdout), &nonce);
     assert_eq!(
-        v.len(),
-        1,
+        (b.outcomes.len(), b.damaged.clone(), b.end.is_some()),
+        (1, None, true),
         "{module}: stderr {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    v.remove(0)
+    b.outcomes.remove(0)
 }
 
 fn subst(v: &Value, dir: &str) -> Value {

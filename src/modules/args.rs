@@ -25,10 +25,14 @@ impl<'a> Args<'a> {
         self.v.get(k).filter(|v| !v.is_null())
     }
 
-    /// A string argument (numbers and booleans are turned into text).
+    /// A string argument (numbers and booleans are turned into text). A NUL byte is
+    /// refused: no path, word or file line can hold one.
     pub fn str(&self, k: &str) -> Result<Option<String>, ModuleError> {
         Ok(match self.raw(k) {
             None => None,
+            Some(Value::String(s)) if s.contains('\0') => {
+                return Err(self.err(k, "contains a NUL byte, which no shell word can hold"))
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(Value::Bool(b)) => Some(b.to_string()),
@@ -101,6 +105,21 @@ impl<'a> Args<'a> {
         } else {
             format!("0{digits}")
         })
+    }
+
+    /// A user or group name (or numeric id) for owner/group arguments; empty = unset.
+    pub fn account(&self, k: &str) -> Result<String, ModuleError> {
+        let v = self.str_or(k, "")?;
+        let ok = v.is_empty()
+            || (!v.starts_with('-')
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c)));
+        if ok {
+            Ok(v)
+        } else {
+            Err(self.err(k, &format!("'{v}' is not a user or group name")))
+        }
     }
 
     /// One of a set of values.

@@ -29,7 +29,7 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let missing = if a.bool("create", false)? || state == "absent" {
         ": > \"$KFS/cur\"".to_string()
     } else {
-        format!("echo '{path} does not exist' >&2; exit 1")
+        crate::shell::fail(&format!("{path} does not exist (set create: true to create it)"))
     };
     let compute = format!(
         "if [ -f {p} ]; then cp -- {p} \"$KFS/cur\"; else {missing}; fi\n\
@@ -44,8 +44,8 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         &path,
         &compute,
         &a.mode("mode")?,
-        &a.str_or("owner", "")?,
-        &a.str_or("group", "")?,
+        &a.account("owner")?,
+        &a.account("group")?,
     )))
 }
 

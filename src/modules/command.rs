@@ -3,6 +3,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{q, Action, Args, Context, ModuleError, RemoteStep};
+use crate::shell::say;
 use serde_json::Value;
 
 /// Prepares a `command` (shell = false) or `shell` step.
@@ -43,17 +44,25 @@ fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
         }
         w.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ")
     };
+    // A first word such as `A=b` would be an assignment to sh; `command` runs it as the
+    // program's name, as Ansible does.
+    let line = match line.split_once(' ').map_or(line.as_str(), |(w, _)| w) {
+        first if first.contains('=') && !first.starts_with('\'') => format!("'{first}'{}", &line[first.len()..]),
+        _ => line,
+    };
     let mut probe = String::new();
     if let Some(c) = a.str("creates")? {
         probe.push_str(&format!(
-            "if [ -e {} ]; then echo 'skipped: {c} exists'; exit 0; fi\n",
-            q(&c)
+            "if [ -e {} ]; then {}; exit 0; fi\n",
+            q(&c),
+            say(&format!("skipped: {c} exists"))
         ));
     }
     if let Some(r) = a.str("removes")? {
         probe.push_str(&format!(
-            "if [ ! -e {} ]; then echo 'skipped: {r} does not exist'; exit 0; fi\n",
-            q(&r)
+            "if [ ! -e {} ]; then {}; exit 0; fi\n",
+            q(&r),
+            say(&format!("skipped: {r} does not exist"))
         ));
     }
     // A command does not run in check mode: what it would do is unknown (said so, for
@@ -73,21 +82,23 @@ fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
         }
     }
     let chdir = match a.str("chdir")? {
-        Some(d) => format!("cd {} && ", q(&d)),
+        Some(d) => format!("cd -- {} && ", q(&d)),
         None => String::new(),
     };
-    let stdin = match a.str("stdin")? {
-        Some(s) => format!(" <<'KF_STDIN_EOF'\n{s}\nKF_STDIN_EOF"),
-        None => " </dev/null".to_string(),
-    };
-    let apply = format!(
-        "{chdir}{}{line}{stdin}",
+    let run = format!(
+        "{chdir}{}{line}",
         if env.is_empty() {
             String::new()
         } else {
             format!("env {env}")
         }
     );
+    // stdin is a quoted word fed by printf (a builtin), never a here-document whose end
+    // line a value could spell.
+    let apply = match a.str("stdin")? {
+        Some(s) => format!("printf '%s\\n' {} | {{ {run}; }}", q(&s)),
+        None => format!("{{ {run}; }} </dev/null"),
+    };
     Ok(Action::Remote(RemoteStep {
         probe,
         apply,

@@ -3,6 +3,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, ModuleError, RemoteStep, q, content_step};
+use crate::shell::{fail, say};
 use std::path::PathBuf;
 
 /// Largest controller file sent inside a step script (bigger ones: get_url/unarchive).
@@ -43,8 +44,8 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let dest = a.req("dest")?;
     let (mode, owner, group) = (
         a.mode("mode")?,
-        a.str_or("owner", "")?,
-        a.str_or("group", "")?,
+        a.account("owner")?,
+        a.account("group")?,
     );
     if let Some(content) = a.str("content")? {
         return Ok(Action::Remote(content_step(
@@ -60,9 +61,11 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         let (s, d, m, o, g) = (q(&src), q(&dest), q(&mode), q(&owner), q(&group));
         return Ok(Action::Remote(RemoteStep {
             probe: format!(
-                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then echo 'would copy {src} (an earlier step would make it)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n\
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then {would}; exit $KF_CHANGE; fi; {missing}; fi\n\
                  if kf_same_content {d} \"$(sha256sum < {s} | cut -d' ' -f1)\"; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n\
-                 kf_diff_files {d} {s}; echo 'content differs'; exit $KF_CHANGE"
+                 kf_diff_files {d} {s}; echo 'content differs'; exit $KF_CHANGE",
+                would = say(&format!("would copy {src} (an earlier step would make it)")),
+                missing = fail(&format!("{src}: no such file on the host")),
             ),
             apply: format!("mkdir -p \"$(dirname -- {d})\" && kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
             creates: vec![dest.clone()],
@@ -77,7 +80,10 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         // exist yet: report the copy as a change to come.
         Err(_) if ctx.check && std::path::Path::new(&src).is_absolute() => {
             return Ok(Action::Remote(RemoteStep {
-                probe: format!("echo 'would copy {src} (created earlier in a real run)'; exit $KF_CHANGE"),
+                probe: format!(
+                    "{}; exit $KF_CHANGE",
+                    say(&format!("would copy {src} (created earlier in a real run)"))
+                ),
                 apply: String::new(),
                 creates: vec![dest.clone()],
                 ..RemoteStep::default()

@@ -7,6 +7,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{q, Action, Args, Context, ModuleError, RemoteStep};
+use crate::shell::{kfvar, say};
 
 /// The annotation kubeforge sets on a node it cordoned.
 pub const MARK: &str = "kubeforge.io/cordoned-by";
@@ -24,23 +25,27 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let read = format!(
         "out=$({k} get node {n} -o 'jsonpath={{.spec.unschedulable}}|{{.metadata.annotations.kubeforge\\.io/cordoned-by}}' 2>\"$KFS/kerr\"); rc=$?\n\
          u=${{out%%|*}}; m=${{out#*|}}\n\
-         echo \"KFVAR mark_node={node}\"; echo 'KFVAR mark=cordoned-by'\n"
+         {}; echo 'KFVAR mark=cordoned-by'\n",
+        kfvar("mark_node", &node)
     );
     let (probe, apply) = if state == "cordoned" {
         (
             format!(
                 "{read}if [ $rc != 0 ]; then cat \"$KFS/kerr\" >&2; exit 1; fi\n\
                  if [ \"$u\" = true ]; then if [ \"$m\" = {o} ]; then echo 'already cordoned by kubeforge'; else echo 'already cordoned by the operator: left as it is'; fi; exit 0; fi\n\
-                 echo 'KFVAR mark_state=set'; echo 'cordon {node} (marked {MARK}={owner})'; exit $KF_CHANGE"
+                 echo 'KFVAR mark_state=set'; {}; exit $KF_CHANGE",
+                say(&format!("cordon {node} (marked {MARK}={owner})"))
             ),
             format!("{k} annotate node {n} --overwrite {MARK}={o} >/dev/null && {k} cordon {n}"),
         )
     } else {
         (
             format!(
-                "{read}if [ $rc != 0 ]; then if grep -q 'NotFound\\|not found' \"$KFS/kerr\"; then echo 'no node {node}: nothing to uncordon'; exit 0; fi; cat \"$KFS/kerr\" >&2; exit 1; fi\n\
-                 if [ \"$m\" = {o} ]; then echo 'KFVAR mark_state=cleared'; echo 'uncordon {node} (cordoned by kubeforge)'; exit $KF_CHANGE; fi\n\
-                 if [ \"$u\" = true ]; then echo 'cordoned by the operator, not by kubeforge: left cordoned'; fi; exit 0"
+                "{read}if [ $rc != 0 ]; then if grep -q 'NotFound\\|not found' \"$KFS/kerr\"; then {}; exit 0; fi; cat \"$KFS/kerr\" >&2; exit 1; fi\n\
+                 if [ \"$m\" = {o} ]; then echo 'KFVAR mark_state=cleared'; {}; exit $KF_CHANGE; fi\n\
+                 if [ \"$u\" = true ]; then echo 'cordoned by the operator, not by kubeforge: left cordoned'; fi; exit 0",
+                say(&format!("no node {node}: nothing to uncordon")),
+                say(&format!("uncordon {node} (cordoned by kubeforge)"))
             ),
             format!("{k} uncordon {n} && {k} annotate node {n} {MARK}- >/dev/null"),
         )

@@ -48,14 +48,18 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     Ok(match action {
         Action::Remote(mut step) => {
             // Register where it went, whatever the probe printed.
-            step.probe = format!(
-                "echo 'KFVAR path={dest}'; echo 'KFVAR url={url}'; echo 'KFVAR sha256={sha}'; echo 'KFVAR version={ver}'; echo 'KFVAR filename={file}'\n{}",
-                step.probe,
-                url = r.url,
-                sha = r.sha256,
-                ver = r.version,
-                file = r.filename
-            );
+            let vars = [
+                ("path", dest.as_str()),
+                ("url", r.url.as_str()),
+                ("sha256", r.sha256.as_str()),
+                ("version", r.version.as_str()),
+                ("filename", r.filename.as_str()),
+            ]
+            .iter()
+            .map(|(k, v)| crate::shell::kfvar(k, v))
+            .collect::<Vec<_>>()
+            .join("; ");
+            step.probe = format!("{vars}\n{}", step.probe);
             step.probe_vars = true;
             Action::Remote(step)
         }

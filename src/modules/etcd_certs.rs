@@ -10,10 +10,23 @@ use std::net::IpAddr;
 fn names(a: &Args, k: &str) -> Result<Vec<String>, ModuleError> {
     match a.raw(k) {
         None => Ok(Vec::new()),
-        Some(Value::Array(v)) => Ok(v
+        Some(Value::Array(v)) => v
             .iter()
             .filter_map(|x| x.as_str().map(str::to_string))
-            .collect()),
+            .map(|n| {
+                // The name becomes a file name in `dir` and a certificate's subject:
+                // a host name, never a path.
+                let ok = !n.is_empty()
+                    && n.len() <= 253
+                    && !n.starts_with(['.', '-'])
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+                if ok {
+                    Ok(n)
+                } else {
+                    Err(a.err(k, &format!("'{n}' is not a host name")))
+                }
+            })
+            .collect(),
         Some(_) => Err(a.err(k, "must be a list of hostnames")),
     }
 }

@@ -16,12 +16,13 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         .unwrap_or_default();
     let s = q(&src);
     let probe = format!(
-        "[ -f {s} ] || {{ echo '{src}: no such file on the host' >&2; exit 1; }}\n\
+        "[ -f {s} ] || {missing}\n\
          h=$(sha256sum -- {s}); h=${{h%% *}}; echo \"KFVAR sha256=$h\"\n\
          if [ \"$h\" = {have} ]; then exit 0; fi\n\
-         echo 'copy {src} to {host}:{dest}'; exit $KF_CHANGE",
+         {copy}; exit $KF_CHANGE",
         have = q(if have.is_empty() { "-" } else { &have }),
-        host = "the controller",
+        missing = crate::shell::fail(&format!("{src}: no such file on the host")),
+        copy = crate::shell::say(&format!("copy {src} to the controller:{dest}")),
     );
     let _ = ctx;
     Ok(Action::Remote(RemoteStep {

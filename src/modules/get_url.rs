@@ -4,6 +4,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, Fetch, ModuleError, RemoteStep, STAGE_DIR, q};
+use crate::shell::say;
 
 /// Reads `sha256:HEX` (or bare hex) into lowercase hex.
 pub fn parse_checksum(a: &Args, s: &str) -> Result<String, ModuleError> {
@@ -30,20 +31,24 @@ pub fn parse_checksum(a: &Args, s: &str) -> Result<String, ModuleError> {
 /// Prepares a `get_url` step.
 pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let url = a.req("url")?;
+    if url.starts_with('-') || !url.contains("://") {
+        return Err(a.err("url", &format!("'{url}' is not a URL (scheme://host/path)")));
+    }
     let dest = a.req("dest")?;
     let sha = parse_checksum(a, &a.req("checksum")?)?;
     let timeout = a.uint("timeout", 60)?;
     let (d, m, o, g) = (
         q(&dest),
         q(&a.mode("mode")?),
-        q(&a.str_or("owner", "")?),
-        q(&a.str_or("group", "")?),
+        q(&a.account("owner")?),
+        q(&a.account("group")?),
     );
     let installed =
         format!("if kf_same_content {d} {sha}; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n");
     let verify = |file: &str| {
         format!(
-            "got=$(sha256sum < {file} | cut -d' ' -f1); if [ \"$got\" != {sha} ]; then rm -f {file}; echo \"checksum mismatch for {url}: expected {sha}, got $got; nothing was installed\" >&2; exit 1; fi"
+            "got=$(sha256sum < {file} | cut -d' ' -f1); if [ \"$got\" != {sha} ]; then rm -f {file}; printf 'checksum mismatch for %s: expected %s, got %s; nothing was installed\\n' {u} {sha} \"$got\" >&2; exit 1; fi",
+            u = q(&url)
         )
     };
     if a.bool("download_once", false)? {
@@ -51,11 +56,13 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         let s = q(&staged);
         return Ok(Action::Remote(RemoteStep {
             probe: format!(
-                "{installed}if ! kf_same_content {s} {sha}; then echo 'push {url} from the controller'; exit $KF_UPLOAD; fi\necho 'install from {staged}'; exit $KF_CHANGE"
+                "{installed}if ! kf_same_content {s} {sha}; then {}; exit $KF_UPLOAD; fi\n{}; exit $KF_CHANGE",
+                say(&format!("push {url} from the controller")),
+                say(&format!("install from {staged}"))
             ),
             apply: format!(
                 "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") && cp -- {s} \"$t\" || exit 1\n{}\n\
-                 kf_fix_attrs \"$t\" {m} {o} {g} && mv -f \"$t\" {d} && rm -f {s}",
+                 kf_fix_attrs \"$t\" {m} {o} {g} && mv -f -- \"$t\" {d} && rm -f {s}",
                 verify("\"$t\"")
             ),
             uploads: vec![(ctx.cache_dir.join(&sha), staged, 0o600)],
@@ -71,13 +78,14 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     }
     let u = q(&url);
     Ok(Action::Remote(RemoteStep {
-        probe: format!("{installed}echo 'download {url}'; exit $KF_CHANGE"),
+        probe: format!("{installed}{}; exit $KF_CHANGE", say(&format!("download {url}"))),
         apply: format!(
             "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") || exit 1\n\
              if command -v curl >/dev/null 2>&1; then curl -fsSL --connect-timeout 20 --max-time {timeout} -o \"$t\" {u}; \
-             else wget -q -T {timeout} -O \"$t\" {u}; fi || {{ rm -f \"$t\"; echo 'download of {url} failed' >&2; exit 1; }}\n{}\n\
-             kf_fix_attrs \"$t\" {m} {o} {g} && mv -f \"$t\" {d}",
-            verify("\"$t\"")
+             else wget -q -T {timeout} -O \"$t\" {u}; fi || {{ rm -f \"$t\"; {failed}; }}\n{}\n\
+             kf_fix_attrs \"$t\" {m} {o} {g} && mv -f -- \"$t\" {d}",
+            verify("\"$t\""),
+            failed = crate::shell::fail(&format!("download of {url} failed"))
         ),
         probe_quick: true,
         creates: vec![dest],

@@ -10,6 +10,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{q, Action, Args, Context, ModuleError, Pull, RemoteStep, STAGE_DIR};
+use crate::shell::say;
 use std::path::PathBuf;
 
 /// The namespace `save` pulls into: the host's k8s.io namespace keeps exactly its images.
@@ -78,16 +79,16 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         "if [ ! -x {c} ]; then kf_why=' (containerd not installed yet)'\n\
          elif ! kf_l=$({c} -n {n} images ls 2>&1); then kf_why=' (containerd does not answer yet)'\n\
          else\n\
-         kf_got=$(printf '%s\\n' \"$kf_l\" | awk -v a={i} -v b={nm} '$1 == a || $1 == b {{ print $3; exit }}')\n\
+         kf_got=$(printf '%s\\n' \"$kf_l\" | KA={i} KB={nm} awk '$1 == ENVIRON[\"KA\"] || $1 == ENVIRON[\"KB\"] {{ print $3; exit }}')\n\
          if [ -z \"$kf_got\" ]; then kf_why=''\n\
          elif [ -n {d} ] && [ \"$kf_got\" != {d} ]; then kf_why=\" (present as $kf_got)\"\n\
          else exit 0; fi\n\
          fi\n"
     );
     let probe = if via == "load" {
-        format!("{present}echo \"pull {image}$kf_why (no archive saved on this controller)\"; exit $KF_CHANGE")
+        format!("{present}printf 'pull %s%s (no archive saved on this controller)\\n' {i} \"$kf_why\"; exit $KF_CHANGE")
     } else {
-        format!("{present}echo \"pull {image}$kf_why\"; exit $KF_CHANGE")
+        format!("{present}printf 'pull %s%s\\n' {i} \"$kf_why\"; exit $KF_CHANGE")
     };
     let mut flags = format!("--hosts-dir {}", q(&hosts_dir));
     if !snapshotter.is_empty() {
@@ -114,7 +115,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     }
     let apply = format!(
         "if kf_e=$({c} -n {n} images pull {flags} {i} 2>&1 >/dev/null); then exit 0; fi\n\
-         echo \"cannot pull {image}: $(printf '%s\\n' \"$kf_e\" | tail -n 3)\" >&2\n\
+         printf 'cannot pull %s: %s\\n' {i} \"$(printf '%s\\n' \"$kf_e\" | tail -n 3)\" >&2\n\
          exit 1"
     );
     Ok(Action::Remote(RemoteStep {
@@ -138,14 +139,15 @@ fn save(ctx: &Context, image: &str, ctr: &str, flags: &str) -> Result<Action, Mo
     let staged = staged_archive(image);
     let (c, ns, i, st) = (q(ctr), q(SAVE_NAMESPACE), q(image), q(&staged));
     Ok(Action::Remote(RemoteStep {
-        probe: format!("echo 'save {image} on the controller'; exit $KF_CHANGE"),
+        probe: format!("{}; exit $KF_CHANGE", say(&format!("save {image} on the controller"))),
         apply: format!(
             "mkdir -p {dir} || exit 1\n\
              if ! {c} -n {ns} images ls -q 2>/dev/null | grep -qxF {i}; then\n\
-             if ! kf_e=$({c} -n {ns} images pull {flags} {i} 2>&1 >/dev/null); then echo \"cannot pull {image}: $(printf '%s\\n' \"$kf_e\" | tail -n 3)\" >&2; exit 1; fi\n\
+             if ! kf_e=$({c} -n {ns} images pull {flags} {i} 2>&1 >/dev/null); then printf 'cannot pull %s: %s\\n' {i} \"$(printf '%s\\n' \"$kf_e\" | tail -n 3)\" >&2; exit 1; fi\n\
              fi\n\
-             if ! kf_e=$({c} -n {ns} images export {st}.part {i} 2>&1); then rm -f {st}.part; echo \"cannot export {image}: $kf_e\" >&2; exit 1; fi\n\
-             mv -f {st}.part {st}",
+             if ! kf_e=$({c} -n {ns} images export {stp} {i} 2>&1); then rm -f {stp}; printf 'cannot export %s: %s\\n' {i} \"$kf_e\" >&2; exit 1; fi\n\
+             mv -f -- {stp} {st}",
+            stp = q(&format!("{staged}.part")),
             dir = q(&format!("{STAGE_DIR}/images")),
         ),
         pull: Some(Pull {
@@ -172,7 +174,7 @@ fn load(
     if !local.is_file() {
         // Check mode: the save earlier in the run has not happened.
         return Ok(Action::Remote(RemoteStep {
-            probe: format!("{present}echo 'import {image} (saved on the controller earlier in a real run)'; exit $KF_CHANGE"),
+            probe: format!("{present}{}; exit $KF_CHANGE", say(&format!("import {image} (saved on the controller earlier in a real run)"))),
             ..RemoteStep::default()
         }));
     }
@@ -183,13 +185,15 @@ fn load(
     };
     Ok(Action::Remote(RemoteStep {
         probe: format!(
-            "{present}if [ -s {st} ]; then echo 'import {image} (saved once)'; exit $KF_CHANGE; fi\n\
-             echo 'push {image} from the controller'; exit $KF_UPLOAD"
+            "{present}if [ -s {st} ]; then {}; exit $KF_CHANGE; fi\n{}; exit $KF_UPLOAD",
+            say(&format!("import {image} (saved once)")),
+            say(&format!("push {image} from the controller"))
         ),
         // A damaged archive is removed either way, so the next run pushes it again.
         apply: format!(
             "kf_e=$({c} -n {n} images import{snap} {st} 2>&1); kf_rc=$?; rm -f {st}\n\
-             if [ $kf_rc != 0 ]; then echo \"cannot import {image}: $kf_e\" >&2; exit 1; fi"
+             if [ $kf_rc != 0 ]; then printf 'cannot import %s: %s\\n' {i} \"$kf_e\" >&2; exit 1; fi",
+            i = q(image)
         ),
         uploads: vec![(local, staged, 0o600)],
         ..RemoteStep::default()
@@ -244,7 +248,7 @@ mod tests {
         let s = step(json!({"image": "10.0.0.1:5000/pause:3.10.2", "snapshotter": "native"})).unwrap();
         assert!(s.probe.contains("images ls"), "{}", s.probe);
         assert!(s.apply.contains("images pull --hosts-dir /etc/containerd/certs.d --snapshotter native 10.0.0.1:5000/pause:3.10.2"), "{}", s.apply);
-        assert!(s.apply.contains("cannot pull 10.0.0.1:5000/pause:3.10.2"));
+        assert!(s.apply.contains("cannot pull %s") && s.apply.contains("10.0.0.1:5000/pause:3.10.2"));
         let pinned = step(json!({"image": format!("r/x:1@sha256:{}", "a".repeat(64))})).unwrap();
         assert!(pinned.probe.contains(&format!("sha256:{}", "a".repeat(64))));
     }

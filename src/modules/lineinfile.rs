@@ -4,6 +4,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, ModuleError, RemoteStep, q};
+use crate::shell::fail;
 
 /// awk program: env L (line), R (regexp, may be empty), S (present|absent).
 const AWK: &str = r#"BEGIN { L = ENVIRON["KL"]; R = ENVIRON["KR"]; S = ENVIRON["KS"]; n = 0; last = 0 }
@@ -20,15 +21,16 @@ pub fn compute(path: &str, line: &str, regexp: &str, state: &str, create: bool) 
     let missing = if create || state == "absent" {
         ": > \"$KFS/cur\"".to_string()
     } else {
-        format!("echo '{path} does not exist (set create: true to create it)' >&2; exit 1")
+        fail(&format!("{path} does not exist (set create: true to create it)"))
     };
     format!(
-        "if [ -f {p} ]; then kf_src={p}; elif [ -e {p} ]; then echo '{path} is not a regular file' >&2; exit 1; else {missing}; kf_src=\"$KFS/cur\"; fi\n\
-         KL={l} KR={r} KS={s} awk {awk} \"$kf_src\" > \"$KFS/new\" || exit 1",
+        "if [ -f {p} ]; then kf_src={p}; elif [ -e {p} ]; then {notreg}; else {missing}; kf_src=\"$KFS/cur\"; fi\n\
+         KL={l} KR={r} KS={s} awk {awk} \"$kf_src\" > \"$KFS/new\" || {{ echo 'lineinfile: awk could not apply the regexp argument (a POSIX extended regular expression)' >&2; exit 1; }}",
         l = q(line),
         r = q(regexp),
         s = q(state),
-        awk = q(AWK)
+        awk = q(AWK),
+        notreg = fail(&format!("{path} is not a regular file")),
     )
 }
 
@@ -37,12 +39,12 @@ pub fn edit_step(path: &str, compute: &str, mode: &str, owner: &str, group: &str
     let (p, m, o, g) = (q(path), q(mode), q(owner), q(group));
     RemoteStep {
         probe: format!(
-            "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_attrs {p} {m} {o} {g}; exit $?; fi\n\
+            "{compute}\nif [ -f {p} ] && cmp -s -- {p} \"$KFS/new\"; then kf_attrs {p} {m} {o} {g}; exit $?; fi\n\
              if [ ! -f {p} ] && [ ! -s \"$KFS/new\" ]; then exit 0; fi\n\
              kf_diff_files {p} \"$KFS/new\"; echo 'content differs'; exit $KF_CHANGE"
         ),
         apply: format!(
-            "{compute}\nif [ -f {p} ] && cmp -s {p} \"$KFS/new\"; then kf_fix_attrs {p} {m} {o} {g}; else kf_put {p} {m} {o} {g} < \"$KFS/new\"; fi"
+            "{compute}\nif [ -f {p} ] && cmp -s -- {p} \"$KFS/new\"; then kf_fix_attrs {p} {m} {o} {g}; else kf_put {p} {m} {o} {g} < \"$KFS/new\"; fi"
         ),
         creates: vec![path.to_string()],
         probe_quick: true,
@@ -80,8 +82,8 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         &path,
         &c,
         &a.mode("mode")?,
-        &a.str_or("owner", "")?,
-        &a.str_or("group", "")?,
+        &a.account("owner")?,
+        &a.account("group")?,
     )))
 }
 

@@ -215,12 +215,13 @@ pub(crate) fn content_step(
     let sha = sha256_hex(content);
     let (d, m, o, g) = (q(dest), q(mode), q(owner), q(group));
     let probe = format!(
-        "if [ -d {d} ]; then echo \"{dest} is a directory\" >&2; exit 1; fi\n\
+        "if [ -d {d} ]; then {isdir}; fi\n\
          if kf_same_content {d} {sha}; then kf_attrs {d} {m} {o} {g} || exit $?; exit 0; fi\n\
          echo 'content differs'\n\
          if [ \"${{KF_DIFF:-0}}\" = 1 ]; then {pipe} > \"$KFS/new\"; kf_diff_files {d} \"$KFS/new\"; fi\n\
          exit $KF_CHANGE",
-        pipe = b64_pipe(content)
+        pipe = b64_pipe(content),
+        isdir = crate::shell::fail(&format!("{dest} is a directory")),
     );
     // Text goes in as a quoted shell word (printf is a builtin: no process); anything
     // with NUL bytes or invalid UTF-8 as base64.

@@ -2,6 +2,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, ModuleError, RemoteStep, q};
+use crate::shell::say;
 
 /// Prepares a `modprobe` step.
 fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
@@ -14,7 +15,8 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     }
     let state = a.choice("state", "present", &["present", "absent"])?;
     let persistent = a.choice("persistent", "disabled", &["present", "absent", "disabled"])?;
-    let params = a.str_or("params", "")?;
+    // Parameters are words (`name=value ...`), each passed as one argument.
+    let params = crate::shell::words(&crate::shell::split_words(&a.str_or("params", "")?));
     let kname = name.replace('-', "_");
     let conf = format!("/etc/modules-load.d/{name}.conf");
     let (n, c) = (q(&name), q(&conf));
@@ -32,25 +34,29 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let mut apply = String::from("set -e\n");
     if state == "present" {
         probe.push_str(&format!(
-            "if ! {{ {loaded}; }}; then echo 'load {name}'; d=1; fi\n"
+            "if ! {{ {loaded}; }}; then {}; d=1; fi\n",
+            say(&format!("load {name}"))
         ));
         apply.push_str(&format!("{loaded} || modprobe {n} {params}\n"));
     } else {
         probe.push_str(&format!(
-            "if {loaded}; then echo 'unload {name}'; d=1; fi\n"
+            "if {loaded}; then {}; d=1; fi\n",
+            say(&format!("unload {name}"))
         ));
         apply.push_str(&format!("! {{ {loaded}; }} || modprobe -r {n}\n"));
     }
     match persistent.as_str() {
         "present" => {
             probe.push_str(&format!(
-                "if ! grep -qx {n} {c} 2>/dev/null; then echo 'persist in {conf}'; d=1; fi\n"
+                "if ! grep -qxF -e {n} -- {c} 2>/dev/null; then {}; d=1; fi\n",
+                say(&format!("persist in {conf}"))
             ));
-            apply.push_str(&format!("grep -qx {n} {c} 2>/dev/null || {{ mkdir -p /etc/modules-load.d; printf '%s\\n' {n} | kf_put {c} 0644 '' ''; }}\n"));
+            apply.push_str(&format!("grep -qxF -e {n} -- {c} 2>/dev/null || {{ mkdir -p /etc/modules-load.d; printf '%s\\n' {n} | kf_put {c} 0644 '' ''; }}\n"));
         }
         "absent" => {
             probe.push_str(&format!(
-                "if [ -e {c} ]; then echo 'remove {conf}'; d=1; fi\n"
+                "if [ -e {c} ]; then {}; d=1; fi\n",
+                say(&format!("remove {conf}"))
             ));
             apply.push_str(&format!("rm -f {c}\n"));
         }

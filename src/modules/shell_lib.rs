@@ -22,19 +22,30 @@ kf_fix_attrs() {
 # kf_put DEST MODE OWNER GROUP < content: atomic write (temp file in the same dir,
 # rename), with mode/owner/group set on the temp file first.
 kf_put() {
-  kf_d=${1%/*}; [ -n "$kf_d" ] || kf_d=/
+  kf_dir "$1"
   [ -d "$kf_d" ] || mkdir -p -- "$kf_d" || return 1
   kf_t="$kf_d/.kubeforge.$$.${KFN:-0}"
   if ! cat > "$kf_t"; then rm -f "$kf_t"; return 1; fi
   if [ -n "$2" ]; then chmod "$2" "$kf_t"; elif [ -e "$1" ]; then chmod "$(stat -c %a -- "$1")" "$kf_t"; else chmod 644 "$kf_t"; fi || { rm -f "$kf_t"; return 1; }
   if [ -n "$3" ]; then chown "$3" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
   if [ -n "$4" ]; then chgrp "$4" "$kf_t" || { rm -f "$kf_t"; return 1; }; fi
-  mv -f "$kf_t" "$1"
+  mv -f -- "$kf_t" "$1"
 }
+# kf_dir PATH: sets kf_d to PATH's parent directory (. for a bare name, / for /name).
+kf_dir() { case $1 in */*) kf_d=${1%/*}; [ -n "$kf_d" ] || kf_d=/;; *) kf_d=.;; esac; }
+# kf_parent PATH: fails, saying so, when PATH's parent directory does not exist
+# (Ansible's file, touch and link never create parents).
+kf_parent() { kf_dir "$1"; [ -d "$kf_d" ] || { printf '%s\n' "parent directory $kf_d does not exist" >&2; return 1; }; }
+# kf_words TEXT: TEXT's words joined by one space (whitespace normalised, no globbing).
+kf_words() { ( set -f; set -- $1; printf '%s' "$*" ); }
 # kf_would PATH: in check mode, an earlier step of this run would create PATH.
 kf_would() { [ -n "${KF_WOULD:-}" ] && [ -f "$KF_WOULD" ] && grep -Fxq -- "$1" "$KF_WOULD"; }
 # kf_would_unit NAME: an earlier step would write the unit file of NAME.
-kf_would_unit() { [ -n "${KF_WOULD:-}" ] && [ -f "$KF_WOULD" ] && grep -Eq "/systemd/system/$1(\.service)?\$" "$KF_WOULD"; }
+kf_would_unit() {
+  [ -n "${KF_WOULD:-}" ] && [ -f "$KF_WOULD" ] || return 1
+  while IFS= read -r kf_l; do case $kf_l in */systemd/system/"$1"|*/systemd/system/"$1".service) return 0;; esac; done < "$KF_WOULD"
+  return 1
+}
 # kf_same_content PATH SHA256: exit 0 when PATH holds exactly that content.
 kf_same_content() { [ -f "$1" ] || return 1; kf_h=$(sha256sum < "$1"); [ "${kf_h%% *}" = "$2" ]; }
 # kf_diff_files BEFORE AFTER: keeps both for the controller's diff when asked.

@@ -26,21 +26,28 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let c = compute(&file, &line, &regexp, &state, true);
     let (f, n, v) = (q(&file), q(&name), q(&value));
     let live_probe = if state == "present" && reload {
-        format!("cur=$(sysctl -n {n} 2>/dev/null) || {{ echo 'sysctl {name} does not exist on this kernel' >&2; exit 1; }}\nif [ \"$(echo $cur)\" != \"$(echo {v})\" ]; then echo \"{name}: $cur -> {value}\"; d=1; fi\n")
+        format!(
+            "cur=$(sysctl -n {n} 2>/dev/null) || {}\nif [ \"$(kf_words \"$cur\")\" != \"$(kf_words {v})\" ]; then printf '%s: %s -> %s\\n' {n} \"$cur\" {v}; d=1; fi\n",
+            crate::shell::fail(&format!("sysctl {name} does not exist on this kernel"))
+        )
     } else {
         String::new()
     };
     let live_apply = if state == "present" && reload {
-        format!("[ \"$(echo $(sysctl -n {n} 2>/dev/null))\" = \"$(echo {v})\" ] || sysctl -q -w {n}={v} >/dev/null || exit 1\n")
+        format!(
+            "[ \"$(kf_words \"$(sysctl -n {n} 2>/dev/null)\")\" = \"$(kf_words {v})\" ] || sysctl -q -w {nv} >/dev/null || exit 1\n",
+            nv = q(&format!("{name}={value}"))
+        )
     } else {
         String::new()
     };
     Ok(Action::Remote(RemoteStep {
         probe: format!(
-            "d=0\n{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then echo 'persist in {file}'; kf_diff_files {f} \"$KFS/new\"; d=1; fi\n{live_probe}[ $d = 0 ] || exit $KF_CHANGE"
+            "d=0\n{c}\nif ! {{ [ -f {f} ] && cmp -s -- {f} \"$KFS/new\"; }}; then {}; kf_diff_files {f} \"$KFS/new\"; d=1; fi\n{live_probe}[ $d = 0 ] || exit $KF_CHANGE",
+            crate::shell::say(&format!("persist in {file}"))
         ),
         apply: format!(
-            "{c}\nif ! {{ [ -f {f} ] && cmp -s {f} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {f})\" && kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
+            "{c}\nif ! {{ [ -f {f} ] && cmp -s -- {f} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {f})\" && kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
         ),
         probe_quick: true,
         ..RemoteStep::default()

@@ -2,6 +2,7 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, ModuleError, RemoteStep, q};
+use crate::shell::say;
 
 /// Prepares a `systemd` step.
 fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
@@ -27,25 +28,28 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     if name.is_none() && (state.is_some() || enabled.is_some() || masked.is_some()) {
         return Err(a.err("name", "is required with state, enabled or masked"));
     }
-    let n = q(name.as_deref().unwrap_or(""));
+    let u = name.as_deref().unwrap_or("");
+    // A unit name is one word; `--` keeps one that starts with a dash from being read
+    // as an option.
+    let n = format!("-- {}", q(u));
+    let nq = q(u);
     // In check mode a unit whose file an earlier step would write is "to be created":
     // its changes are predicted instead of failing on a unit that is not there yet.
     let mut probe = format!(
-        "d=0; new=0\nif [ \"${{KF_CHECK:-0}}\" = 1 ] && [ -n {n} ] && ! systemctl cat {n} >/dev/null 2>&1 && kf_would_unit {n}; then new=1; fi\n"
+        "d=0; new=0\nif [ \"${{KF_CHECK:-0}}\" = 1 ] && [ -n {nq} ] && ! systemctl cat {n} >/dev/null 2>&1 && kf_would_unit {nq}; then new=1; fi\n"
     );
     let mut apply = String::from("set -e\n");
     if reload {
         probe.push_str(&format!(
-            "if [ -n {n} ] && [ \"$(systemctl show -p NeedDaemonReload --value {n} 2>/dev/null)\" = yes ]; then echo 'daemon-reload'; d=1; fi\n"
+            "if [ -n {nq} ] && [ \"$(systemctl show -p NeedDaemonReload --value {n} 2>/dev/null)\" = yes ]; then echo 'daemon-reload'; d=1; fi\n"
         ));
         apply.push_str("systemctl daemon-reload\n");
     }
     if let Some(m) = masked {
         let cond = if m { "!=" } else { "=" };
         probe.push_str(&format!(
-            "if [ \"$(systemctl is-enabled {n} 2>/dev/null)\" {cond} masked ]; then echo '{} {}'; d=1; fi\n",
-            if m { "mask" } else { "unmask" },
-            name.as_deref().unwrap_or("")
+            "if [ \"$(systemctl is-enabled {n} 2>/dev/null)\" {cond} masked ]; then {}; d=1; fi\n",
+            say(&format!("{} {u}", if m { "mask" } else { "unmask" }))
         ));
         apply.push_str(&format!(
             "systemctl {} {n}\n",
@@ -53,14 +57,16 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         ));
     }
     if let Some(e) = enabled {
+        let verb = if e { "enable" } else { "disable" };
         probe.push_str(&format!(
-            "if [ $new = 1 ]; then echo '{verb} {u}: unit created by an earlier step'; d=1; else\n\
-             st=$(systemctl is-enabled {n} 2>/dev/null || true); if [ -z \"$st\" ] && ! systemctl cat {n} >/dev/null 2>&1; then echo 'unit {u} not found' >&2; exit 1; fi\n\
+            "if [ $new = 1 ]; then {created}; d=1; else\n\
+             st=$(systemctl is-enabled {n} 2>/dev/null || true); if [ -z \"$st\" ] && ! systemctl cat {n} >/dev/null 2>&1; then {missing}; fi\n\
              case \"$st\" in enabled|enabled-runtime|static|alias|indirect|generated) cur=1;; *) cur=0;; esac\n\
-             if [ $cur != {want} ]; then echo '{verb} {u}'; d=1; fi\nfi\n",
+             if [ $cur != {want} ]; then {change}; d=1; fi\nfi\n",
             want = u8::from(e),
-            verb = if e { "enable" } else { "disable" },
-            u = name.as_deref().unwrap_or("")
+            created = say(&format!("{verb} {u}: unit created by an earlier step")),
+            missing = crate::shell::fail(&format!("unit {u} not found")),
+            change = say(&format!("{verb} {u}")),
         ));
         apply.push_str(&format!(
             "systemctl {} {n}\n",

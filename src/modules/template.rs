@@ -27,8 +27,8 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         &dest,
         rendered.as_bytes(),
         &a.mode("mode")?,
-        &a.str_or("owner", "")?,
-        &a.str_or("group", "")?,
+        &a.account("owner")?,
+        &a.account("group")?,
     )))
 }
 

@@ -5,6 +5,7 @@
 use super::copy::find_src;
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{Action, Args, Context, ModuleError, RemoteStep, STAGE_DIR, q};
+use crate::shell::say;
 
 /// Prepares an `unarchive` step.
 fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
@@ -13,8 +14,8 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let (d, m, o, g) = (
         q(&dest),
         q(&a.mode("mode")?),
-        q(&a.str_or("owner", "")?),
-        q(&a.str_or("group", "")?),
+        q(&a.account("owner")?),
+        q(&a.account("group")?),
     );
     let extra = match a.raw("extra_opts") {
         Some(serde_json::Value::Array(v)) => v
@@ -45,7 +46,9 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             src.clone(),
             Vec::new(),
             format!(
-                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then echo 'would extract {src} (an earlier step would download it)'; exit $KF_CHANGE; fi; echo '{src}: no such file on the host' >&2; exit 1; fi\n",
+                "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then {}; exit $KF_CHANGE; fi; {}; fi\n",
+                say(&format!("would extract {src} (an earlier step would download it)")),
+                crate::shell::fail(&format!("{src}: no such file on the host")),
                 s = q(&src)
             ),
         )
@@ -55,7 +58,11 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             .map_err(|e| ModuleError(format!("unarchive: cannot read {}: {e}", local.display())))?;
         let sha = super::sha256_hex(&bytes);
         let staged = format!("{STAGE_DIR}/{sha}");
-        let check = format!("if ! kf_same_content {} {sha}; then echo 'push {src} from the controller'; exit $KF_UPLOAD; fi\n", q(&staged));
+        let check = format!(
+            "if ! kf_same_content {} {sha}; then {}; exit $KF_UPLOAD; fi\n",
+            q(&staged),
+            say(&format!("push {src} from the controller"))
+        );
         (staged.clone(), vec![(local, staged, 0o600)], check)
     };
     let s = q(&archive);
@@ -65,9 +72,10 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     }
     probe.push_str(&stage_check);
     probe.push_str(&format!(
-        "[ -d {d} ] || {{ echo 'extract into new {dest}'; exit $KF_CHANGE; }}\n\
-         tar -tf {s} {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ echo \"extract: $m missing\"; exit $KF_CHANGE; }}; done; rc=$?\n\
-         [ $rc = 0 ] || exit $rc\nkf_attrs {d} {m} {o} {g}"
+        "[ -d {d} ] || {{ {}; exit $KF_CHANGE; }}\n\
+         tar -tf {s} {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ printf 'extract: %s missing\\n' \"$m\"; exit $KF_CHANGE; }}; done; rc=$?\n\
+         [ $rc = 0 ] || exit $rc\nkf_attrs {d} {m} {o} {g}",
+        say(&format!("extract into new {dest}"))
     ));
     let cleanup = if remote {
         String::new()

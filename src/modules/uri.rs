@@ -9,6 +9,9 @@ use serde_json::Value;
 /// Prepares a `uri` step.
 fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let url = a.req("url")?;
+    if url.starts_with('-') || !url.contains("://") {
+        return Err(a.err("url", &format!("'{url}' is not a URL (scheme://host/path)")));
+    }
     let method = a.str_or("method", "GET")?.to_ascii_uppercase();
     let codes: Vec<u64> = match a.raw("status_code") {
         None => vec![200],
@@ -74,12 +77,14 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         ""
     };
     let probe = format!(
-        "code=$(curl {} -o \"$KFS/body\" -w '%{{http_code}}' {}) || {{ echo 'request to {url} failed' >&2; exit 1; }}\n\
+        "code=$(curl {} -o \"$KFS/body\" -w '%{{http_code}}' {u}) || {}\n\
          echo \"KFVAR status=$code\"\n{content}\
          for c in {want}; do [ \"$code\" = \"$c\" ] && exit 0; done\n\
-         echo \"{url} answered $code, expected one of: {want}\" >&2; exit 1",
+         printf '%s answered %s, expected one of: %s\\n' {u} \"$code\" {w} >&2; exit 1",
         opts.join(" "),
-        q(&url)
+        crate::shell::fail(&format!("request to {url} failed")),
+        u = q(&url),
+        w = q(&want),
     );
     Ok(Action::Remote(RemoteStep {
         probe,

@@ -17,7 +17,7 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         let p = q(&path);
         match (state.as_str(), a.str("search_regex")?) {
             ("absent" | "stopped", _) => format!("[ ! -e {p} ]"),
-            (_, Some(re)) => format!("grep -Eq {} {p} 2>/dev/null", q(&re)),
+            (_, Some(re)) => format!("grep -Eq -e {} -- {p} 2>/dev/null", q(&re)),
             _ => format!("[ -e {p} ]"),
         }
     } else {
@@ -27,9 +27,10 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         }
         let host = a.str_or("host", "127.0.0.1")?;
         let h = host.trim_start_matches('[').trim_end_matches(']');
+        // The host is an argument of the bash snippet, never part of its text.
         let open = format!(
-            "bash -c {} 2>/dev/null",
-            q(&format!("exec 3<>/dev/tcp/{h}/{port}"))
+            "bash -c 'exec 3<>\"/dev/tcp/$1/$2\"' _ {} {port} 2>/dev/null",
+            q(h)
         );
         if state == "stopped" || state == "absent" {
             format!("! {open}")

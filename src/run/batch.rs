@@ -2,6 +2,12 @@
 //! that runs each probe, then (unless in check mode) its apply, and reports every step
 //! in a framed, base64 form. A failing step ends the script; the runner decides what
 //! follows. Each probe and apply is wrapped in `timeout`, so nothing outlives its limit.
+//!
+//! Integrity by construction: every way the script stops on purpose prints an end frame
+//! saying why and where (done, failed, upload, stopped), and `parse` checks the frames
+//! against it. A script that dies (syntax error, signal, truncated or garbled output)
+//! has no end frame, or frames that disagree with it, and `Batch::broken` names the step
+//! where it stopped: no step is ever dropped without a result.
 
 use crate::modules::probe::{CHANGE, SATISFIED, SCRIPT_FAILED, UPLOAD};
 use crate::modules::{shell_lib, RemoteStep};
@@ -51,11 +57,116 @@ pub struct StepOutcome {
     pub before: Option<Vec<u8>>,
     /// File content after (diff mode).
     pub after: Option<Vec<u8>>,
+    /// Seconds the probe took, when it ran under its own `timeout` (else None).
+    pub probe_secs: Option<f64>,
+    /// Seconds the apply took, when it ran under its own `timeout`.
+    pub apply_secs: Option<f64>,
 }
 
 /// Exit codes of coreutils `timeout` when it had to stop the command.
 pub fn is_timeout(rc: i32) -> bool {
     rc == 124 || rc == 137
+}
+
+/// Why a script stopped, as its end frame says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Every step ran.
+    Done,
+    /// Step N failed (and was not ignored): the batch ended after it.
+    Failed(usize),
+    /// Step N needs a file from the controller: the batch ended after its probe.
+    Upload(usize),
+    /// The operator interrupted the run: step N never started.
+    Stopped(usize),
+}
+
+/// The parsed output of one batch script.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// One outcome per step that reported, in order.
+    pub outcomes: Vec<StepOutcome>,
+    /// The end frame, if the script printed one.
+    pub end: Option<End>,
+    /// A frame that could not be read (index, what was wrong).
+    pub damaged: Option<(usize, String)>,
+}
+
+/// A batch that did not end as its script says it must: the step where it stopped
+/// (an index into the batch's steps; `steps.len()` when all reported but the end is
+/// missing) and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broken {
+    /// The first step without a trustworthy result.
+    pub at: usize,
+    /// What happened, for the operator.
+    pub why: String,
+}
+
+pub use crate::transport::signal_name;
+
+impl Batch {
+    /// Checks the frames against the end frame for a batch of `steps` steps; `exit` and
+    /// `stderr` are the script's, for the reason given when it died.
+    pub fn broken(
+        &self,
+        steps: usize,
+        exit: Option<u32>,
+        signal: Option<&str>,
+        stderr: &str,
+    ) -> Option<Broken> {
+        let n = self.outcomes.len();
+        let how = || {
+            let mut s = match (signal, exit) {
+                (Some(sig), _) => format!("killed by {sig}"),
+                (None, Some(rc)) if rc > 128 && rc < 128 + 65 => format!(
+                    "killed by {} (exit {rc})",
+                    signal_name(i32::try_from(rc - 128).unwrap_or(0))
+                ),
+                (None, Some(rc)) => format!("exit {rc}"),
+                (None, None) => "no exit status".to_string(),
+            };
+            let tail: Vec<&str> = stderr.trim().lines().rev().take(3).collect();
+            if !tail.is_empty() {
+                s.push_str(": ");
+                s.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+            }
+            s
+        };
+        if let Some((at, what)) = &self.damaged {
+            return Some(Broken {
+                at: *at,
+                why: format!(
+                    "the step script's output is garbled ({what}); the script ended with {}",
+                    how()
+                ),
+            });
+        }
+        let expect = match self.end {
+            None => {
+                return Some(Broken {
+                    at: n.min(steps),
+                    why: format!(
+                        "the step script died before finishing (no end marker after {n} of {steps} steps; {})",
+                        how()
+                    ),
+                })
+            }
+            Some(End::Done) => steps,
+            Some(End::Failed(i) | End::Upload(i)) => i + 1,
+            Some(End::Stopped(i)) => i,
+        };
+        if n != expect || expect > steps {
+            return Some(Broken {
+                at: n.min(expect).min(steps),
+                why: format!(
+                    "the step script's output is incomplete ({n} step results, its end marker says {expect} of {steps}; {})",
+                    how()
+                ),
+            });
+        }
+        None
+    }
 }
 
 /// Builds the script for `steps`. `nonce` frames the output; `check` (the run's mode,
@@ -109,6 +220,13 @@ pub fn script_with(
         ));
     }
     s.push_str("kf_b64() { if [ -s \"$1\" ]; then base64 -w0 < \"$1\"; fi; echo; }\n");
+    // Every intended way out of the script says why and where (see `End`).
+    s.push_str(&format!(
+        "kf_end() {{ printf '@@KF:{nonce}:end:%s:%s\\n' \"$1\" \"$2\"; exit 0; }}\n"
+    ));
+    // Uptime in seconds (a builtin read, no process), to tell a step's own timeout from
+    // a kill by something else.
+    s.push_str("kf_now() { kf_n=-; read kf_n kf_x 2>/dev/null </proc/uptime || kf_n=-; }\n");
     s.push_str(
         "kf_b64cap() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
     );
@@ -120,33 +238,46 @@ pub fn script_with(
         }
         s.push_str(&format!(" || exit {SCRIPT_FAILED}\n"));
     }
-    let run = |snippet: &str, quick: bool, t: u64| -> String {
+    // A quick snippet runs through `eval` in a subshell, so even a snippet that is not
+    // valid shell fails as its own step (exit 2, sh's message) instead of ending the
+    // script; a slow one runs in its own `sh` under `timeout`, timed.
+    let run = |snippet: &str, quick: bool, t: u64, times: &str| -> String {
         if quick {
-            format!("(\n{snippet}\n)")
+            format!("( eval {} )", crate::shell::quote(snippet))
         } else {
             let body = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{snippet}"));
-            format!("timeout -k 5 {t} sh -c {body}")
+            format!("kf_now; {times}=$kf_n; timeout -k 5 {t} sh -c {body}")
         }
     };
     for (i, b) in steps.iter().enumerate() {
         let t = b.timeout.max(1);
         if i > 0 {
-            s.push_str("[ -e \"$KF_STOP\" ] && exit 0\n");
+            s.push_str(&format!("[ -e \"$KF_STOP\" ] && kf_end stopped {i}\n"));
         }
-        s.push_str(&format!("KFS=\"$KF/s{i}\"; KFN={i}; export KFS KFN\n"));
+        s.push_str(&format!(
+            "KFS=\"$KF/s{i}\"; KFN={i}; export KFS KFN; pt=-; at=-\n"
+        ));
         s.push_str(&format!(
             "{} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n",
-            run(&b.step.probe, b.step.probe_quick, t)
+            run(&b.step.probe, b.step.probe_quick, t, "pt")
         ));
+        if !b.step.probe_quick {
+            s.push_str("kf_now; pt=\"$pt,$kf_n\"\n");
+        }
         let check = b.check.unwrap_or(check);
         if steps.iter().any(|x| x.check.is_some()) {
             // Mixed modes in one batch: each step says its own.
             s.push_str(&format!("KF_CHECK={}\n", u8::from(check)));
         }
         if !b.step.apply.is_empty() && !check {
+            let timed = if b.step.apply_quick {
+                ""
+            } else {
+                "; kf_now; at=\"$at,$kf_n\""
+            };
             s.push_str(&format!(
-                "if [ $prc = {CHANGE} ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?; fi\n",
-                run(&b.step.apply, b.step.apply_quick, t)
+                "if [ $prc = {CHANGE} ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?{timed}; fi\n",
+                run(&b.step.apply, b.step.apply_quick, t, "at")
             ));
         }
         if check && !b.step.creates.is_empty() {
@@ -162,7 +293,7 @@ pub fn script_with(
             ));
         }
         s.push_str(&format!(
-            "printf '@@KF:{nonce}:%s:%s:%s\\n' {i} \"$prc\" \"$arc\"\nfor f in po pe ao ae; do kf_b64 \"$KFS/$f\"; done; kf_b64cap \"$KFS/before\"; kf_b64cap \"$KFS/after\"\n"
+            "printf '@@KF:{nonce}:%s:%s:%s:%s:%s\\n' {i} \"$prc\" \"$arc\" \"$pt\" \"$at\"\nfor f in po pe ao ae; do kf_b64 \"$KFS/$f\"; done; kf_b64cap \"$KFS/before\"; kf_b64cap \"$KFS/after\"\n"
         ));
         // Needing an upload always ends the batch (outside check mode): the runner pushes
         // the file and resumes here.
@@ -172,41 +303,99 @@ pub fn script_with(
             ));
         } else {
             s.push_str(&format!(
-                "case $prc in {SATISFIED}|{CHANGE}) ;; {UPLOAD}) exit 0;; *) "
+                "case $prc in {SATISFIED}|{CHANGE}) ;; {UPLOAD}) kf_end upload {i};; *) "
             ));
         }
         if b.continue_on_failure {
             s.push_str(";; esac\n");
         } else {
-            s.push_str("exit 0;; esac\ncase $arc in -|0) ;; *) exit 0;; esac\n");
+            s.push_str(&format!(
+                "kf_end failed {i};; esac\ncase $arc in -|0) ;; *) kf_end failed {i};; esac\n"
+            ));
         }
     }
+    s.push_str("kf_end done -\n");
     s
 }
 
-fn decode(line: Option<&str>) -> Vec<u8> {
-    match line {
-        Some(l) if !l.trim().is_empty() => base64::engine::general_purpose::STANDARD
-            .decode(l.trim())
-            .unwrap_or_else(|_| l.as_bytes().to_vec()),
-        _ => Vec::new(),
-    }
+/// Seconds between two uptime readings "t0,t1" (None when either is missing).
+fn elapsed(field: Option<&str>) -> Option<f64> {
+    let (a, b) = field?.split_once(',')?;
+    let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
+    Some((b - a).max(0.0))
 }
 
-/// Parses the framed output: one outcome per step that ran, in order.
-pub fn parse(stdout: &str, nonce: &str) -> Vec<StepOutcome> {
+/// Parses the framed output: one outcome per step that reported, in order, the end
+/// frame, and the first frame that could not be read.
+pub fn parse(stdout: &str, nonce: &str) -> Batch {
     let marker = format!("@@KF:{nonce}:");
-    let mut out = Vec::new();
+    let mut batch = Batch::default();
     let mut lines = stdout.lines();
     while let Some(l) = lines.next() {
         let Some(rest) = l.strip_prefix(&marker) else {
             continue;
         };
-        let mut parts = rest.split(':');
-        let _idx = parts.next();
-        let probe_rc = parts.next().and_then(|p| p.parse().ok()).unwrap_or(-1);
-        let apply_rc = parts.next().and_then(|p| p.parse().ok());
-        let mut field = || decode(lines.next());
+        let k = batch.outcomes.len();
+        if let Some(end) = rest.strip_prefix("end:") {
+            let (why, at) = end.split_once(':').unwrap_or((end, ""));
+            let at: Option<usize> = at.parse().ok();
+            batch.end = match (why, at) {
+                ("done", _) => Some(End::Done),
+                ("failed", Some(i)) => Some(End::Failed(i)),
+                ("upload", Some(i)) => Some(End::Upload(i)),
+                ("stopped", Some(i)) => Some(End::Stopped(i)),
+                _ => {
+                    batch.damaged = Some((k, format!("unreadable end marker '{end}'")));
+                    None
+                }
+            };
+            break;
+        }
+        let parts: Vec<&str> = rest.split(':').collect();
+        let idx: Option<usize> = parts.first().and_then(|p| p.parse().ok());
+        let probe_rc: Option<i32> = parts.get(1).and_then(|p| p.parse().ok());
+        let apply_rc = match parts.get(2) {
+            Some(&"-") => Some(None),
+            Some(p) => p.parse().ok().map(Some),
+            None => None,
+        };
+        let (Some(idx), Some(probe_rc), Some(apply_rc)) = (idx, probe_rc, apply_rc) else {
+            batch.damaged = Some((k, format!("unreadable result header for step {}", k + 1)));
+            break;
+        };
+        if idx != k {
+            batch.damaged = Some((
+                k,
+                format!("result for step {} where step {} was due", idx + 1, k + 1),
+            ));
+            break;
+        }
+        let mut fields = Vec::with_capacity(6);
+        for name in [
+            "probe stdout",
+            "probe stderr",
+            "apply stdout",
+            "apply stderr",
+            "before",
+            "after",
+        ] {
+            let decoded = match lines.next() {
+                None => Err(format!("{name} of step {} cut off", k + 1)),
+                Some(l) if l.trim().is_empty() => Ok(Vec::new()),
+                Some(l) => base64::engine::general_purpose::STANDARD
+                    .decode(l.trim())
+                    .map_err(|_| format!("{name} of step {} is not base64", k + 1)),
+            };
+            match decoded {
+                Ok(v) => fields.push(v),
+                Err(e) => {
+                    batch.damaged = Some((k, e));
+                    return batch;
+                }
+            }
+        }
+        let mut fields = fields.into_iter();
+        let mut field = || fields.next().unwrap_or_default();
         let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
         let probe_out = text(field());
         let probe_err = text(field());
@@ -215,7 +404,7 @@ pub fn parse(stdout: &str, nonce: &str) -> Vec<StepOutcome> {
         let before = field();
         let after = field();
         let has_diff = !after.is_empty() || !before.is_empty();
-        out.push(StepOutcome {
+        batch.outcomes.push(StepOutcome {
             probe_rc,
             apply_rc,
             probe_out,
@@ -224,9 +413,11 @@ pub fn parse(stdout: &str, nonce: &str) -> Vec<StepOutcome> {
             apply_err,
             before: has_diff.then_some(before),
             after: has_diff.then_some(after),
+            probe_secs: elapsed(parts.get(3).copied()),
+            apply_secs: elapsed(parts.get(4).copied()),
         });
     }
-    out
+    batch
 }
 
 /// The file whose existence tells a running batch to start no further step.
@@ -265,7 +456,7 @@ mod tests {
             .arg(script(steps, &n, check, true))
             .output()
             .unwrap();
-        parse(&String::from_utf8_lossy(&out.stdout), &n)
+        parse(&String::from_utf8_lossy(&out.stdout), &n).outcomes
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Turns a step's raw outcome into a status, a message and a registered result.
 
-use super::batch::{is_timeout, StepOutcome};
+use super::batch::{is_timeout, signal_name, StepOutcome};
 use crate::modules::RemoteStep;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -24,6 +24,30 @@ fn lines(s: &str) -> Value {
     Value::from(s.lines().map(str::to_string).collect::<Vec<_>>())
 }
 
+/// Why a probe or apply with exit `rc` stopped, when it did not exit by itself: "timed
+/// out" only when kubeforge's own `timeout` fired (the snippet ran under it and took its
+/// limit), otherwise the signal that killed it.
+fn stopped_by(rc: i32, quick: bool, secs: Option<f64>, timeout: u64, err: &str) -> Option<String> {
+    let ran_out = !quick && is_timeout(rc) && secs.is_none_or(|s| s + 1.0 >= timeout as f64);
+    if ran_out {
+        return Some(format!(
+            "timed out after {timeout} s; the command was killed"
+        ));
+    }
+    if rc > 128 && rc < 128 + 65 {
+        let mut m = format!("killed by {} (exit {rc})", signal_name(rc - 128));
+        if let Some(s) = secs {
+            m.push_str(&format!(" after {s:.2} s"));
+        }
+        if !err.trim().is_empty() {
+            m.push_str(": ");
+            m.push_str(err.trim());
+        }
+        return Some(m);
+    }
+    None
+}
+
 /// Interprets one step; `check` says whether applies were skipped; `timeout` is for messages.
 pub fn interpret(step: &RemoteStep, o: &StepOutcome, check: bool, timeout: u64) -> ItemResult {
     let raw_probe_out = o.probe_out.clone();
@@ -44,13 +68,15 @@ pub fn interpret(step: &RemoteStep, o: &StepOutcome, check: bool, timeout: u64) 
         (10, None) | (12, None) if check => (true, false, Some(o.probe_out.trim().to_string())),
         (10, Some(0)) => (true, false, Some(o.probe_out.trim().to_string())),
         (10, None) => (true, false, Some(o.probe_out.trim().to_string())),
-        (10, Some(rc)) if is_timeout(rc) => (
-            true,
-            true,
-            Some(format!(
-                "timed out after {timeout} s; the command was killed"
-            )),
-        ),
+        (10, Some(rc))
+            if stopped_by(rc, step.apply_quick, o.apply_secs, timeout, &o.apply_err).is_some() =>
+        {
+            (
+                true,
+                true,
+                stopped_by(rc, step.apply_quick, o.apply_secs, timeout, &o.apply_err),
+            )
+        }
         (10, Some(rc)) => {
             let err = if o.apply_err.trim().is_empty() {
                 o.apply_out.trim()
@@ -67,13 +93,15 @@ pub fn interpret(step: &RemoteStep, o: &StepOutcome, check: bool, timeout: u64) 
                 }),
             )
         }
-        (rc, _) if is_timeout(rc) => (
-            false,
-            true,
-            Some(format!(
-                "timed out after {timeout} s; the command was killed"
-            )),
-        ),
+        (rc, _)
+            if stopped_by(rc, step.probe_quick, o.probe_secs, timeout, &o.probe_err).is_some() =>
+        {
+            (
+                false,
+                true,
+                stopped_by(rc, step.probe_quick, o.probe_secs, timeout, &o.probe_err),
+            )
+        }
         (rc, _) => {
             let err = if o.probe_err.trim().is_empty() {
                 o.probe_out.trim()

@@ -42,6 +42,13 @@ impl Worker<'_> {
                 self.finish(p);
             }
         }
+        if let Some(why) = self.broken_after.take() {
+            if self.rt.active() {
+                self.fail_host(super::HostState::Failed(format!(
+                    "the step script did not end cleanly {why}"
+                )));
+            }
+        }
         self.pending_names.clear();
     }
 
@@ -106,34 +113,42 @@ impl Worker<'_> {
             let out = match result {
                 Ok(o) => o,
                 Err(e) if e.is_unreachable() => {
-                    self.pending = pending;
+                    // Tasks whose every step reported in an earlier round keep their
+                    // results; the host is unreachable from the first one that did not.
+                    let first_open = pending
+                        .iter()
+                        .position(|p| {
+                            p.items
+                                .iter()
+                                .any(|s| matches!(s, Slot::Remote { result: None, .. }))
+                        })
+                        .unwrap_or(pending.len());
+                    let rest = pending.split_off(first_open);
+                    for p in pending {
+                        self.finish(p);
+                    }
+                    self.pending = rest;
                     self.unreachable(e.to_string());
                     return None;
                 }
                 Err(e) => {
-                    let (pi, _) = queue[start];
-                    let task = pending[pi].task.clone();
-                    let started = pending[pi].started;
-                    self.fail_task(&task, started, e.to_string());
-                    return None;
+                    // The transport's own limit or error: this step fails, named.
+                    let (pi, ii) = queue[start];
+                    set_failed(&mut pending[pi].items[ii], e.to_string());
+                    return Some(pending);
                 }
             };
-            let outcomes = batch::parse(&String::from_utf8_lossy(&out.stdout), &nonce);
-            if outcomes.is_empty() {
-                let (pi, _) = queue[start];
-                let task = pending[pi].task.clone();
-                let started = pending[pi].started;
-                let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                self.fail_task(
-                    &task,
-                    started,
-                    format!(
-                        "the step script did not run (exit {:?}): {err}",
-                        out.exit_code
-                    ),
-                );
-                return None;
-            }
+            let parsed = batch::parse(&String::from_utf8_lossy(&out.stdout), &nonce);
+            let broken = parsed.broken(
+                steps.len(),
+                out.exit_code,
+                out.signal.as_deref(),
+                &String::from_utf8_lossy(&out.stderr),
+            );
+            let outcomes = match &broken {
+                Some(b) => parsed.outcomes[..b.at.min(parsed.outcomes.len())].to_vec(),
+                None => parsed.outcomes,
+            };
             let n = outcomes.len();
             let last_needs_upload = !check && outcomes.last().is_some_and(|o| o.probe_rc == UPLOAD);
             if check {
@@ -168,20 +183,30 @@ impl Worker<'_> {
                     }
                 }
             }
+            if let Some(b) = broken {
+                // The script died: the steps that reported keep their results, the step
+                // where it stopped fails with the reason, and the host stops there.
+                match queue.get(start + b.at) {
+                    Some(&(pi, ii)) => set_failed(&mut pending[pi].items[ii], b.why),
+                    None => {
+                        // Every step reported but the end is missing: the results stand,
+                        // the host stops after the last one.
+                        let (pi, _) = queue[start + n - 1];
+                        let name = pending[pi].task.name.clone();
+                        self.broken_after = Some(format!("after task '{name}': {}", b.why));
+                    }
+                }
+                return Some(pending);
+            }
             if last_needs_upload {
                 let (pi, ii) = queue[start + n - 1];
-                let (step, task, started) = match &pending[pi].items[ii] {
-                    Slot::Remote { step, .. } => (
-                        step.step.clone(),
-                        pending[pi].task.clone(),
-                        pending[pi].started,
-                    ),
+                let step = match &pending[pi].items[ii] {
+                    Slot::Remote { step, .. } => step.step.clone(),
                     _ => break,
                 };
                 if let Err(e) = self.stage(&conn, &step).await {
-                    self.pending.clear();
-                    self.fail_task(&task, started, e.to_string());
-                    return None;
+                    set_failed(&mut pending[pi].items[ii], e.to_string());
+                    return Some(pending);
                 }
                 start += n - 1;
                 continue;
@@ -212,6 +237,19 @@ impl Worker<'_> {
                 })?;
         }
         Ok(())
+    }
+}
+
+/// Marks a step failed with `why` (its task then fails, naming it).
+fn set_failed(slot: &mut Slot, why: String) {
+    if let Slot::Remote { result, .. } = slot {
+        *result = Some(super::outcome::ItemResult {
+            changed: false,
+            failed: true,
+            msg: Some(why.clone()),
+            registered: serde_json::json!({"changed": false, "failed": true, "skipped": false, "msg": why}),
+            diff: None,
+        });
     }
 }
 

@@ -56,6 +56,8 @@ pub(crate) struct Worker<'a> {
     pub(super) pending: Vec<Pending>,
     pub(super) pending_names: HashSet<String>,
     pub(super) pending_become: bool,
+    /// Set when a batch's steps all reported but its end marker was missing.
+    pub(super) broken_after: Option<String>,
     refs_cache: BTreeMap<String, HashSet<String>>,
     last_blocks: Vec<crate::playbook::BlockPos>,
 }
@@ -77,6 +79,7 @@ impl<'a> Worker<'a> {
             pending: Vec::new(),
             pending_names: HashSet::new(),
             pending_become: false,
+            broken_after: None,
             refs_cache: BTreeMap::new(),
             last_blocks: Vec::new(),
         }

@@ -358,6 +358,9 @@ pub(super) async fn once<H: Handler>(
                         out.stderr.extend_from_slice(&data)
                     }
                     ChannelMsg::ExitStatus { exit_status } => out.exit_code = Some(exit_status),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        out.signal = Some(format!("SIG{signal_name:?}"))
+                    }
                     ChannelMsg::Close => break,
                     _ => {}
                 }

@@ -45,6 +45,8 @@ async fn run(
         out = &mut waited => match out {
             Ok(out) => Ok(ExecOutput {
                 exit_code: out.status.code().and_then(|c| u32::try_from(c).ok()),
+                signal: std::os::unix::process::ExitStatusExt::signal(&out.status)
+                    .map(super::signal_name),
                 stdout: out.stdout,
                 stderr: out.stderr,
             }),

@@ -37,6 +37,30 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     /// Standard error.
     pub stderr: Vec<u8>,
+    /// The signal that ended the command, when the transport knows it (e.g. "SIGKILL").
+    pub signal: Option<String>,
+}
+
+/// A signal's name from its number (the common ones; others by number).
+pub fn signal_name(n: i32) -> String {
+    let name = match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => return format!("signal {n}"),
+    };
+    name.to_string()
 }
 
 /// Why a transport operation failed.
