@@ -528,3 +528,93 @@ fn an_unknown_host_is_refused_unless_new_keys_are_accepted_then_recorded() {
     assert!(recorded.contains("10.213.0.11 ssh-ed25519 "), "{recorded}");
     assert!(go(false).status.success(), "the recorded key was not used");
 }
+
+/// A fixed sample of the values the property test (src/modules/values_tests.rs) draws
+/// from, over SSH: every one takes effect literally as a file name, a file's content and
+/// a program's argument, and nothing they spell runs.
+#[test]
+fn nasty_values_take_effect_literally_over_ssh() {
+    use base64::Engine as _;
+    let _g = guard();
+    up(3, false);
+    let names: Vec<String> = vec![
+        "o'brien".into(),
+        "Bob's files".into(),
+        "a''b'''c".into(),
+        "$(touch KFPWNED)".into(),
+        "`touch KFPWNED`".into(),
+        "; touch KFPWNED".into(),
+        "&& touch KFPWNED &&".into(),
+        "' ; touch KFPWNED ; '".into(),
+        "new\nline\ttab".into(),
+        "-leading dash".into(),
+        "*?[glob]~%s%n\\\\".into(),
+        "\"dq\" $HOME ${IFS} é✓日本".into(),
+        "x".repeat(200),
+    ];
+    let play = serde_json::json!([{
+        "name": "nasty values",
+        "hosts": "instance-1",
+        "vars": {"t": "/root/kf-nasty", "names": names},
+        "tasks": [
+            {"name": "clean", "shell": "rm -rf /root/kf-nasty; mkdir -p /root/kf-nasty/d /root/kf-nasty/c /root/kf-nasty/a",
+             "args": {"creates": "/root/kf-nasty/lines"}},
+            {"name": "dirs", "file": {"path": "{{ t }}/d/{{ item }}", "state": "directory"}, "loop": "{{ names }}"},
+            {"name": "files", "copy": {"dest": "{{ t }}/c/{{ item }}", "content": "{{ item }}"}, "loop": "{{ names }}"},
+            {"name": "lines", "lineinfile": {"path": "{{ t }}/lines", "line": "{{ item | replace('\\n', ' ') }}", "create": true}, "loop": "{{ names }}"},
+            {"name": "argv", "command": {"argv": ["touch", "--", "{{ t }}/a/{{ item }}"], "creates": "{{ t }}/a/{{ item }}"}, "loop": "{{ names }}"},
+        ],
+    }]);
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = inventory(tmp.path(), &[1, 2, 3], WORKERS, "");
+    let text = serde_json::to_string_pretty(&play).unwrap();
+    let first = run(tmp.path(), &inv, &text, &[]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let listed = |sub: &str| -> Vec<String> {
+        let (ok, out) = ssh(
+            1,
+            &format!("cd /root/kf-nasty/{sub} && find . -mindepth 1 -maxdepth 1 -printf '%f\\0' | base64 -w0"),
+        );
+        assert!(ok, "{out}");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(out.trim())
+            .unwrap();
+        let mut v: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8(s.to_vec()).unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(listed("d"), want);
+    assert_eq!(listed("c"), want);
+    assert_eq!(listed("a"), want);
+    let (ok, out) = ssh(
+        1,
+        "cat /root/kf-nasty/c/o\\'brien; echo; cat /root/kf-nasty/lines | base64 -w0",
+    );
+    assert!(ok, "{out}");
+    let mut lines = out.splitn(2, '\n');
+    assert_eq!(lines.next(), Some("o'brien"));
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap().trim())
+        .unwrap();
+    let want_lines: String = names
+        .iter()
+        .map(|n| format!("{}\n", n.replace('\n', " ")))
+        .collect();
+    assert_eq!(String::from_utf8(body).unwrap(), want_lines);
+    let (_, pwned) = ssh(1, "find / -xdev -name KFPWNED 2>/dev/null | head -5");
+    assert!(pwned.trim().is_empty(), "a value ran as a command: {pwned}");
+    let second = run(tmp.path(), &inv, &text, &[]);
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    assert_eq!(
+        second.changed("instance-1"),
+        0,
+        "{:?}",
+        second.changed_tasks()
+    );
+}

@@ -126,3 +126,71 @@ fn reset_and_health_are_placed_by_role_too() {
         "{e:?}"
     );
 }
+
+/// `kubeforge plan` of an inline playbook on the sample inventory: (exit code, stderr).
+fn plan_of(book: &str, extra: &[&str]) -> (i32, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("play.yml");
+    std::fs::write(&path, book).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .current_dir(root)
+        .args(["plan", "-i", "inventory/sample"])
+        .arg(&path)
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_notify_naming_no_handler_is_refused_at_its_line() {
+    let (code, err) = plan_of(
+        "- hosts: kube_node\n  tasks:\n    - name: conf\n      copy: {dest: /tmp/x, content: x}\n      notify: restart kubelt\n  handlers:\n    - name: restart kubelet\n      command: \"true\"\n    - name: other\n      command: \"true\"\n      listen: restart all\n",
+        &[],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("notifies 'restart kubelt'"), "{err}");
+    assert!(err.contains("play.yml:3"), "{err}");
+    assert!(err.contains("restart kubelet, other"), "{err}");
+    // By name, by listen topic and templated (decided at run time): accepted.
+    let (code, err) = plan_of(
+        "- hosts: kube_node\n  tasks:\n    - name: conf\n      copy: {dest: /tmp/x, content: x}\n      notify: [restart kubelet, restart all, \"{{ which }}\"]\n  handlers:\n    - name: restart kubelet\n      command: \"true\"\n    - name: other\n      command: \"true\"\n      listen: restart all\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_literal_delegate_to_naming_no_host_is_refused() {
+    let (code, err) = plan_of(
+        "- hosts: kube_node\n  tasks:\n    - name: ask\n      command: \"true\"\n      delegate_to: instance-9\n",
+        &[],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("delegated to 'instance-9', which is not in the inventory"),
+        "{err}"
+    );
+    assert!(err.contains("play.yml:3"), "{err}");
+}
+
+#[test]
+fn tags_that_match_nothing_are_named_in_a_warning() {
+    let (code, err) = plan_of(
+        "- hosts: kube_node\n  tasks:\n    - name: conf\n      command: \"true\"\n      tags: [kubelet, config]\n",
+        &["--tags", "kublet"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--tags kublet matches no task"), "{err}");
+    assert!(err.contains("its tags: config, kubelet"), "{err}");
+    let (_, err) = plan_of(
+        "- hosts: kube_node\n  tasks:\n    - name: conf\n      command: \"true\"\n      tags: [kubelet]\n",
+        &["--tags", "kubelet"],
+    );
+    assert!(!err.contains("matches no task"), "{err}");
+}

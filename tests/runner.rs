@@ -657,3 +657,85 @@ fn a_host_that_left_the_inventory_is_reported_and_never_contacted() {
     );
     assert!(o.events.iter().all(|x| x["host"] != "h2"));
 }
+
+/// The example of issue 22: a path with an odd number of quotes between two steps.
+#[test]
+fn an_apostrophe_in_a_path_is_a_path_and_every_step_reports() {
+    let e = env(
+        &[("h1", "kube_control_plane,etcd")],
+        "- hosts: all\n  tasks:\n\
+         \x20   - {name: before, copy: {dest: \"{{ root }}/before.txt\", content: \"x\\n\"}}\n\
+         \x20   - {name: evil, file: {path: \"{{ root }}/d a'b\", state: directory}}\n\
+         \x20   - {name: touch, file: {path: \"{{ root }}/d a'b/t a'b'c'\", state: touch}}\n\
+         \x20   - {name: line, lineinfile: {path: \"{{ root }}/l a'b.txt\", line: \"it's\", create: true}}\n\
+         \x20   - {name: cmd, command: {cmd: \"true\", creates: \"{{ root }}/cr a'b\"}}\n\
+         \x20   - {name: after, copy: {dest: \"{{ root }}/after.txt\", content: \"x\\n\"}}\n",
+    );
+    let o = kubeforge(&e, &[]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let done: Vec<String> = o
+        .events
+        .iter()
+        .filter(|e| e["event"] == "step_result")
+        .map(|e| e["task"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(done, ["before", "evil", "touch", "line", "cmd", "after"]);
+    assert!(e.dir.join("d a'b").is_dir());
+    assert!(e.dir.join("d a'b/t a'b'c'").is_file());
+    assert_eq!(
+        std::fs::read_to_string(e.dir.join("l a'b.txt")).unwrap(),
+        "it's\n"
+    );
+    assert!(e.dir.join("after.txt").is_file());
+}
+
+/// A batch killed in the middle (SIGKILL of its whole process group, as the OOM killer
+/// or a dying session would): the step where it stopped fails by name in the recap, the
+/// JSON events and the JUnit report, the step after it never runs, exit code 2.
+#[test]
+fn a_killed_batch_fails_the_step_by_name_everywhere() {
+    // Up from this shell to the batch shell (`sh -s`), then its whole process group.
+    let kill = "p=$$; while [ \"$p\" -gt 1 ]; do c=$(tr '\\0' ' ' < /proc/$p/cmdline); \
+                case $c in 'sh -s '*) /bin/kill -9 -- -$(awk '{print $5}' /proc/$p/stat); sleep 5;; esac; \
+                p=$(awk '{print $4}' /proc/$p/stat); done; exit 9";
+    let e = env(
+        &[("h1", "kube_control_plane,etcd")],
+        &format!(
+            "- hosts: all\n  tasks:\n\
+             \x20   - {{name: before, copy: {{dest: \"{{{{ root }}}}/before.txt\", content: \"x\\n\"}}}}\n\
+             \x20   - name: evil\n      shell: {kill:?}\n\
+             \x20   - {{name: after, copy: {{dest: \"{{{{ root }}}}/after.txt\", content: \"x\\n\"}}}}\n"
+        ),
+    );
+    let junit = e.dir.join("junit.xml");
+    let o = kubeforge(&e, &["--output", &format!("junit={}", junit.display())]);
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    let results: Vec<(String, String, String)> = o
+        .events
+        .iter()
+        .filter(|e| e["event"] == "step_result")
+        .map(|e| {
+            (
+                e["task"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+                e["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(
+        (results[0].0.as_str(), results[0].1.as_str()),
+        ("before", "changed")
+    );
+    assert_eq!(
+        (results[1].0.as_str(), results[1].1.as_str()),
+        ("evil", "failed")
+    );
+    assert!(results[1].2.contains("SIGKILL"), "{results:?}");
+    assert_eq!(recap(&o)["hosts"]["h1"]["failed"].as_u64(), Some(1));
+    assert!(o.stdout.contains("evil"), "{}", o.stdout);
+    assert!(!e.dir.join("after.txt").exists());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("evil") && xml.contains("<failure"), "{xml}");
+    assert!(xml.contains("SIGKILL"), "{xml}");
+}

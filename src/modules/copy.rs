@@ -2,7 +2,7 @@
 //! on the host (`remote_src: true`).
 
 use super::decl::{ModuleDecl, Runs, Timeout};
-use super::{Action, Args, Context, ModuleError, RemoteStep, q, content_step};
+use super::{Action, Args, Context, ModuleError, RemoteStep, content_step, q, with_backup};
 use crate::shell::{fail, say};
 use std::path::PathBuf;
 
@@ -47,19 +47,18 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
         a.account("owner")?,
         a.account("group")?,
     );
+    let backup = a.bool("backup", false)?;
     if let Some(content) = a.str("content")? {
-        return Ok(Action::Remote(content_step(
+        return Ok(Action::Remote(with_backup(
+            content_step(&dest, content.as_bytes(), &mode, &owner, &group),
             &dest,
-            content.as_bytes(),
-            &mode,
-            &owner,
-            &group,
+            backup,
         )));
     }
     let src = a.req("src")?;
     if a.bool("remote_src", false)? {
         let (s, d, m, o, g) = (q(&src), q(&dest), q(&mode), q(&owner), q(&group));
-        return Ok(Action::Remote(RemoteStep {
+        let step = RemoteStep {
             probe: format!(
                 "if [ ! -f {s} ]; then if [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would {s}; then {would}; exit $KF_CHANGE; fi; {missing}; fi\n\
                  if kf_same_content {d} \"$(sha256sum < {s} | cut -d' ' -f1)\"; then kf_attrs {d} {m} {o} {g}; exit $?; fi\n\
@@ -67,12 +66,13 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
                 would = say(&format!("would copy {src} (an earlier step would make it)")),
                 missing = fail(&format!("{src}: no such file on the host")),
             ),
-            apply: format!("mkdir -p \"$(dirname -- {d})\" && kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
+            apply: format!("kf_put {d} {m} {o} {g} < {s} && kf_fix_attrs {d} {m} {o} {g}"),
             creates: vec![dest.clone()],
             probe_quick: true,
             apply_quick: true,
             ..RemoteStep::default()
-        }));
+        };
+        return Ok(Action::Remote(with_backup(step, &dest, backup)));
     }
     let path = match find_src(&src, "files", ctx) {
         Ok(p) => p,
@@ -99,8 +99,10 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     }
     let bytes = std::fs::read(&path)
         .map_err(|e| ModuleError(format!("copy: cannot read {}: {e}", path.display())))?;
-    Ok(Action::Remote(content_step(
-        &dest, &bytes, &mode, &owner, &group,
+    Ok(Action::Remote(with_backup(
+        content_step(&dest, &bytes, &mode, &owner, &group),
+        &dest,
+        backup,
     )))
 }
 

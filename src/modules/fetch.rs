@@ -17,7 +17,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     let s = q(&src);
     let probe = format!(
         "[ -f {s} ] || {missing}\n\
-         h=$(sha256sum -- {s}); h=${{h%% *}}; echo \"KFVAR sha256=$h\"\n\
+         h=$(sha256sum < {s}) || exit 1; h=${{h%% *}}; echo \"KFVAR sha256=$h\"\n\
          if [ \"$h\" = {have} ]; then exit 0; fi\n\
          {copy}; exit $KF_CHANGE",
         have = q(if have.is_empty() { "-" } else { &have }),

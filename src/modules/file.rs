@@ -17,6 +17,12 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         q(&a.account("owner")?),
         q(&a.account("group")?),
     );
+    if a.bool("recurse", false)? {
+        return Err(a.err(
+            "recurse",
+            "is not supported yet: set owner, group and mode on the files themselves",
+        ));
+    }
     let p = q(&path);
     let parent = format!(
         "kf_parent {p} || {{ [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would \"$kf_d\"; }} || exit 1\n"

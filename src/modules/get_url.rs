@@ -51,7 +51,14 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
             u = q(&url)
         )
     };
+    let insecure = !a.bool("validate_certs", true)?;
     if a.bool("download_once", false)? {
+        if insecure {
+            return Err(a.err(
+                "validate_certs",
+                "false cannot be used with download_once: the controller always checks certificates",
+            ));
+        }
         let staged = format!("{STAGE_DIR}/{sha}");
         let s = q(&staged);
         return Ok(Action::Remote(RemoteStep {
@@ -61,7 +68,7 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
                 say(&format!("install from {staged}"))
             ),
             apply: format!(
-                "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") && cp -- {s} \"$t\" || exit 1\n{}\n\
+                "kf_dir {d} && mkdir -p -- \"$kf_d\" && t=$(mktemp \"$kf_d/.kubeforge.XXXXXX\") && cp -- {s} \"$t\" || exit 1\n{}\n\
                  kf_fix_attrs \"$t\" {m} {o} {g} && mv -f -- \"$t\" {d} && rm -f {s}",
                 verify("\"$t\"")
             ),
@@ -80,12 +87,14 @@ pub(super) fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     Ok(Action::Remote(RemoteStep {
         probe: format!("{installed}{}; exit $KF_CHANGE", say(&format!("download {url}"))),
         apply: format!(
-            "mkdir -p \"$(dirname -- {d})\" && t=$(mktemp \"$(dirname -- {d})/.kubeforge.XXXXXX\") || exit 1\n\
-             if command -v curl >/dev/null 2>&1; then curl -fsSL --connect-timeout 20 --max-time {timeout} -o \"$t\" {u}; \
-             else wget -q -T {timeout} -O \"$t\" {u}; fi || {{ rm -f \"$t\"; {failed}; }}\n{}\n\
+            "kf_dir {d} && mkdir -p -- \"$kf_d\" && t=$(mktemp \"$kf_d/.kubeforge.XXXXXX\") || exit 1\n\
+             if command -v curl >/dev/null 2>&1; then curl -fsSL{k} --connect-timeout 20 --max-time {timeout} -o \"$t\" {u}; \
+             else wget -q{w} -T {timeout} -O \"$t\" {u}; fi || {{ rm -f \"$t\"; {failed}; }}\n{}\n\
              kf_fix_attrs \"$t\" {m} {o} {g} && mv -f -- \"$t\" {d}",
             verify("\"$t\""),
-            failed = crate::shell::fail(&format!("download of {url} failed"))
+            failed = crate::shell::fail(&format!("download of {url} failed")),
+            k = if insecure { " -k" } else { "" },
+            w = if insecure { " --no-check-certificate" } else { "" },
         ),
         probe_quick: true,
         creates: vec![dest],

@@ -65,11 +65,13 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     if state == "absent" && regexp.is_empty() && line.is_none() {
         return Err(a.err("regexp", "or line is required with state: absent"));
     }
-    if a.raw("insertafter").is_some() || a.raw("insertbefore").is_some() {
-        return Err(a.err(
-            "insertafter",
-            "is not supported yet: lines are replaced in place or appended",
-        ));
+    for k in ["insertafter", "insertbefore"] {
+        if a.raw(k).is_some() {
+            return Err(a.err(
+                k,
+                "is not supported yet: lines are replaced in place or appended",
+            ));
+        }
     }
     let c = compute(
         &path,

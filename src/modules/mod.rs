@@ -62,12 +62,20 @@ module_table! {
 #[cfg(test)]
 pub(crate) mod test_marker;
 
+// A test-only double of a buggy module (raw shell), for the runner's integrity tests.
+#[cfg(test)]
+pub(crate) mod test_raw;
+
+// Property tests over every module argument (issue 22).
+#[cfg(test)]
+mod values_tests;
+
 /// Every declaration (the table, plus test-only modules in unit tests).
 pub fn all() -> impl Iterator<Item = &'static ModuleDecl> {
     let extra: &[&ModuleDecl] = {
         #[cfg(test)]
         {
-            &[&test_marker::DECL]
+            &[&test_marker::DECL, &test_raw::DECL]
         }
         #[cfg(not(test))]
         {
@@ -202,6 +210,19 @@ pub(crate) fn b64_pipe(content: &[u8]) -> String {
 pub(crate) fn sha256_hex(content: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(content))
+}
+
+/// `backup: true` (copy, template): before the apply replaces an existing file, a copy of
+/// it is kept beside it as `DEST.PID.YYYY-MM-DD@HH:MM:SS~`, Ansible's name.
+pub(crate) fn with_backup(mut step: RemoteStep, dest: &str, backup: bool) -> RemoteStep {
+    if backup {
+        let d = q(dest);
+        step.apply = format!(
+            "if [ -f {d} ]; then cp -p -- {d} {d}\".$$.$(date +%Y-%m-%d@%H:%M:%S)~\" || exit 1; fi\n{}",
+            step.apply
+        );
+    }
+    step
 }
 
 /// Probe and apply for "this file has exactly this content and these attributes".

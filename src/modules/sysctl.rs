@@ -47,7 +47,7 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
             crate::shell::say(&format!("persist in {file}"))
         ),
         apply: format!(
-            "{c}\nif ! {{ [ -f {f} ] && cmp -s -- {f} \"$KFS/new\"; }}; then mkdir -p \"$(dirname -- {f})\" && kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
+            "{c}\nif ! {{ [ -f {f} ] && cmp -s -- {f} \"$KFS/new\"; }}; then kf_put {f} '' '' '' < \"$KFS/new\" || exit 1; fi\n{live_apply}"
         ),
         probe_quick: true,
         ..RemoteStep::default()

@@ -23,12 +23,17 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
                 crate::vars::template::describe(&e)
             ))
         })?;
-    Ok(Action::Remote(content_step(
+    let step = content_step(
         &dest,
         rendered.as_bytes(),
         &a.mode("mode")?,
         &a.account("owner")?,
         &a.account("group")?,
+    );
+    Ok(Action::Remote(super::with_backup(
+        step,
+        &dest,
+        a.bool("backup", false)?,
     )))
 }
 

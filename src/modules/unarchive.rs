@@ -73,7 +73,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     probe.push_str(&stage_check);
     probe.push_str(&format!(
         "[ -d {d} ] || {{ {}; exit $KF_CHANGE; }}\n\
-         tar -tf {s} {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ printf 'extract: %s missing\\n' \"$m\"; exit $KF_CHANGE; }}; done; rc=$?\n\
+         tar --no-unquote -tf {s} -- {include} | while IFS= read -r m; do [ -e {d}/\"$m\" ] || {{ printf 'extract: %s missing\\n' \"$m\"; exit $KF_CHANGE; }}; done; rc=$?\n\
          [ $rc = 0 ] || exit $rc\nkf_attrs {d} {m} {o} {g}",
         say(&format!("extract into new {dest}"))
     ));
@@ -82,7 +82,7 @@ fn prepare(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     } else {
         format!(" && rm -f {s}")
     };
-    let apply = format!("mkdir -p -- {d} && tar -xf {s} -C {d} --no-same-owner {extra} {include} && kf_fix_attrs {d} {m} {o} {g}{cleanup}");
+    let apply = format!("mkdir -p -- {d} && tar --no-unquote -xf {s} -C {d} --no-same-owner {extra} -- {include} && kf_fix_attrs {d} {m} {o} {g}{cleanup}");
     Ok(Action::Remote(RemoteStep {
         probe,
         apply,

@@ -108,6 +108,7 @@ pub fn prepare(
         diagnostics: e.0,
         exit: exit::INVALID,
     })?;
+    print_diagnostics(&plan.warnings);
     Ok(Prepared {
         cluster,
         plan,

@@ -2,6 +2,7 @@
 //! Placement is enforced here: a task whose `needs` a host's components do not cover
 //! is refused for that host unless its condition already rules the host out.
 
+mod checks;
 pub mod pattern;
 mod print;
 
@@ -71,6 +72,8 @@ pub struct Plan {
     pub plays: Vec<PlannedPlay>,
     /// Each role's directory (templates/, files/, `role_path`).
     pub role_dirs: BTreeMap<String, std::path::PathBuf>,
+    /// What the operator should know before it runs (e.g. `--tags` matching nothing).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Problems that stop a plan.
@@ -191,13 +194,21 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
             let mut placement = BTreeMap::new();
             for h in &hosts {
                 let p = place(cluster, play, task, h);
-                if !matches!(p, Placement::Skipped(_)) && !task.needs.is_empty() {
+                if !matches!(p, Placement::Skipped(_))
+                    && (!task.needs.is_empty() || task.delegate_to.is_some())
+                {
                     // A delegated task runs on its delegate: that host must have the components.
                     let target = match &task.delegate_to {
                         Some(d) => {
                             let scope = cluster.resolver.scope(h, BTreeMap::new());
                             match crate::vars::render(&scope, &Value::String(d.clone())) {
                                 Ok(Value::String(t)) => t,
+                                // Decided at run time (a registered value, a fact): only
+                                // a task that needs components must know its host now.
+                                _ if task.needs.is_empty() => {
+                                    placement.insert(h.clone(), p);
+                                    continue;
+                                }
                                 _ => {
                                     problems.push(
                                         Diagnostic::error("placement", format!("task '{}': delegate_to '{d}' cannot be decided from the inventory", task.name))
@@ -282,6 +293,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
             }
         }
         handlers.extend(play.handlers.iter().cloned());
+        problems.extend(checks::unknown_notifications(play, book, &handlers));
         let section_flush =
             |name: &str, tasks: &mut Vec<PlannedTask>, problems: &mut Vec<Diagnostic>| {
                 if !handlers.is_empty() {
@@ -349,6 +361,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                 .iter()
                 .map(|(k, r)| (k.clone(), r.dir.clone()))
                 .collect(),
+            warnings: checks::unmatched_tags(book, opts),
         })
     } else {
         Err(PlanError(problems))

@@ -8,6 +8,8 @@ mod blocks;
 mod facts;
 mod fetch;
 mod fold;
+#[cfg(test)]
+mod integrity_tests;
 pub mod outcome;
 mod play;
 mod pull;

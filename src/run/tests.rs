@@ -18,14 +18,26 @@ use std::sync::{Arc, Mutex};
 struct Counting {
     host: String,
     counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    fault: Option<Fault>,
 }
+
+/// Damage done to a session's output before the runner reads it (a DOUBLE of a broken
+/// connection or a corrupting relay).
+pub(crate) type Fault = fn(ExecOutput) -> ExecOutput;
 
 impl Transport for Counting {
     fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>> {
         if let Ok(mut c) = self.counts.lock() {
             *c.entry(self.host.clone()).or_default() += 1;
         }
-        Local.exec(req)
+        let fault = self.fault;
+        Box::pin(async move {
+            let out = Local.exec(req).await?;
+            Ok(match fault {
+                Some(f) => f(out),
+                None => out,
+            })
+        })
     }
     fn upload<'a>(
         &'a self,
@@ -102,6 +114,12 @@ impl Lab {
 
     /// Plans and runs the playbook.
     pub fn run(&self, check: bool) -> Done {
+        self.run_via(check, None)
+    }
+
+    /// As `run`, with every session's output passed through `fault` (a transport
+    /// DOUBLE: damage the real program cannot be made to show).
+    pub fn run_via(&self, check: bool, fault: Option<Fault>) -> Done {
         let book = crate::playbook::load(&self.path("play.yml")).unwrap();
         let inv = Inventory::load(&self.path("hosts.yaml"), &[]).unwrap();
         let defaults = crate::defaults::with_roles(
@@ -116,6 +134,7 @@ impl Lab {
             let t: Arc<dyn Transport> = Arc::new(Counting {
                 host: h.name.clone(),
                 counts: c2.clone(),
+                fault,
             });
             Box::pin(async move { Ok(t) })
         });
