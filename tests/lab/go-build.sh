@@ -61,6 +61,8 @@ export GOOS=linux GOARCH=amd64
 
 log() { printf 'go-build: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# fail ID REASON: this component failed (build_one runs in a subshell: exits it).
+fail() { log "ERROR: $1: $2"; echo "$1 ($2)" >> "$FAILLOG"; exit 1; }
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -219,15 +221,24 @@ recipe_cilium() {
     $MODULE/cilium-health/responder $MODULE/plugins/cilium-cni $MODULE/tools/mount \
     $MODULE/tools/sysctlfix $MODULE/tools/envoy-bootstrap-locality $MODULE/bugtool \
     $MODULE/hubble
+  # operator/Makefile: cilium-operator-generic is the operator with tags
+  # ipam_provider_operator (the build module stands in for sigs.k8s.io/mcs-api/controllers,
+  # which the proxy refuses; see its go.mod).
+  gobuild 0 osusergo,ipam_provider_operator "$ld" $MODULE/operator
+  mv "$OUT/bin/operator" "$OUT/bin/cilium-operator-generic"
   mv "$OUT/bin/daemon" "$OUT/bin/cilium-agent"
   mv "$OUT/bin/responder" "$OUT/bin/cilium-health-responder"
   mv "$OUT/bin/mount" "$OUT/bin/cilium-mount"
   mv "$OUT/bin/sysctlfix" "$OUT/bin/cilium-sysctlfix"
   mv "$OUT/bin/envoy-bootstrap-locality" "$OUT/bin/cilium-envoy-bootstrap-locality"
   mv "$OUT/bin/bugtool" "$OUT/bin/cilium-bugtool"
-  # cilium-operator-generic (operator, tags ipam_provider_operator) is not built:
-  # it imports sigs.k8s.io/mcs-api/controllers v0.5.2, which the module proxy
-  # refuses (403); see tests/lab/README.md.
+  # The agent compiles its datapath at run time from the module's bpf/ sources:
+  # `make install-bpf` copies every file of bpf/ to /var/lib/cilium/bpf (0644).
+  # Kept beside bin/ (images.sh puts them there in the agent image).
+  cp -r "$src/bpf" "$OUT/bpf"
+  chmod -R u+w,go-w "$OUT/bpf"
+  find "$OUT/bpf" -type f -exec chmod 0644 {} +
+  echo "bpf_tree_sha256=$(cd "$OUT/bpf" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)" >> "$OUT/build-info"
 }
 
 # ---------------------------------------------------------------- driver
@@ -264,18 +275,24 @@ linkage() {
 build_one() {
   local id=$1 hash dir tmp t0 t1 t2 t3 fn
   V=${id##*-} MODDIR=$MODS/$id fn=$(recipe_fn "$id")
-  [[ -f $MODDIR/go.mod ]] || die "$id: no build module $MODDIR/go.mod"
-  declare -F "$fn" >/dev/null || die "$id: no recipe $fn"
+  [[ -f $MODDIR/go.mod ]] || fail "$id" "no build module $MODDIR/go.mod"
+  declare -F "$fn" >/dev/null || fail "$id" "no recipe $fn"
   hash=$(recipe_hash "$id")
   dir=$GOC/$id-$hash
   if [[ -f $dir/SHA256SUMS && -f $dir/build-info && ${KF_LAB_GO_REBUILD:-0} != 1 ]]; then
     if [[ ${KF_LAB_GO_VERIFY:-0} == 1 ]]; then
-      (cd "$dir" && sha256sum --quiet -c SHA256SUMS) >&2 || die "$id: $dir/SHA256SUMS does not match"
+      (cd "$dir/bin" && sha256sum --quiet -c ../SHA256SUMS) >&2 ||
+        fail "$id" "cached binaries do not match $dir/SHA256SUMS"
     fi
     log "$id: cached ($dir)"
   else
     log "$id: building (recipe $hash)"
     tmp=$dir.tmp.$$
+    # partial output of earlier failed builds of this id (their process is gone)
+    local old
+    for old in "$GOC/$id"-*.tmp.*; do
+      [[ -d $old ]] && ! kill -0 "${old##*.tmp.}" 2>/dev/null && rm -rf "$old"
+    done
     rm -rf "$tmp"; mkdir -p "$tmp/bin"
     OUT=$tmp
     t0=$(date +%s.%N)
@@ -294,7 +311,7 @@ build_one() {
     rc=$?
     set -e
     flock -u 9; exec 9>&-
-    ((rc == 0)) || die "$id: build failed (exit $rc; partial output in $tmp)"
+    ((rc == 0)) || fail "$id" "build failed (exit $rc; the go output is above; partial output in $tmp)"
     t3=$(date +%s.%N)
     (cd "$tmp/bin" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum) > "$tmp/SHA256SUMS"
     {
@@ -335,8 +352,27 @@ main() {
   command -v go >/dev/null || die "go is not installed"
   need_debs gcc libc6-dev binutils pkg-config libseccomp-dev
   mkdir -p "$GOC"
-  local t0=$SECONDS
-  for c in "${want[@]}"; do build_one "$c"; done
+  # A component that fails does not stop the others (each one built is cached and
+  # useful on its own); the run still fails at the end, naming every failed one.
+  # Each build runs in a subshell with set -e in force (not under `||`, where bash
+  # would ignore set -e inside it); its reason for failing goes to FAILLOG.
+  local t0=$SECONDS rc
+  local -a failed=()
+  FAILLOG=$(mktemp)
+  for c in "${want[@]}"; do
+    : > "$FAILLOG"
+    set +e
+    ( set -e; build_one "$c" )
+    rc=$?
+    set -e
+    ((rc == 0)) || failed+=("$(cat "$FAILLOG" | head -1 | grep . || echo "$c (exit $rc)")")
+  done
+  rm -f "$FAILLOG"
+  if ((${#failed[@]})); then
+    log "FAILED: ${#failed[@]} of ${#want[@]} component(s), in $((SECONDS - t0)) s:"
+    for c in "${failed[@]}"; do log "  FAILED $c"; done
+    exit 1
+  fi
   log "done: ${#want[@]} component(s) in $((SECONDS - t0)) s"
 }
 

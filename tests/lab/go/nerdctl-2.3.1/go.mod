@@ -27,6 +27,7 @@ require (
 	github.com/containerd/go-runc v1.1.0 // indirect
 	github.com/containerd/imgcrypt/v2 v2.0.2 // indirect
 	github.com/containerd/log v0.1.0 // indirect
+	github.com/containerd/nerdctl/mod/tigron v0.0.0 // indirect
 	github.com/containerd/nerdctl/v2 v2.3.1 // indirect
 	github.com/containerd/nydus-snapshotter v0.15.15 // indirect
 	github.com/containerd/platforms v1.0.0-rc.4 // indirect
@@ -147,3 +148,9 @@ require (
 	tags.cncf.io/container-device-interface v1.1.0 // indirect
 	tags.cncf.io/container-device-interface/specs-go v1.1.0 // indirect
 )
+
+// tigron is a nested module of the nerdctl repository (upstream's go.mod replaces it
+// with ./mod/tigron); the module proxy serves no version of it and the nerdctl/v2
+// module zip leaves it out. The binary links one package of it, tigron/tig (an
+// interface used by test helpers in pkg/testutil): ./tigron declares that interface.
+replace github.com/containerd/nerdctl/mod/tigron => ./tigron
