@@ -109,6 +109,15 @@ fn text(v: &serde_json::Value) -> String {
 #[error("{0}")]
 pub struct ArtifactError(pub String);
 
+/// `v` (a list of names, or one name) holds `name`.
+fn listed(v: &serde_json::Value, name: &str) -> bool {
+    match v {
+        serde_json::Value::Array(a) => a.iter().any(|x| x.as_str() == Some(name)),
+        serde_json::Value::String(s) => s == name,
+        _ => false,
+    }
+}
+
 /// Resolves an artifact with a host's variables: its version variable, `image_arch`,
 /// `files_repo` (a mirror keeping upstream paths), Kubespray's `<name>_download_url`
 /// override, and `artifact_checksums` (extra pinned checksums: name -> version -> arch).
@@ -135,10 +144,12 @@ pub fn resolve(
         {
             let given = text(s).trim_start_matches("sha256:").to_ascii_lowercase();
             // A version kubeforge pins cannot be given another checksum: that is a
-            // changed artifact, refused before any host is touched.
-            if let Some(p) = pinned.as_ref().filter(|p| **p != given) {
+            // changed artifact, refused before any host is touched — unless the
+            // operator says these files are their own builds (artifacts_built_locally).
+            let own = get("artifacts_built_locally").is_some_and(|v| listed(&v, name));
+            if let Some(p) = pinned.as_ref().filter(|p| **p != given && !own) {
                 return Err(ArtifactError(format!(
-                    "artifact_checksums.{name}.{version}.{arch} is {given}, but kubeforge pins {p} for that file; a changed checksum is refused"
+                    "artifact_checksums.{name}.{version}.{arch} is {given}, but kubeforge pins {p} for that file; a changed checksum is refused (if you built {name} yourself, add it to artifacts_built_locally)"
                 )));
             }
             sha = Some(given);
@@ -245,6 +256,18 @@ mod tests {
             .unwrap_err()
             .0
             .contains("a changed checksum is refused"));
+        // Declared own builds: the given checksum replaces the pin, for those names only.
+        let own = |n: &str| -> Option<serde_json::Value> {
+            match n {
+                "artifact_checksums" => Some(serde_json::json!({
+                    "kubeadm": {d.version.clone(): {"amd64": "b".repeat(64)}},
+                    "kubelet": {d.version.clone(): {"amd64": "c".repeat(64)}}})),
+                "artifacts_built_locally" => Some(serde_json::json!(["kubeadm"])),
+                _ => None,
+            }
+        };
+        assert_eq!(resolve("kubeadm", &own).unwrap().sha256, "b".repeat(64));
+        assert!(resolve("kubelet", &own).is_err());
         let bad = |n: &str| -> Option<serde_json::Value> {
             (n == "kube_version").then(|| "1.2.3".into())
         };

@@ -21,6 +21,11 @@ pub fn say(msg: &str) -> String {
     format!("printf '%s\\n' {}", quote(msg))
 }
 
+/// Shell that prints `msg` and a newline to stderr, literally.
+pub fn say_err(msg: &str) -> String {
+    format!("printf '%s\\n' {} >&2", quote(msg))
+}
+
 /// Shell that prints `msg` to stderr and exits 1 (a failed probe or apply).
 pub fn fail(msg: &str) -> String {
     format!("{{ printf '%s\\n' {} >&2; exit 1; }}", quote(msg))

@@ -252,6 +252,23 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
         }
     }
 
+    // Own builds replace upstream's pins: said once, so nobody mistakes them for releases.
+    if let Some((v, loc)) = cluster
+        .hosts
+        .iter()
+        .find_map(|h| h.vars.get("artifacts_built_locally").cloned())
+        .filter(|(v, _)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+    {
+        d.push(
+            Diagnostic::warning(
+                "own-builds",
+                format!("artifacts_built_locally: {}: their artifact_checksums replace kubeforge's pins for upstream's files", describe(&v)),
+            )
+            .at(Some(loc))
+            .help("only for binaries you build yourself (e.g. a patched kubelet); remove it to verify upstream's releases again"),
+        );
+    }
+
     images::check(cluster, &mut d);
 
     let mut out: Vec<Diagnostic> = Vec::new();

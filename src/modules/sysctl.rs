@@ -35,8 +35,12 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     };
     let live_apply = if state == "present" && reload {
         format!(
-            "[ \"$(kf_words \"$(sysctl -n {n} 2>/dev/null)\")\" = \"$(kf_words {v})\" ] || sysctl -q -w {nv} >/dev/null || exit 1\n",
-            nv = q(&format!("{name}={value}"))
+            "[ \"$(kf_words \"$(sysctl -n {n} 2>/dev/null)\")\" = \"$(kf_words {v})\" ] || sysctl -q -w {nv} >/dev/null 2>\"$KFS/serr\" || {{\n\
+             printf 'cannot set %s to %s (it is %s): %s\\n' {n} {v} \"$(sysctl -n {n} 2>/dev/null)\" \"$(cat \"$KFS/serr\")\" >&2\n\
+             if awk '$2 == \"/proc/sys\" && $4 ~ /^ro/ {{ f = 1 }} END {{ exit !f }}' /proc/mounts; then {ro}; fi\n\
+             exit 1; }}\n",
+            nv = q(&format!("{name}={value}")),
+            ro = crate::shell::say_err("/proc/sys is read-only on this host (a container?): set it on the machine that runs the host, or boot the host so it can set it")
         )
     } else {
         String::new()
