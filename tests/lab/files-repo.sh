@@ -164,6 +164,8 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
 lab_settings() {
     echo "download_container: false"
     echo "kube_proxy_mode: iptables"
+    # This machine (and so every host) runs cgroup v1.
+    echo "kubelet_fail_cgroup_v1: false"
 }
 {
     echo "# Written by tests/lab/files-repo.sh. Real: etcd, containerd, runc, cni_plugins (Debian"

@@ -195,8 +195,21 @@ ensure_kernel_modules() {
     modprobe br_netfilter 2>/dev/null || log "warning: cannot load br_netfilter"
 }
 
+# The kernel settings a kubelet checks at start (kubeforge's kubelet_kernel_settings).
+# Outside net.* they are this machine's and read-only inside a host, so the lab sets them
+# here: vm.overcommit_memory=1, vm.panic_on_oom=0, kernel.panic=10 (reboot 10 s after a
+# panic), kernel.panic_on_oops=1 (an oops panics this machine instead of going on).
+ensure_kubelet_sysctls() {
+    local kv
+    for kv in vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.panic_on_oops=1; do
+        [ "$(sysctl -n "${kv%%=*}" 2>/dev/null)" = "${kv#*=}" ] && continue
+        sysctl -q -w "$kv" >/dev/null 2>&1 || log "warning: cannot set $kv (a kubelet in a host will refuse to start)"
+    done
+}
+
 ensure_bridge() {
     ensure_kernel_modules
+    ensure_kubelet_sysctls
     if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
         log "creating bridge $BRIDGE ($BRIDGE_IP4/24, $BRIDGE_IP6/64)"
         ip link add "$BRIDGE" type bridge stp_state 0 forward_delay 0

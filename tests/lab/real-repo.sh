@@ -105,6 +105,8 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     echo "# modules by tests/lab/go-build.sh, at upstream paths. Our builds, not upstream's files:"
     echo "# artifacts_built_locally lets their checksums replace kubeforge's pins."
     echo "files_repo: http://10.213.0.1:8080/$(basename "$OUT")"
+    echo "# This machine (and so every lab host) runs cgroup v1."
+    echo "kubelet_fail_cgroup_v1: false"
     echo "kube_version: \"$KUBE\""
     echo "etcd_version: \"$ETCD\""
     echo "containerd_version: \"$CONTAINERD\""
