@@ -74,7 +74,7 @@ pub enum InventoryError {
         dir: String,
     },
     /// An inventory script that failed or printed something unreadable.
-    #[error("inventory script {script} ({script} {args}): {message}{}", stderr_shown(.stderr))]
+    #[error("inventory script {script} {args}: {message}{}", stderr_shown(.stderr))]
     Script {
         /// The script, as shown.
         script: String,
@@ -129,9 +129,17 @@ impl miette::Diagnostic for InventoryError {
             InventoryError::NotFound { .. } => Some(Box::new(
                 "put an inventory file in it (hosts.yaml, or any name Ansible does not skip: not hidden, not *.ini, *.md, *.txt, *.cfg, ...), or pass the file itself with -i",
             )),
-            InventoryError::Script { script, args, .. } => Some(Box::new(format!(
-                "run `{script} {args}` by hand: it must exit 0 within the time limit and print a JSON object of groups (README, Inventory sources)"
-            ))),
+            InventoryError::Script { script, args, .. } => {
+                // A bare name runs from the current directory only with ./ before it.
+                let run = if script.contains('/') {
+                    script.clone()
+                } else {
+                    format!("./{script}")
+                };
+                Some(Box::new(format!(
+                    "run `{run} {args}` by hand: it must exit 0 within the time limit and print a JSON object of groups (README, Inventory sources)"
+                )))
+            }
             _ => None,
         }
     }
