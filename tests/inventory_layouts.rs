@@ -813,13 +813,32 @@ fn an_inventory_script_is_run_and_each_variable_names_its_source() {
     let doc = show_sources(d, &["meta/inv.sh"]);
     // (host, variable, value, source)
     let table = [
-        ("w1", "ansible_host", json!("192.0.2.2"), "meta/inv.sh --list"),
+        (
+            "w1",
+            "ansible_host",
+            json!("192.0.2.2"),
+            "meta/inv.sh --list",
+        ),
         ("w1", "pool", json!("a"), "meta/inv.sh --list"),
-        ("w1", "pool_gv", json!("beside"), "meta/group_vars/kube_node.yml:1"),
-        ("cp1", "inventory_file", json!(d.join("meta/inv.sh").display().to_string()), "magic"),
+        (
+            "w1",
+            "pool_gv",
+            json!("beside"),
+            "meta/group_vars/kube_node.yml:1",
+        ),
+        (
+            "cp1",
+            "inventory_file",
+            json!(d.join("meta/inv.sh").display().to_string()),
+            "magic",
+        ),
     ];
     for (h, name, value, source) in table {
-        assert_eq!(var_src(&doc, h, name), (value, source.to_string()), "{h} {name}");
+        assert_eq!(
+            var_src(&doc, h, name),
+            (value, source.to_string()),
+            "{h} {name}"
+        );
     }
     let doc = show_sources(d, &["per-host/inv.sh"]);
     assert_eq!(
@@ -863,7 +882,10 @@ fn a_failing_inventory_script_is_named_with_its_stderr() {
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
-        assert!(start.elapsed() < std::time::Duration::from_secs(15), "{body}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "{body}"
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{body}: {stderr}");
         for w in words {
@@ -902,18 +924,58 @@ fn several_sources_merge_in_order_with_their_own_group_vars() {
     // apply, all's first, then groups source by source (b's parent beats a's child).
     let table = [
         ("w1", "x", json!("b"), "b/hosts.yml:5".to_string()),
-        ("w1", "site", json!("b"), "b/group_vars/all.yml:1".to_string()),
-        ("w1", "only_a", json!(1), "a/group_vars/all.yml:2".to_string()),
-        ("w1", "level", json!("b-k8s_cluster"), "b/group_vars/k8s_cluster.yml:1".to_string()),
-        ("w2", "level", json!("b-k8s_cluster"), "b/group_vars/k8s_cluster.yml:1".to_string()),
-        ("w1", "inventory_file", json!(d.join("a/hosts.ini").display().to_string()), "magic".to_string()),
-        ("w2", "inventory_dir", json!(d.join("b").display().to_string()), "magic".to_string()),
+        (
+            "w1",
+            "site",
+            json!("b"),
+            "b/group_vars/all.yml:1".to_string(),
+        ),
+        (
+            "w1",
+            "only_a",
+            json!(1),
+            "a/group_vars/all.yml:2".to_string(),
+        ),
+        (
+            "w1",
+            "level",
+            json!("b-k8s_cluster"),
+            "b/group_vars/k8s_cluster.yml:1".to_string(),
+        ),
+        (
+            "w2",
+            "level",
+            json!("b-k8s_cluster"),
+            "b/group_vars/k8s_cluster.yml:1".to_string(),
+        ),
+        (
+            "w1",
+            "inventory_file",
+            json!(d.join("a/hosts.ini").display().to_string()),
+            "magic".to_string(),
+        ),
+        (
+            "w2",
+            "inventory_dir",
+            json!(d.join("b").display().to_string()),
+            "magic".to_string(),
+        ),
     ];
     for (h, name, value, source) in table {
         assert_eq!(var_src(&doc, h, name), (value, source), "{h} {name}");
     }
     // A missing source is named.
-    let run = common::kubeforge_in(d, &["inventory", "check", "-i", "a/hosts.ini", "-i", "c/nope.yml"]);
+    let run = common::kubeforge_in(
+        d,
+        &[
+            "inventory",
+            "check",
+            "-i",
+            "a/hosts.ini",
+            "-i",
+            "c/nope.yml",
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("c/nope.yml"), "{}", run.stderr);
 }
@@ -945,12 +1007,21 @@ fn a_directory_is_read_whole_in_ansibles_order() {
         .collect();
     assert_eq!(names, ["cp1", "w1", "w2"]);
     let table = [
-        ("w1", "order", json!("sub/04-deeper"), "inv/sub/04-deeper.json:1"),
+        (
+            "w1",
+            "order",
+            json!("sub/04-deeper"),
+            "inv/sub/04-deeper.json:1",
+        ),
         ("w2", "order", json!("03-cloud"), "inv/03-cloud.sh --list"),
         ("w2", "gv", json!("inv"), "inv/group_vars/kube_node.yml:1"),
     ];
     for (h, name, value, source) in table {
-        assert_eq!(var_src(&doc, h, name), (value, source.to_string()), "{h} {name}");
+        assert_eq!(
+            var_src(&doc, h, name),
+            (value, source.to_string()),
+            "{h} {name}"
+        );
     }
     let run = common::kubeforge_in(d, &["inventory", "check", "-i", "inv"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

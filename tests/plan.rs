@@ -284,7 +284,10 @@ fn conditions_waiting_for_the_run_say_what_they_wait_for() {
     let table = [
         ("by fact", "decided at run time (fact)"),
         ("by fact and inventory", "decided at run time (fact)"),
-        ("by registered result", "decided at run time (registered result)"),
+        (
+            "by registered result",
+            "decided at run time (registered result)",
+        ),
         ("by item", "decided at run time (loop item)"),
         ("by a name nothing defines", "is undefined"),
         ("by a fact and a name nothing defines", "is undefined"),

@@ -99,7 +99,12 @@ pub fn list(dir: &Path, rules: &IgnoreRules) -> Result<Listing, InventoryError> 
     Ok(out)
 }
 
-fn walk(dir: &Path, rules: &IgnoreRules, top: bool, out: &mut Listing) -> Result<(), InventoryError> {
+fn walk(
+    dir: &Path,
+    rules: &IgnoreRules,
+    top: bool,
+    out: &mut Listing,
+) -> Result<(), InventoryError> {
     let rd = std::fs::read_dir(dir).map_err(|e| InventoryError::io(dir, e))?;
     let mut names = Vec::new();
     for entry in rd {

@@ -49,7 +49,9 @@ pub fn timeout_from_env() -> Result<Duration, InventoryError> {
                 code: "inventory-script",
                 location: Location::new(TIMEOUT_ENV, 0),
                 message: format!("{TIMEOUT_ENV}={v} is not a number of seconds"),
-                help: format!("set {TIMEOUT_ENV} to a whole number of seconds (default 60), or unset it"),
+                help: format!(
+                    "set {TIMEOUT_ENV} to a whole number of seconds (default 60), or unset it"
+                ),
             }),
         },
     }
@@ -62,8 +64,8 @@ pub fn load(path: &Path, shown: &str, timeout: Duration) -> Result<Parsed, Inven
     let fail = |message: String| script_error(shown, "--list", message, &out.stderr);
     let text = String::from_utf8(out.stdout.clone())
         .map_err(|_| fail("its output is not UTF-8 text".into()))?;
-    let doc: Value = serde_json::from_str(&text)
-        .map_err(|e| fail(format!("its output is not JSON: {e}")))?;
+    let doc: Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("its output is not JSON: {e}")))?;
     let Value::Object(doc) = doc else {
         return Err(fail(format!(
             "its output is a JSON {}, not an object of groups",
@@ -142,7 +144,13 @@ fn parse_list(doc: &Map<String, Value>, origin: &Location) -> Result<ListDoc, St
         // vars or children is one host named like the group, with those variables.
         let shorthand;
         let data = match data {
-            Value::Object(m) if ["hosts", "vars", "children"].iter().any(|k| m.contains_key(*k)) => m,
+            Value::Object(m)
+                if ["hosts", "vars", "children"]
+                    .iter()
+                    .any(|k| m.contains_key(*k)) =>
+            {
+                m
+            }
             Value::Object(m) => {
                 shorthand = Map::from_iter([
                     ("hosts".to_string(), Value::from(vec![group.clone()])),
@@ -238,8 +246,8 @@ fn host_vars(
     let args = ["--host", host];
     let out = run(path, shown, &args, timeout)?;
     let fail = |m: String| script_error(shown, &args.join(" "), m, &out.stderr);
-    let text =
-        String::from_utf8(out.stdout.clone()).map_err(|_| fail("its output is not UTF-8 text".into()))?;
+    let text = String::from_utf8(out.stdout.clone())
+        .map_err(|_| fail("its output is not UTF-8 text".into()))?;
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
@@ -289,7 +297,12 @@ struct Output {
 /// Runs `path ARGS` with stdin closed, in its own process group (so that a time-out
 /// ends whatever it started), collecting stdout and stderr; a non-zero exit, a signal or
 /// the time limit is an error naming the script.
-fn run(path: &Path, shown: &str, args: &[&str], timeout: Duration) -> Result<Output, InventoryError> {
+fn run(
+    path: &Path,
+    shown: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<Output, InventoryError> {
     use std::os::unix::process::CommandExt;
     let what = args.join(" ");
     let fail = |m: String, stderr: &[u8]| script_error(shown, &what, m, stderr);
@@ -305,11 +318,17 @@ fn run(path: &Path, shown: &str, args: &[&str], timeout: Duration) -> Result<Out
     let readers: Vec<(bool, Option<Box<dyn Read + Send>>)> = vec![
         (
             true,
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ),
         (
             false,
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ),
     ];
     for (is_out, reader) in readers {
@@ -447,11 +466,26 @@ mod tests {
     #[test]
     fn bad_list_shapes_are_errors_naming_the_group() {
         let table = [
-            (r#"{"web": {"hosts": "a"}}"#, "group 'web' has bad data for the host list"),
-            (r#"{"web": {"hosts": [1]}}"#, "group 'web' lists a host that is a JSON number"),
-            (r#"{"web": {"vars": [1]}}"#, "group 'web' has bad data for variables"),
-            (r#"{"web": {"children": "db"}}"#, "group 'web' has bad data for children"),
-            (r#"{"_meta": {"hostvars": []}}"#, "_meta.hostvars is a JSON list"),
+            (
+                r#"{"web": {"hosts": "a"}}"#,
+                "group 'web' has bad data for the host list",
+            ),
+            (
+                r#"{"web": {"hosts": [1]}}"#,
+                "group 'web' lists a host that is a JSON number",
+            ),
+            (
+                r#"{"web": {"vars": [1]}}"#,
+                "group 'web' has bad data for variables",
+            ),
+            (
+                r#"{"web": {"children": "db"}}"#,
+                "group 'web' has bad data for children",
+            ),
+            (
+                r#"{"_meta": {"hostvars": []}}"#,
+                "_meta.hostvars is a JSON list",
+            ),
         ];
         for (doc, want) in table {
             let e = list(doc).unwrap_err();
@@ -482,12 +516,18 @@ mod tests {
         );
         let p = load(&per_host, "host.sh", t).unwrap();
         assert_eq!(p.hosts["h1"].vars["v"].value, Value::from(2));
-        assert_eq!(p.hosts["h1"].vars["v"].origin.to_string(), "host.sh --host h1");
+        assert_eq!(
+            p.hosts["h1"].vars["v"].origin.to_string(),
+            "host.sh --host h1"
+        );
         assert!(p.hosts["h2"].vars.is_empty());
 
         // (script body, words the error must hold)
         let table: [(&str, &[&str]); 6] = [
-            ("#!/bin/sh\necho boom >&2\nexit 2\n", &["bad.sh --list", "status 2", "boom"]),
+            (
+                "#!/bin/sh\necho boom >&2\nexit 2\n",
+                &["bad.sh --list", "status 2", "boom"],
+            ),
             ("#!/bin/sh\necho '{oops'\n", &["bad.sh --list", "not JSON"]),
             ("#!/bin/sh\necho '[1]'\n", &["bad.sh --list", "JSON list"]),
             (
@@ -497,7 +537,11 @@ mod tests {
             // Ansible 2.18: an empty --host output is "expected dictionary, got None".
             (
                 "#!/bin/sh\n[ \"$1\" = --list ] && echo '{\"k\": [\"h\"]}'\nexit 0\n",
-                &["bad.sh --host h", "host 'h' are empty (null)", "print {} for none"],
+                &[
+                    "bad.sh --host h",
+                    "host 'h' are empty (null)",
+                    "print {} for none",
+                ],
             ),
             (
                 "#!/bin/sh\necho '{\"k\": [\"h\"], \"_meta\": {\"hostvars\": {\"h\": [1]}}}'\n",

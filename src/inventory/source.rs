@@ -270,7 +270,10 @@ mod tests {
         write(
             d,
             &[
-                ("a.yml", "all:\n  children:\n    cp:\n      hosts:\n        h1:\n"),
+                (
+                    "a.yml",
+                    "all:\n  children:\n    cp:\n      hosts:\n        h1:\n",
+                ),
                 ("b.ini", "[k8s:children]\ncp\n[cp:vars]\nx=1\n"),
             ],
         );
@@ -328,7 +331,10 @@ mod tests {
         for (i, (files, read)) in table.into_iter().enumerate() {
             let d = tmp.path().join(i.to_string());
             for f in files {
-                write(&d, &[(f, &format!("[web]\nfrom-{}\n", f.replace('.', "-")))]);
+                write(
+                    &d,
+                    &[(f, &format!("[web]\nfrom-{}\n", f.replace('.', "-")))],
+                );
             }
             let l = load(std::slice::from_ref(&d), None).unwrap();
             let want = format!("from-{}", read.replace('.', "-"));
@@ -343,7 +349,10 @@ mod tests {
     fn refusals_name_what_to_fix() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
-        write(d, &[("empty/README.md", "x\n"), ("bad/hosts.yml", "all: [\n")]);
+        write(
+            d,
+            &[("empty/README.md", "x\n"), ("bad/hosts.yml", "all: [\n")],
+        );
         // (the -i, words the error must hold)
         let table: [(&str, &[&str]); 3] = [
             ("empty", &["no inventory file in", "empty"]),
