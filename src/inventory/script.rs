@@ -422,10 +422,13 @@ mod tests {
         parse_list(&m, &Location::new("inv.py --list", 0))
     }
 
+    /// Names, each with a list of names (host -> groups, group -> variables).
+    type NamesTo<'a> = &'a [(&'a str, &'a [&'a str])];
+
     #[test]
     fn list_shapes() {
         // (--list output, host -> direct groups, group -> vars keys)
-        let table: [(&str, &[(&str, &[&str])], &[(&str, &[&str])]); 4] = [
+        let table: [(&str, NamesTo, NamesTo); 4] = [
             (
                 r#"{"web": {"hosts": ["a", "b"], "vars": {"x": 1}, "children": ["db"]}, "db": ["c"]}"#,
                 &[("a", &["web"]), ("b", &["web"]), ("c", &["db"])],
