@@ -9,6 +9,7 @@ use super::directory::{self, IgnoreRules};
 use super::model::{Parsed, VarMap};
 use super::vault::Password;
 use super::{absolute_path, display_path, parse_any, script, vars_files, InventoryError};
+use crate::diagnostic::{Diagnostic, Location};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,28 +45,31 @@ pub struct Loaded {
 struct Expanded {
     files: Vec<PathBuf>,
     vars_dir: PathBuf,
+    /// For a directory: the `*.ini` read when no other file in it is an inventory.
+    fallback: Option<PathBuf>,
+    /// The `-i` is a directory (its files may be skipped as Ansible skips them).
+    is_dir: bool,
 }
 
 /// The files of one `-i` PATH (absolute), in the order Ansible reads them.
 fn expand(path: &Path, rules: &IgnoreRules) -> Result<Expanded, InventoryError> {
     if path.is_dir() {
         let listing = directory::list(path, rules)?;
-        let mut files = listing.files.clone();
-        if files.is_empty() {
-            // Ansible skips *.ini in a directory and would find no inventory here; a
-            // Kubespray directory (inventory.ini beside group_vars/) is read as
-            // Kubespray's own commands read it: its inventory.ini (README, Inventory
-            // sources: a deliberate difference).
-            let Some(ini) = directory::fallback_ini(&listing) else {
-                return Err(InventoryError::NotFound {
-                    dir: display_path(path),
-                });
-            };
-            files.push(ini.clone());
+        // Ansible skips *.ini in a directory and would find no inventory in a Kubespray
+        // directory (inventory.ini beside group_vars/); kubeforge reads its inventory.ini
+        // when nothing else there is an inventory (README, Inventory sources: a
+        // deliberate difference).
+        let fallback = directory::fallback_ini(&listing).cloned();
+        if listing.files.is_empty() && fallback.is_none() {
+            return Err(InventoryError::NotFound {
+                dir: display_path(path),
+            });
         }
         return Ok(Expanded {
-            files,
+            files: listing.files,
             vars_dir: path.to_path_buf(),
+            fallback,
+            is_dir: true,
         });
     }
     if !path.exists() {
@@ -81,7 +85,26 @@ fn expand(path: &Path, rules: &IgnoreRules) -> Result<Expanded, InventoryError> 
     Ok(Expanded {
         files: vec![path.to_path_buf()],
         vars_dir,
+        fallback: None,
+        is_dir: false,
     })
+}
+
+/// True when a file of an inventory directory that failed to load is skipped with a
+/// warning, as Ansible skips a file no inventory plugin can parse (NOTICE, LICENSE, a
+/// binary): it is neither a script nor named as YAML/JSON, and it is not INI text.
+/// A script that fails, a .yml/.yaml/.json file with an error, and a vault error stay
+/// errors: they are inventories, and hosts must never be lost quietly.
+fn not_an_inventory(file: &Path, e: &InventoryError) -> bool {
+    let ext = file.extension().and_then(|x| x.to_str()).unwrap_or("");
+    if script::is_script(file) || matches!(ext, "yml" | "yaml" | "json") {
+        return false;
+    }
+    match e {
+        InventoryError::Syntax { code, .. } => *code == "ini-syntax",
+        InventoryError::Io { source, .. } => source.kind() == std::io::ErrorKind::InvalidData,
+        _ => false,
+    }
 }
 
 /// The directory of the first `-i` (a directory given, or a file's directory): where
@@ -159,6 +182,16 @@ fn merge(into: &mut Parsed, from: Parsed) {
     into.warnings.extend(from.warnings);
 }
 
+/// Adds one file's hosts and groups to what was read before it.
+fn add(out: &mut Loaded, file: &Path, parsed: Parsed) {
+    for name in parsed.hosts.keys() {
+        out.host_files
+            .entry(name.clone())
+            .or_insert_with(|| file.to_path_buf());
+    }
+    merge(&mut out.parsed, parsed);
+}
+
 /// Reads every `-i` in order and merges them; then reads each one's group_vars and
 /// host_vars for the groups and hosts of the whole inventory.
 pub fn load(paths: &[PathBuf], password: Option<&Password>) -> Result<Loaded, InventoryError> {
@@ -169,19 +202,61 @@ pub fn load(paths: &[PathBuf], password: Option<&Password>) -> Result<Loaded, In
     for (i, given) in paths.iter().enumerate() {
         let path = absolute_path(given);
         let expanded = expand(&path, &rules)?;
-        if i == 0 {
-            out.first_dir = expanded.vars_dir.clone();
-            out.first_file = expanded.files.first().cloned().unwrap_or(path.clone());
-        }
+        let mut read = Vec::new();
+        let mut skipped: Vec<(Diagnostic, InventoryError)> = Vec::new();
         for file in &expanded.files {
             let earlier: Vec<&str> = out.parsed.groups.keys().map(String::as_str).collect();
-            let parsed = read_file(file, password, timeout, &earlier)?;
-            for name in parsed.hosts.keys() {
-                out.host_files
-                    .entry(name.clone())
-                    .or_insert_with(|| file.clone());
+            match read_file(file, password, timeout, &earlier) {
+                Ok(parsed) => {
+                    add(&mut out, file, parsed);
+                    read.push(file.clone());
+                }
+                Err(e) if expanded.is_dir && not_an_inventory(file, &e) => {
+                    let how = match e {
+                        InventoryError::Io { .. } => {
+                            "it is not UTF-8 text; skipped (Ansible reads it with the bad bytes replaced)"
+                        }
+                        _ => "skipped, as Ansible skips it with a warning",
+                    };
+                    let w = Diagnostic::warning(
+                        "not-an-inventory",
+                        format!(
+                            "{} in the inventory directory is not an inventory ({e}); {how}",
+                            display_path(file)
+                        ),
+                    )
+                    .at(Some(Location::new(display_path(file), 0)))
+                    .help("move it out of the directory, or give it a name Ansible ignores (NOTICE.md, notes.txt, a leading dot)");
+                    skipped.push((w, e));
+                }
+                Err(e) => return Err(e),
             }
-            merge(&mut out.parsed, parsed);
+        }
+        if read.is_empty() && expanded.is_dir {
+            // Nothing in the directory is an inventory: a Kubespray directory's
+            // inventory.ini (the skipped files are moot: Ansible would read nothing).
+            match (&expanded.fallback, skipped.into_iter().next()) {
+                (Some(ini), _) => {
+                    let earlier: Vec<&str> = out.parsed.groups.keys().map(String::as_str).collect();
+                    let parsed = read_file(ini, password, timeout, &earlier)?;
+                    add(&mut out, ini, parsed);
+                    read.push(ini.clone());
+                }
+                (None, Some((_, e))) => return Err(e),
+                (None, None) => {
+                    return Err(InventoryError::NotFound {
+                        dir: display_path(&path),
+                    })
+                }
+            }
+        } else {
+            out.parsed
+                .warnings
+                .extend(skipped.into_iter().map(|(w, _)| w));
+        }
+        if i == 0 {
+            out.first_dir = expanded.vars_dir.clone();
+            out.first_file = read.first().cloned().unwrap_or(path.clone());
         }
         vars_dirs.push(expanded.vars_dir);
     }
@@ -342,6 +417,96 @@ mod tests {
             assert_eq!(hosts, [&want], "{files:?}");
             assert_eq!(l.first_file, d.join(read));
             assert!(l.parsed.warnings.is_empty(), "{:?}", l.parsed.warnings);
+        }
+    }
+
+    #[test]
+    fn files_of_a_directory_that_are_not_inventories() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        const NOTICE: &str = "Kubespray's own sample inventory (Apache-2.0)\n";
+        const HOSTS: &str = "all:\n  hosts:\n    h1:\n";
+        // (files, hosts read, warning codes, or words of the error)
+        type Case<'a> = (
+            &'a [(&'a str, &'a [u8])],
+            &'a [&'a str],
+            &'a [&'a str],
+            &'a [&'a str],
+        );
+        let table: [Case; 6] = [
+            // Kubespray's sample copied with its NOTICE: inventory.ini, quietly.
+            (
+                &[
+                    ("inventory.ini", b"[web]\nh1\n"),
+                    ("NOTICE", NOTICE.as_bytes()),
+                ],
+                &["h1"],
+                &[],
+                &[],
+            ),
+            // Beside an inventory, NOTICE and a binary file are skipped with a warning.
+            (
+                &[
+                    ("hosts.yml", HOSTS.as_bytes()),
+                    ("NOTICE", NOTICE.as_bytes()),
+                    ("logo.png", b"\x89PNG\xff\xfe"),
+                ],
+                &["h1"],
+                &["not-an-inventory", "not-an-inventory"],
+                &[],
+            ),
+            // A .yml file with an error is an inventory with an error.
+            (
+                &[("hosts.yml", HOSTS.as_bytes()), ("more.yml", b"all: [\n")],
+                &[],
+                &[],
+                &["more.yml"],
+            ),
+            // Nothing but a file that is no inventory: its error.
+            (
+                &[("NOTICE", NOTICE.as_bytes())],
+                &[],
+                &[],
+                &["NOTICE:1", "unclosed"],
+            ),
+            // A script that fails is never skipped.
+            (
+                &[
+                    ("hosts.yml", HOSTS.as_bytes()),
+                    ("cloud.sh", b"#!/bin/sh\nexit 1\n"),
+                ],
+                &[],
+                &[],
+                &["inventory script", "cloud.sh --list"],
+            ),
+            // INI text that parses is read even without an extension.
+            (&[("NOTES", b"h2\n")], &["h2"], &[], &[]),
+        ];
+        for (i, (files, hosts, warnings, error)) in table.into_iter().enumerate() {
+            let d = tmp.path().join(i.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            for (name, body) in files {
+                let p = d.join(name);
+                std::fs::write(&p, body).unwrap();
+                if name.ends_with(".sh") {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+                }
+            }
+            match load(std::slice::from_ref(&d), None) {
+                Ok(l) => {
+                    assert!(error.is_empty(), "case {i}: loaded, wanted {error:?}");
+                    let got: Vec<&String> = l.parsed.hosts.keys().collect();
+                    assert_eq!(got, hosts, "case {i}");
+                    let codes: Vec<&str> = l.parsed.warnings.iter().map(|w| w.code).collect();
+                    assert_eq!(codes, warnings, "case {i}: {:?}", l.parsed.warnings);
+                }
+                Err(e) => {
+                    assert!(!error.is_empty(), "case {i}: {e}");
+                    for w in error {
+                        assert!(e.to_string().contains(w), "case {i}: {e}");
+                    }
+                }
+            }
         }
     }
 
