@@ -212,9 +212,10 @@ pub struct SelectArgs {
 /// The inventory and extra variables.
 #[derive(Args, Clone)]
 pub struct InventoryArgs {
-    /// Inventory file, or a directory holding hosts.yaml / inventory.ini.
-    #[arg(short = 'i', long = "inventory")]
-    pub inventory: PathBuf,
+    /// Inventory source: a file, a directory (every file in it, as Ansible reads it) or
+    /// an executable inventory script; repeat -i to merge several in order.
+    #[arg(short = 'i', long = "inventory", required = true)]
+    pub inventory: Vec<PathBuf>,
     /// Extra variables: key=value, @file.yml, or a JSON/YAML mapping (highest precedence).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
@@ -222,6 +223,17 @@ pub struct InventoryArgs {
     /// values and encrypted files.
     #[arg(long, env = "ANSIBLE_VAULT_PASSWORD_FILE", value_name = "FILE")]
     pub vault_password_file: Option<PathBuf>,
+}
+
+impl InventoryArgs {
+    /// The `-i` sources for messages, comma-separated.
+    pub fn shown(&self) -> String {
+        self.inventory
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// `kubeforge inventory ...`.

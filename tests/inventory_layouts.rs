@@ -301,33 +301,22 @@ fn a_directory_reads_hosts_yaml_first() {
 }
 
 #[test]
-fn a_directory_with_several_inventory_files_warns_naming_the_others() {
+fn a_directory_is_read_as_ansible_reads_it_without_warnings() {
+    // ha/ holds hosts.yaml and inventory.ini: ansible-core 2.18 reads hosts.yaml and
+    // skips *.ini in a directory (INVENTORY_IGNORE_EXTS), and so does kubeforge, quietly.
     let dir = kubeforge::inventory::Inventory::load(
         std::path::Path::new(&fixture("inventories/ha")),
         &[],
     )
     .unwrap();
-    let w: Vec<String> = dir
-        .warnings
-        .iter()
-        .filter(|d| d.code == "several-inventory-files")
-        .map(|d| d.message.clone())
-        .collect();
-    assert_eq!(w.len(), 1, "{:?}", dir.warnings);
     assert!(
-        w[0].contains("(inventory.ini); kubeforge reads hosts.yaml only"),
-        "{}",
-        w[0]
+        dir.warnings
+            .iter()
+            .all(|d| d.code != "several-inventory-files"),
+        "{:?}",
+        dir.warnings
     );
-    let file = kubeforge::inventory::Inventory::load(
-        std::path::Path::new(&fixture("inventories/ha/hosts.yaml")),
-        &[],
-    )
-    .unwrap();
-    assert!(file
-        .warnings
-        .iter()
-        .all(|d| d.code != "several-inventory-files"));
+    assert!(dir.file.ends_with("hosts.yaml"), "{}", dir.file.display());
 }
 
 #[test]
@@ -750,6 +739,294 @@ fn repository_sample_is_separate_with_an_etcd_only_host() {
         parse_diagnostics(&run.stderr)
             .iter()
             .all(|d| d.severity == "warning"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---- inventory sources: scripts, several -i, directories (issue 20) ---------------
+
+/// Writes `files` under `dir`; names ending in `.sh` are made executable.
+fn write_tree(dir: &std::path::Path, files: &[(&str, &str)]) {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        if name.ends_with(".sh") {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
+
+/// `inventory show --format json` with several `-i`, from `cwd`; must exit 0.
+fn show_sources(cwd: &std::path::Path, sources: &[&str]) -> Value {
+    let mut args = vec!["inventory", "show", "--format", "json", "--magic"];
+    for s in sources {
+        args.extend(["-i", s]);
+    }
+    let run = common::kubeforge_in(cwd, &args);
+    assert_eq!(run.code, 0, "show {sources:?} failed:\n{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// (value, source) of a host's variable.
+fn var_src(doc: &Value, h: &str, name: &str) -> (Value, String) {
+    let v = &host(doc, h)["vars"][name];
+    (
+        v["value"].clone(),
+        v["source"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+const LAYOUT_INI: &str = "[kube_control_plane]\ncp1 ansible_host=192.0.2.1\n[etcd]\ncp1\n\
+                          [kube_node]\nw1 ansible_host=192.0.2.2\n\
+                          [k8s_cluster:children]\nkube_control_plane\nkube_node\n";
+
+#[test]
+fn an_inventory_script_is_run_and_each_variable_names_its_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_tree(
+        d,
+        &[
+            (
+                "meta/inv.sh",
+                "#!/bin/sh\n[ \"$1\" = --list ] || exit 9\n\
+                 echo '{\"kube_control_plane\": [\"cp1\"], \"etcd\": [\"cp1\"], \
+                 \"kube_node\": {\"hosts\": [\"w1\"], \"vars\": {\"pool\": \"a\"}}, \
+                 \"k8s_cluster\": {\"children\": [\"kube_control_plane\", \"kube_node\"]}, \
+                 \"_meta\": {\"hostvars\": {\"cp1\": {\"ansible_host\": \"192.0.2.1\"}, \
+                 \"w1\": {\"ansible_host\": \"192.0.2.2\"}}}}'\n",
+            ),
+            ("meta/group_vars/kube_node.yml", "pool_gv: beside\n"),
+            (
+                "per-host/inv.sh",
+                "#!/bin/sh\nif [ \"$1\" = --list ]; then echo '{\"kube_control_plane\": [\"cp1\"], \
+                 \"etcd\": [\"cp1\"], \"kube_node\": [\"w1\"], \
+                 \"k8s_cluster\": {\"children\": [\"kube_control_plane\", \"kube_node\"]}}'\n\
+                 elif [ \"$2\" = cp1 ]; then echo 'ansible_host: 192.0.2.1'\n\
+                 else echo '{\"ansible_host\": \"192.0.2.2\"}'; fi\n",
+            ),
+        ],
+    );
+    let doc = show_sources(d, &["meta/inv.sh"]);
+    // (host, variable, value, source)
+    let table = [
+        (
+            "w1",
+            "ansible_host",
+            json!("192.0.2.2"),
+            "meta/inv.sh --list",
+        ),
+        ("w1", "pool", json!("a"), "meta/inv.sh --list"),
+        (
+            "w1",
+            "pool_gv",
+            json!("beside"),
+            "meta/group_vars/kube_node.yml:1",
+        ),
+        (
+            "cp1",
+            "inventory_file",
+            json!(d.join("meta/inv.sh").display().to_string()),
+            "magic",
+        ),
+    ];
+    for (h, name, value, source) in table {
+        assert_eq!(
+            var_src(&doc, h, name),
+            (value, source.to_string()),
+            "{h} {name}"
+        );
+    }
+    let doc = show_sources(d, &["per-host/inv.sh"]);
+    assert_eq!(
+        var_src(&doc, "cp1", "ansible_host"),
+        (json!("192.0.2.1"), "per-host/inv.sh --host cp1".to_string())
+    );
+    assert_eq!(
+        var_src(&doc, "w1", "ansible_host"),
+        (json!("192.0.2.2"), "per-host/inv.sh --host w1".to_string())
+    );
+}
+
+#[test]
+fn a_failing_inventory_script_is_named_with_its_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // (script, timeout in seconds, words stderr must hold)
+    let table: [(&str, &str, &[&str]); 5] = [
+        (
+            "#!/bin/sh\necho 'cannot reach the cloud API' >&2\nexit 3\n",
+            "60",
+            &["inventory script inv.sh --list", "exited with status 3", "| cannot reach the cloud API", "run `./inv.sh --list` by hand"],
+        ),
+        ("#!/bin/sh\necho '{not json'\n", "60", &["inv.sh --list", "its output is not JSON"]),
+        ("#!/bin/sh\necho '[\"a\"]'\n", "60", &["inv.sh --list", "a JSON list, not an object of groups"]),
+        (
+            "#!/bin/sh\n[ \"$1\" = --list ] && echo '{\"g\": [\"h1\"]}' && exit 0\necho 'no such host' >&2\nexit 1\n",
+            "60",
+            &["inv.sh --host h1", "exited with status 1", "| no such host"],
+        ),
+        ("#!/bin/sh\nsleep 20\n", "1", &["inv.sh --list", "did not finish within 1 s", "KUBEFORGE_INVENTORY_SCRIPT_TIMEOUT"]),
+    ];
+    for (body, timeout, words) in table {
+        write_tree(d, &[("inv.sh", body)]);
+        let start = std::time::Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+            .current_dir(d)
+            .args(["inventory", "check", "-i", "inv.sh"])
+            .env("NO_COLOR", "1")
+            .env("KUBEFORGE_INVENTORY_SCRIPT_TIMEOUT", timeout)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "{body}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{body}: {stderr}");
+        for w in words {
+            assert!(stderr.contains(w), "{body}: missing {w:?} in\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn several_sources_merge_in_order_with_their_own_group_vars() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_tree(
+        d,
+        &[
+            ("a/hosts.ini", LAYOUT_INI),
+            ("a/group_vars/all.yml", "site: a\nonly_a: 1\n"),
+            ("a/group_vars/kube_node.yml", "level: a-kube_node\n"),
+            (
+                "b/hosts.yml",
+                "all:\n  children:\n    kube_node:\n      hosts:\n        w1: {x: b}\n        w2: {ansible_host: 192.0.2.3}\n",
+            ),
+            ("b/group_vars/all.yml", "site: b\n"),
+            ("b/group_vars/k8s_cluster.yml", "level: b-k8s_cluster\n"),
+        ],
+    );
+    let doc = show_sources(d, &["a/hosts.ini", "b/hosts.yml"]);
+    let names: Vec<&str> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cp1", "w1", "w2"]);
+    // (host, variable, value, source): a later source wins; group_vars of every source
+    // apply, all's first, then groups source by source (b's parent beats a's child).
+    let table = [
+        ("w1", "x", json!("b"), "b/hosts.yml:5".to_string()),
+        (
+            "w1",
+            "site",
+            json!("b"),
+            "b/group_vars/all.yml:1".to_string(),
+        ),
+        (
+            "w1",
+            "only_a",
+            json!(1),
+            "a/group_vars/all.yml:2".to_string(),
+        ),
+        (
+            "w1",
+            "level",
+            json!("b-k8s_cluster"),
+            "b/group_vars/k8s_cluster.yml:1".to_string(),
+        ),
+        (
+            "w2",
+            "level",
+            json!("b-k8s_cluster"),
+            "b/group_vars/k8s_cluster.yml:1".to_string(),
+        ),
+        (
+            "w1",
+            "inventory_file",
+            json!(d.join("a/hosts.ini").display().to_string()),
+            "magic".to_string(),
+        ),
+        (
+            "w2",
+            "inventory_dir",
+            json!(d.join("b").display().to_string()),
+            "magic".to_string(),
+        ),
+    ];
+    for (h, name, value, source) in table {
+        assert_eq!(var_src(&doc, h, name), (value, source), "{h} {name}");
+    }
+    // A missing source is named.
+    let run = common::kubeforge_in(
+        d,
+        &[
+            "inventory",
+            "check",
+            "-i",
+            "a/hosts.ini",
+            "-i",
+            "c/nope.yml",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("c/nope.yml"), "{}", run.stderr);
+}
+
+#[test]
+fn a_directory_is_read_whole_in_ansibles_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_tree(
+        d,
+        &[
+            ("inv/01-layout", LAYOUT_INI),
+            ("inv/02-more.yml", "all:\n  hosts:\n    w1: {order: 02-more}\n"),
+            ("inv/03-cloud.sh", "#!/bin/sh\necho '{\"kube_node\": [\"w2\"], \"_meta\": {\"hostvars\": {\"w2\": {\"ansible_host\": \"192.0.2.3\", \"order\": \"03-cloud\"}}}}'\n"),
+            ("inv/sub/04-deeper.json", "{\"all\": {\"hosts\": {\"w1\": {\"order\": \"sub/04-deeper\"}}}}\n"),
+            ("inv/inventory.ini", "[kube_node]\nskipped-ini\n"),
+            ("inv/notes.md", "skipped\n"),
+            ("inv/02-more.yml~", "all:\n  hosts:\n    skipped-backup:\n"),
+            ("inv/.hidden.yml", "all:\n  hosts:\n    skipped-hidden:\n"),
+            ("inv/group_vars/kube_node.yml", "gv: inv\n"),
+        ],
+    );
+    let doc = show_sources(d, &["inv"]);
+    let names: Vec<&str> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cp1", "w1", "w2"]);
+    let table = [
+        (
+            "w1",
+            "order",
+            json!("sub/04-deeper"),
+            "inv/sub/04-deeper.json:1",
+        ),
+        ("w2", "order", json!("03-cloud"), "inv/03-cloud.sh --list"),
+        ("w2", "gv", json!("inv"), "inv/group_vars/kube_node.yml:1"),
+    ];
+    for (h, name, value, source) in table {
+        assert_eq!(
+            var_src(&doc, h, name),
+            (value, source.to_string()),
+            "{h} {name}"
+        );
+    }
+    let run = common::kubeforge_in(d, &["inventory", "check", "-i", "inv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("inventory.ini") && !run.stderr.contains("several-inventory-files"),
         "{}",
         run.stderr
     );

@@ -194,3 +194,112 @@ fn tags_that_match_nothing_are_named_in_a_warning() {
     );
     assert!(!err.contains("matches no task"), "{err}");
 }
+
+fn plan_text(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .current_dir(dir)
+        .arg("plan")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_readme_first_command_warns_about_nothing_in_the_sample_directory() {
+    // inventory/sample holds hosts.yaml and inventory.ini: read as Ansible reads the
+    // directory (hosts.yaml; *.ini skipped), with no warning about its files. The only
+    // warning left is about the cluster it describes (one etcd member, the lab layout).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (ok, _, stderr) = plan_text(root, &["-i", "inventory/sample", "playbooks/cluster.yml"]);
+    assert!(ok, "{stderr}");
+    let codes: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning["))
+        .filter_map(|l| l.split(']').next())
+        .collect();
+    assert_eq!(codes, ["single-etcd"], "{stderr}");
+    for word in ["inventory.ini", "several-inventory-files", "read-as-ini"] {
+        assert!(!stderr.contains(word), "{word}: {stderr}");
+    }
+}
+
+#[test]
+fn conditions_waiting_for_the_run_say_what_they_wait_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(
+        d.join("hosts.yaml"),
+        "all:\n  hosts:\n    n1: {ansible_host: 192.0.2.1}\n  children:\n    kube_control_plane:\n      hosts:\n        n1:\n    kube_node:\n      hosts:\n        n1:\n    etcd:\n      hosts:\n        n1:\n    k8s_cluster:\n      children:\n        kube_control_plane:\n        kube_node:\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("play.yml"),
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: by fact
+      command: "true"
+      when: ansible_os_family == 'Debian'
+    - name: by fact and inventory
+      command: "true"
+      when: [kube_network_plugin == 'cilium', "ansible_facts.distribution == 'Ubuntu'"]
+    - name: probe
+      command: "true"
+      register: probed
+    - name: by registered result
+      command: "true"
+      when: probed.rc == 0
+    - name: by item
+      command: "echo {{ item }}"
+      loop: [1, 2]
+      when: item > 1
+    - name: by a name nothing defines
+      command: "true"
+      when: no_such_setting.enabled
+    - name: by a fact and a name nothing defines
+      command: "true"
+      when: ansible_os_family == 'Debian' and no_such_setting
+    - name: false from the inventory
+      command: "true"
+      when: kube_network_plugin == 'calico' and ansible_os_family == 'Debian'
+"#,
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = plan_text(d, &["-i", "hosts.yaml", "play.yml"]);
+    assert!(ok, "{stderr}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(". {name}")))
+            .unwrap_or_else(|| panic!("no task '{name}' in:\n{stdout}"))
+            .to_string()
+    };
+    // (task, what its line must say)
+    let table = [
+        ("by fact", "decided at run time (fact)"),
+        ("by fact and inventory", "decided at run time (fact)"),
+        (
+            "by registered result",
+            "decided at run time (registered result)",
+        ),
+        ("by item", "decided at run time (loop item)"),
+        ("by a name nothing defines", "is undefined"),
+        ("by a fact and a name nothing defines", "is undefined"),
+    ];
+    for (task, want) in table {
+        let l = line(task);
+        assert!(l.contains(want), "{task}: {l}");
+        if want.starts_with("decided") {
+            assert!(!l.contains("undefined"), "{task}: {l}");
+        } else {
+            assert!(!l.contains("decided at run time"), "{task}: {l}");
+        }
+    }
+    assert!(!stdout.contains("false from the inventory"), "{stdout}");
+}

@@ -2,7 +2,7 @@
 //! group's depth below `all` (Ansible's precedence order; a cycle of children is an
 //! error).
 
-use super::{GroupEntry, HostEntry, InventoryError, Parsed, VarMap, DEPRECATED_GROUPS};
+use super::{GroupEntry, HostEntry, InventoryError, Parsed, SourceVars, DEPRECATED_GROUPS};
 use crate::diagnostic::{Diagnostic, Location};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,7 +96,7 @@ pub(super) fn fill_ungrouped(groups: &mut BTreeMap<String, GroupEntry>, hosts: &
 
 pub(super) fn rename_deprecated(
     parsed: &mut Parsed,
-    group_vars: &mut BTreeMap<String, VarMap>,
+    vars_dirs: &mut [SourceVars],
     warnings: &mut Vec<Diagnostic>,
 ) {
     for (old, new) in DEPRECATED_GROUPS {
@@ -131,7 +131,10 @@ pub(super) fn rename_deprecated(
                 }
             }
         }
-        if let Some(vars) = group_vars.remove(old) {
+        for group_vars in vars_dirs.iter_mut().map(|sv| &mut sv.group_vars) {
+            let Some(vars) = group_vars.remove(old) else {
+                continue;
+            };
             let loc = vars
                 .values()
                 .next()

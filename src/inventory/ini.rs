@@ -40,12 +40,25 @@ fn groupname_re() -> Option<&'static Regex> {
 }
 
 /// Parses INI inventory text; `file` names it in errors.
+#[cfg(test)]
 pub fn parse(text: &str, file: &str) -> Result<Parsed, InventoryError> {
+    parse_after(text, file, &[])
+}
+
+/// Parses INI inventory text read after other sources whose groups are `earlier`: as in
+/// Ansible, a `[g:children]` or `[g:vars]` naming a group an earlier source declared
+/// needs no declaration in this file.
+pub fn parse_after(text: &str, file: &str, earlier: &[&str]) -> Result<Parsed, InventoryError> {
     let mut inv = Parsed::default();
     let mut group = "ungrouped".to_string();
     let mut section = Section::Hosts;
-    // Groups that exist (declared by any header); `all` and `ungrouped` always do.
-    let mut known: HashSet<String> = ["all", "ungrouped"].iter().map(|s| s.to_string()).collect();
+    // Groups that exist (declared by any header, or by an earlier source); `all` and
+    // `ungrouped` always do.
+    let mut known: HashSet<String> = ["all", "ungrouped"]
+        .iter()
+        .chain(earlier)
+        .map(|s| s.to_string())
+        .collect();
     let mut pending: IndexMap<String, Pending> = IndexMap::new();
     let (Some(section_re), Some(groupname_re)) = (section_re(), groupname_re()) else {
         return Err(syntax(
@@ -355,6 +368,10 @@ flag=True
         assert!(parse("[g:vars]\nx=1\n[g]\n", "x.ini").is_ok());
         assert!(parse("[p:children]\nc\n", "x.ini").is_err());
         assert!(parse("[p:children]\nc\n[c]\n", "x.ini").is_ok());
+        // Groups of earlier sources count as declared (Ansible's inventory.groups).
+        assert!(parse_after("[p:children]\nc\n", "x.ini", &["c"]).is_ok());
+        assert!(parse_after("[c:vars]\nx=1\n", "x.ini", &["c"]).is_ok());
+        assert!(parse_after("[p:children]\nc\n", "x.ini", &["d"]).is_err());
         let inv = parse(
             "[a]\nn1:2201\nn2:2202 ansible_port=2200\n[b]\nn1:2299\n",
             "x.ini",

@@ -1,12 +1,15 @@
 //! Kubespray-compatible inventories: INI or YAML hosts files, `group_vars/` and
 //! `host_vars/`, `-e` extra vars, and Ansible's variable precedence.
 
+pub mod directory;
 mod groups;
 mod hostpattern;
 mod ini;
 pub mod model;
 pub mod pyliteral;
+pub mod script;
 mod shlex;
+pub mod source;
 mod vars_files;
 pub mod vault;
 mod yaml_format;
@@ -16,6 +19,7 @@ use crate::diagnostic::{natural_cmp, Diagnostic, Location};
 use crate::vars::Layers;
 pub use model::{GroupEntry, HostEntry, Parsed, Var, VarMap};
 use serde_json::Value;
+pub use source::SourceVars;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 pub use vars_files::load_file as load_vars_file;
@@ -38,16 +42,6 @@ pub const DEPRECATED_GROUPS: [(&str, &str); 3] = [
     ("kube-master", "kube_control_plane"),
     ("kube-node", "kube_node"),
     ("k8s-cluster", "k8s_cluster"),
-];
-
-/// The file names looked for when `-i` names a directory, in order.
-pub const INVENTORY_FILE_NAMES: [&str; 6] = [
-    "hosts.yaml",
-    "hosts.yml",
-    "inventory.ini",
-    "hosts.ini",
-    "inventory.yaml",
-    "hosts",
 ];
 
 /// Something that stops an inventory from loading.
@@ -79,6 +73,18 @@ pub enum InventoryError {
         /// The directory given.
         dir: String,
     },
+    /// An inventory script that failed or printed something unreadable.
+    #[error("inventory script {script} {args}: {message}{}", stderr_shown(.stderr))]
+    Script {
+        /// The script, as shown.
+        script: String,
+        /// Its arguments (`--list`, `--host NAME`).
+        args: String,
+        /// What went wrong.
+        message: String,
+        /// What it wrote on stderr.
+        stderr: String,
+    },
     /// A variable that cannot be rendered.
     #[error("variable '{name}' (set at {origin}) for host {host}: {message}")]
     Template {
@@ -105,6 +111,7 @@ impl InventoryError {
             InventoryError::Syntax { code, .. } => code,
             InventoryError::Io { .. } => "io",
             InventoryError::NotFound { .. } => "no-inventory-file",
+            InventoryError::Script { .. } => "inventory-script",
             InventoryError::Template { .. } => "template",
             InventoryError::Invalid(_) => "invalid",
         }
@@ -120,11 +127,31 @@ impl miette::Diagnostic for InventoryError {
         match self {
             InventoryError::Syntax { help, .. } | InventoryError::Template { help, .. } => Some(Box::new(help)),
             InventoryError::NotFound { .. } => Some(Box::new(
-                "put one of hosts.yaml, hosts.yml, inventory.ini, hosts.ini, inventory.yaml or hosts in it, or pass the file itself with -i",
+                "put an inventory file in it (hosts.yaml, or any name Ansible does not skip: not hidden, not *.ini, *.md, *.txt, *.cfg, ...), or pass the file itself with -i",
             )),
+            InventoryError::Script { script, args, .. } => {
+                // A bare name runs from the current directory only with ./ before it.
+                let run = if script.contains('/') {
+                    script.clone()
+                } else {
+                    format!("./{script}")
+                };
+                Some(Box::new(format!(
+                    "run `{run} {args}` by hand: it must exit 0 within the time limit and print a JSON object of groups (README, Inventory sources)"
+                )))
+            }
             _ => None,
         }
     }
+}
+
+/// A script's stderr appended to its error, indented.
+fn stderr_shown(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = stderr.lines().map(|l| format!("  | {l}")).collect();
+    format!("\n  its stderr:\n{}", lines.join("\n"))
 }
 
 impl InventoryError {
@@ -139,18 +166,19 @@ impl InventoryError {
 /// A loaded inventory: hosts, groups and every variable layer, before rendering.
 #[derive(Debug, Clone)]
 pub struct Inventory {
-    /// The inventory file.
+    /// The first inventory file read (absolute).
     pub file: PathBuf,
-    /// Its directory (Ansible's `inventory_dir`), absolute.
+    /// The directory of the first `-i` (a directory given, or a file's directory),
+    /// absolute: the last-applied record lives there.
     pub dir: PathBuf,
+    /// The file each host was first found in (its `inventory_file`), absolute.
+    pub host_files: BTreeMap<String, PathBuf>,
     /// Hosts in natural name order.
     pub hosts: Vec<HostEntry>,
     /// Groups by name, including `all`, `ungrouped` and a derived `k8s_cluster`.
     pub groups: BTreeMap<String, GroupEntry>,
-    /// Variables from `group_vars/`, by group.
-    pub group_vars: BTreeMap<String, VarMap>,
-    /// Variables from `host_vars/`, by host.
-    pub host_vars: BTreeMap<String, VarMap>,
+    /// `group_vars/` and `host_vars/` beside each `-i`, in order.
+    pub vars_dirs: Vec<SourceVars>,
     /// `-e` extra vars (highest precedence).
     pub extra: VarMap,
     /// Warnings found while loading (deprecated names and such).
@@ -158,72 +186,27 @@ pub struct Inventory {
     depth: BTreeMap<String, usize>,
 }
 
-/// Finds the inventory file for `-i PATH` (a file, or a directory holding one).
-pub fn find_file(path: &Path) -> Result<PathBuf, InventoryError> {
-    if path.is_dir() {
-        for name in INVENTORY_FILE_NAMES {
-            let p = path.join(name);
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-        return Err(InventoryError::NotFound {
-            dir: display_path(path),
-        });
-    }
-    if !path.exists() {
-        return Err(InventoryError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
-        ));
-    }
-    Ok(path.to_path_buf())
-}
-
-/// A warning when `-i DIR` holds inventory files besides the one read: Ansible would
-/// read them all, so hosts only in the others would silently be left out.
-fn other_inventory_files(dir: &Path, read: &Path) -> Option<Diagnostic> {
-    if !dir.is_dir() {
-        return None;
-    }
-    let read_name = read.file_name()?;
-    let others: Vec<&str> = INVENTORY_FILE_NAMES
-        .iter()
-        .copied()
-        .filter(|n| std::ffi::OsStr::new(n) != read_name && dir.join(n).is_file())
-        .collect();
-    if others.is_empty() {
-        return None;
-    }
-    Some(
-        Diagnostic::warning(
-            "several-inventory-files",
-            format!(
-                "{} holds other inventory files too ({}); kubeforge reads {} only, where Ansible would read them all",
-                display_path(dir),
-                others.join(", "),
-                read_name.to_string_lossy()
-            ),
-        )
-        .help("pass the file you mean with -i DIR/FILE, or merge the files into one"),
-    )
-}
-
 /// Parses inventory text as Ansible's plugin order does: a file ending in .yml, .yaml
 /// or .json or without an extension is tried as YAML first (it must be a mapping), then
 /// as INI; an .ini or other file is INI. When both fail, the error of the format the
-/// file names (YAML for .yml/.yaml/.json) is reported.
-fn parse_any(text: &str, path: &Path, shown: &str) -> Result<Parsed, InventoryError> {
+/// file names (YAML for .yml/.yaml/.json) is reported. `earlier` are the groups of the
+/// sources read before this one (see `ini::parse_after`).
+fn parse_any(
+    text: &str,
+    path: &Path,
+    shown: &str,
+    earlier: &[&str],
+) -> Result<Parsed, InventoryError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let yaml_ext = matches!(ext, "yml" | "yaml" | "json");
     if !(yaml_ext || ext.is_empty()) {
-        return ini::parse(text, shown);
+        return ini::parse_after(text, shown, earlier);
     }
     let yaml = yaml_format::parse_inventory(text, shown);
     match yaml {
         Ok(Some(p)) => Ok(p),
-        Ok(None) => ini::parse(text, shown),
-        Err(yaml_err) => match ini::parse(text, shown) {
+        Ok(None) => ini::parse_after(text, shown, earlier),
+        Err(yaml_err) => match ini::parse_after(text, shown, earlier) {
             Ok(p) if !yaml_ext => Ok(p),
             Ok(mut p) => {
                 p.warnings.push(
@@ -330,52 +313,40 @@ impl Inventory {
         extra_vars: &[String],
         options: &LoadOptions,
     ) -> Result<Inventory, InventoryError> {
+        Inventory::load_sources(&[path.to_path_buf()], extra_vars, options)
+    }
+
+    /// Loads every `-i` (files, directories, scripts) in order, merged as Ansible
+    /// merges them, with `-e` extra vars on top.
+    pub fn load_sources(
+        paths: &[PathBuf],
+        extra_vars: &[String],
+        options: &LoadOptions,
+    ) -> Result<Inventory, InventoryError> {
         let password = options.vault_password.as_ref();
-        let file = absolute_path(&find_file(path)?);
-        let shown = display_path(&file);
-        let text = std::fs::read_to_string(&file).map_err(|e| InventoryError::io(&file, e))?;
-        let text = vars_files::decrypt_text(&text, &shown, password)?;
-        let mut parsed = parse_any(&text, &file, &shown)?;
-        if let Some(w) = other_inventory_files(path, &file) {
-            parsed.warnings.push(w);
-        }
-        for h in parsed.hosts.values_mut() {
-            vars_files::open_vars(&mut h.vars, password)?;
-        }
-        for g in parsed.groups.values_mut() {
-            vars_files::open_vars(&mut g.vars, password)?;
-        }
-        let dir = file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
-        let mut group_names: Vec<String> = parsed.groups.keys().cloned().collect();
-        for extra in ["all", "ungrouped", "k8s_cluster"]
-            .into_iter()
-            .chain(DEPRECATED_GROUPS.iter().map(|(_, new)| *new))
-        {
-            if !group_names.iter().any(|g| g == extra) {
-                group_names.push(extra.to_string());
-            }
-        }
-        let host_names: Vec<String> = parsed.hosts.keys().cloned().collect();
-        let group_vars = vars_files::load_dir(&dir.join("group_vars"), &group_names, password)?;
-        let host_vars = vars_files::load_dir(&dir.join("host_vars"), &host_names, password)?;
+        let loaded = source::load(paths, password)?;
         let mut extra = parse_extra_vars(extra_vars)?;
         vars_files::open_vars(&mut extra, password)?;
-        Inventory::from_parts(file, dir, parsed, group_vars, host_vars, extra)
+        let mut inv = Inventory::from_parts(
+            loaded.first_file,
+            loaded.first_dir,
+            loaded.parsed,
+            loaded.vars,
+            extra,
+        )?;
+        inv.host_files = loaded.host_files;
+        Ok(inv)
     }
 
     /// Parses inventory text directly (tests, fuzzing): no group_vars.
     pub fn from_text(text: &str, name: &str) -> Result<Inventory, InventoryError> {
         let p = Path::new(name);
-        let parsed = parse_any(text, p, name)?;
+        let parsed = parse_any(text, p, name, &[])?;
         Inventory::from_parts(
             p.to_path_buf(),
             PathBuf::from("."),
             parsed,
-            BTreeMap::new(),
-            BTreeMap::new(),
+            Vec::new(),
             VarMap::new(),
         )
     }
@@ -384,12 +355,11 @@ impl Inventory {
         file: PathBuf,
         dir: PathBuf,
         mut parsed: Parsed,
-        mut group_vars: BTreeMap<String, VarMap>,
-        host_vars: BTreeMap<String, VarMap>,
+        mut vars_dirs: Vec<SourceVars>,
         extra: VarMap,
     ) -> Result<Inventory, InventoryError> {
         let mut warnings = std::mem::take(&mut parsed.warnings);
-        groups::rename_deprecated(&mut parsed, &mut group_vars, &mut warnings);
+        groups::rename_deprecated(&mut parsed, &mut vars_dirs, &mut warnings);
         groups::take_priorities(&mut parsed)?;
         let mut groups: BTreeMap<String, GroupEntry> = parsed.groups.into_iter().collect();
         let mut hosts: Vec<HostEntry> = parsed.hosts.into_values().collect();
@@ -416,14 +386,29 @@ impl Inventory {
         Ok(Inventory {
             file,
             dir,
+            host_files: BTreeMap::new(),
             hosts,
             groups,
-            group_vars,
-            host_vars,
+            vars_dirs,
             extra,
             warnings,
             depth,
         })
+    }
+
+    /// Ansible's `inventory_dir` and `inventory_file` of a host: the file it was first
+    /// found in and that file's directory (the first file for hosts of no file).
+    pub fn source_of(&self, host: &str) -> (String, String) {
+        match self.host_files.get(host) {
+            Some(f) => (
+                f.parent().unwrap_or(&self.dir).display().to_string(),
+                f.display().to_string(),
+            ),
+            None => (
+                self.dir.display().to_string(),
+                self.file.display().to_string(),
+            ),
+        }
     }
 
     /// The host named `name`.
@@ -486,7 +471,10 @@ impl Inventory {
 
     /// The host's variables before rendering, merged with Ansible's precedence: role
     /// `defaults` < inventory-file group vars < group_vars/all < group_vars/<group>
-    /// (parents before children) < inventory host vars < host_vars/<host> < -e.
+    /// (parents before children) < inventory host vars < host_vars/<host> < -e. With
+    /// several `-i`, each group_vars/host_vars step goes through the sources in order
+    /// (Ansible's vars plugins run per source): a later source's group_vars/<parent>
+    /// beats an earlier source's group_vars/<child>.
     pub fn layered_vars(&self, host: &str, defaults: &VarMap) -> VarMap {
         let mut out = defaults.clone();
         // Ansible's sort_groups: depth, then ansible_group_priority, then name.
@@ -502,19 +490,25 @@ impl Inventory {
                 out.extend(entry.vars.clone());
             }
         }
-        if let Some(v) = self.group_vars.get("all") {
-            out.extend(v.clone());
-        }
-        for g in groups.iter().filter(|g| *g != "all") {
-            if let Some(v) = self.group_vars.get(g) {
+        for sv in &self.vars_dirs {
+            if let Some(v) = sv.group_vars.get("all") {
                 out.extend(v.clone());
+            }
+        }
+        for sv in &self.vars_dirs {
+            for g in groups.iter().filter(|g| *g != "all") {
+                if let Some(v) = sv.group_vars.get(g) {
+                    out.extend(v.clone());
+                }
             }
         }
         if let Some(h) = self.host(host) {
             out.extend(h.vars.clone());
         }
-        if let Some(v) = self.host_vars.get(host) {
-            out.extend(v.clone());
+        for sv in &self.vars_dirs {
+            if let Some(v) = sv.host_vars.get(host) {
+                out.extend(v.clone());
+            }
         }
         out.extend(self.extra.clone());
         out
@@ -572,6 +566,14 @@ impl Inventory {
                 .collect(),
             inventory_dir: self.dir.display().to_string(),
             inventory_file: self.file.display().to_string(),
+            host_files: self
+                .hosts
+                .iter()
+                .map(|h| {
+                    let (dir, file) = self.source_of(&h.name);
+                    (h.name.clone(), (dir, file))
+                })
+                .collect(),
             extra: self.extra.keys().cloned().collect(),
         }
     }

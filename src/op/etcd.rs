@@ -61,7 +61,11 @@ fn health(
     inv: &super::super::cli::InventoryArgs,
     ssh: &SshArgs,
 ) -> Result<(Cluster, Vec<(String, bool)>), OpError> {
-    let inventory = Inventory::load(&inv.inventory, &inv.extra_vars)?;
+    let inventory = Inventory::load_sources(
+        &inv.inventory,
+        &inv.extra_vars,
+        &crate::inventory::LoadOptions::default(),
+    )?;
     let record = crate::state::load(&inventory.dir)?;
     let defaults = crate::defaults::builtin()?;
     let cluster = Cluster::build_anchored(inventory, &defaults, Render::Lazy, &record.anchors());

@@ -18,7 +18,7 @@ pub fn load(args: &InventoryArgs) -> Result<Cluster, OpError> {
 /// The inventory of `-i`, with `-e` and the vault password file.
 pub fn load_inventory(args: &InventoryArgs) -> Result<Inventory, InventoryError> {
     let options = LoadOptions::with_password_file(args.vault_password_file.as_deref())?;
-    Inventory::load_with(&args.inventory, &args.extra_vars, &options)
+    Inventory::load_sources(&args.inventory, &args.extra_vars, &options)
 }
 
 /// A load error as a diagnostic (for JSON output).
@@ -98,7 +98,7 @@ pub fn show(
         if cluster.host(h).is_none() {
             return Err(OpError::Refused {
                 diagnostics: Vec::new(),
-                summary: format!("error: no host named '{h}' in {}", inv.inventory.display()),
+                summary: format!("error: no host named '{h}' in {}", inv.shown()),
                 exit: exit::CHECK_FAILED,
             });
         }

@@ -294,7 +294,7 @@ pub fn run(a: &RemoveNodeArgs) -> Result<u8, OpError> {
                 "removed {}: now delete {} from the inventory ({}); kubeforge will not contact them again",
                 nodes.join(", "),
                 still_listed.join(", "),
-                a.inv.inventory.display()
+                a.inv.shown()
             );
         }
     }

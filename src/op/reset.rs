@@ -13,7 +13,7 @@ pub fn run(a: &ResetArgs) -> Result<u8, OpError> {
         if std::io::stdin().is_terminal() {
             eprintln!(
                 "kubeforge reset removes Kubernetes, etcd (with its data) and the container runtime from every host of {}.",
-                a.inv.inventory.display()
+                a.inv.shown()
             );
         }
         return Err(OpError::Refused {

@@ -169,12 +169,8 @@ fn pending_changes(cluster: &Cluster, record: &Record) -> Vec<String> {
         .collect()
 }
 
-fn snapshot_path(inventory: &std::path::Path) -> Result<PathBuf, OpError> {
-    let file = crate::inventory::find_file(inventory)?;
-    let dir = file
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+fn snapshot_path(inventory: &[PathBuf]) -> Result<PathBuf, OpError> {
+    let dir = crate::inventory::source::record_dir(inventory)?;
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let stamp = time::OffsetDateTime::now_utc();
     let name = format!(

@@ -107,8 +107,46 @@ fn flush_task(role: &str, location: Location) -> Task {
     t
 }
 
-/// Decides a task's placement on a host from its `when` with inventory variables.
-fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
+/// What a condition the inventory cannot decide waits for, when that is all it lacks:
+/// a gathered fact, a result registered by an earlier task, or the loop item. None when
+/// it reads a name that nothing defines (the plan then says which).
+fn run_time_reason(
+    cond: &str,
+    task: &Task,
+    registered: &BTreeSet<String>,
+    scope: &minijinja::Value,
+) -> Option<&'static str> {
+    let env = crate::vars::template::env();
+    let mut reason = None;
+    for name in crate::vars::template::condition_names(cond) {
+        let defined = scope.get_attr(&name).is_ok_and(|v| !v.is_undefined())
+            || env.globals().any(|(g, _)| g == name);
+        if defined {
+            continue;
+        }
+        let why = if crate::run::FACT_NAMES.contains(&name.as_str()) {
+            "fact"
+        } else if registered.contains(&name) {
+            "registered result"
+        } else if task.loop_.as_ref().is_some_and(|l| l.var == name) {
+            "loop item"
+        } else {
+            return None;
+        };
+        reason.get_or_insert(why);
+    }
+    reason
+}
+
+/// Decides a task's placement on a host from its `when` with inventory variables;
+/// `registered` are the names earlier tasks register.
+fn place(
+    cluster: &Cluster,
+    play: &Play,
+    task: &Task,
+    host: &str,
+    registered: &BTreeSet<String>,
+) -> Placement {
     if task.when.is_empty() {
         return Placement::Runs;
     }
@@ -134,7 +172,10 @@ fn place(cluster: &Cluster, play: &Play, task: &Task, host: &str) -> Placement {
             Ok(false) => return Placement::Skipped(format!("when: {cond}")),
             Err(e) => {
                 if unknown.is_none() {
-                    unknown = Some(format!("when: {cond} ({e})"));
+                    unknown = Some(match run_time_reason(cond, task, registered, &scope) {
+                        Some(why) => format!("when: {cond}; decided at run time ({why})"),
+                        None => format!("when: {cond} ({e})"),
+                    });
                 }
             }
         }
@@ -161,8 +202,13 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
         }
         None => None,
     };
-    let mut plays = Vec::new();
+    let mut plays: Vec<PlannedPlay> = Vec::new();
     for (index, play) in book.plays.iter().enumerate() {
+        // Results registered in earlier plays stay with their hosts (as in Ansible).
+        let registered_before: BTreeSet<String> = plays
+            .iter()
+            .flat_map(|p| p.tasks.iter().filter_map(|t| t.task.register.clone()))
+            .collect();
         let hosts = match pattern::select(inv, &play.hosts, true) {
             Ok(h) => h,
             Err(e) => {
@@ -191,9 +237,14 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
             if !tag_selected(&tags, opts) {
                 return;
             }
+            let registered: BTreeSet<String> = registered_before
+                .iter()
+                .cloned()
+                .chain(tasks.iter().filter_map(|t| t.task.register.clone()))
+                .collect();
             let mut placement = BTreeMap::new();
             for h in &hosts {
-                let p = place(cluster, play, task, h);
+                let p = place(cluster, play, task, h, &registered);
                 if !matches!(p, Placement::Skipped(_))
                     && (!task.needs.is_empty() || task.delegate_to.is_some())
                 {

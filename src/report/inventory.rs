@@ -59,11 +59,11 @@ fn host_json(c: &Cluster, h: &ClusterHost, opts: ShowOptions, placeholder: &Plac
         );
     }
     // Ansible's magic variables, as templates see them.
-    let inv = &c.inventory;
+    let (inventory_dir, inventory_file) = c.inventory.source_of(&h.name);
     let magic = [
         ("inventory_hostname", json!(h.name)),
-        ("inventory_dir", json!(inv.dir.display().to_string())),
-        ("inventory_file", json!(inv.file.display().to_string())),
+        ("inventory_dir", json!(inventory_dir)),
+        ("inventory_file", json!(inventory_file)),
         (
             "group_names",
             json!(h.groups.iter().filter(|g| *g != "all").collect::<Vec<_>>()),

@@ -20,6 +20,8 @@ mod scope;
 pub(crate) mod tests;
 mod worker;
 
+pub use facts::FACT_NAMES;
+
 use crate::cluster::{Cluster, ClusterHost};
 use crate::plan::{Plan, PlannedPlay};
 use crate::report::events::{Counts, Event};

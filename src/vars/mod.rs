@@ -48,6 +48,9 @@ pub struct Layers {
     pub inventory_dir: String,
     /// Ansible's `inventory_file` (absolute).
     pub inventory_file: String,
+    /// Each host's own `inventory_dir` and `inventory_file` (the file it was first found
+    /// in, with several sources); hosts not here get the two above.
+    pub host_files: HashMap<String, (String, String)>,
     /// Names set with `-e` (they beat play and task variables).
     pub extra: BTreeSet<String>,
 }

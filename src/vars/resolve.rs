@@ -286,8 +286,18 @@ fn magic(inner: &Arc<Inner>, host: &str, name: &str) -> Option<minijinja::Value>
         "inventory_hostname_short" => {
             minijinja::Value::from(host.split('.').next().unwrap_or(host))
         }
-        "inventory_dir" => minijinja::Value::from(layers.inventory_dir.as_str()),
-        "inventory_file" => minijinja::Value::from(layers.inventory_file.as_str()),
+        "inventory_dir" => minijinja::Value::from(
+            layers
+                .host_files
+                .get(host)
+                .map_or(layers.inventory_dir.as_str(), |(d, _)| d.as_str()),
+        ),
+        "inventory_file" => minijinja::Value::from(
+            layers
+                .host_files
+                .get(host)
+                .map_or(layers.inventory_file.as_str(), |(_, f)| f.as_str()),
+        ),
         "playbook_dir" => minijinja::Value::from(
             std::env::current_dir()
                 .map(|d| d.display().to_string())

@@ -125,6 +125,21 @@ pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
     Ok(v.is_true())
 }
 
+/// The top-level variable names a `when:`-style condition reads (loop variables and
+/// names it sets itself excluded); empty when it does not compile.
+pub fn condition_names(expr: &str) -> std::collections::BTreeSet<String> {
+    let src = normalize(expr);
+    let src = src.trim();
+    let src = src
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        .unwrap_or(src);
+    env()
+        .compile_expression(src)
+        .map(|e| e.undeclared_variables(false).into_iter().collect())
+        .unwrap_or_default()
+}
+
 /// A template error in one line: kind and detail.
 pub fn describe(e: &minijinja::Error) -> String {
     use minijinja::ErrorKind as K;

@@ -108,13 +108,29 @@ def case_files(case_dir):
     return out
 
 
+def shared_files(case_dir):
+    """[(source, relative destination)] from case.yml's `shared:` when the shared
+    directory (../shared/DIR beside the checkout) exists; [] in a bare clone, where the
+    case's own committed files stand in."""
+    with open(os.path.join(case_dir, "case.yml"), encoding="utf-8") as f:
+        shared = (yaml.safe_load(f) or {}).get("shared")
+    if not shared:
+        return []
+    base = os.path.join(os.path.dirname(REPO), "shared", shared["dir"])
+    if not os.path.isdir(base):
+        return []
+    return [(os.path.join(base, src), dst) for src, dst in shared["files"].items()]
+
+
 def cache_key(case_dir, run_dir, version):
     h = hashlib.sha256()
     h.update(f"ansible-core {version}\nrun-dir {run_dir}\n".encode())
     with open(os.path.join(HERE, "oracle.py"), "rb") as f:
         h.update(hashlib.sha256(f.read()).digest())
-    for rel, p in case_files(case_dir):
-        h.update(rel.encode() + b"\0")
+    files = case_files(case_dir) + [(f"shared:{dst}", src) for src, dst in shared_files(case_dir)]
+    for rel, p in files:
+        # The executable bit decides whether a file is an inventory script.
+        h.update(rel.encode() + (b"\1" if os.access(p, os.X_OK) else b"\0"))
         with open(p, "rb") as f:
             h.update(hashlib.sha256(f.read()).digest())
     return h.hexdigest()[:32]
@@ -125,6 +141,12 @@ def fresh_copy(case_dir, name):
     if os.path.exists(dst):
         shutil.rmtree(dst)
     shutil.copytree(case_dir, dst, symlinks=True)
+    for src, rel in shared_files(case_dir):
+        target = os.path.join(dst, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(src, target)
+        # Read-only in the shared directory: writable in the copy, mode bits otherwise kept.
+        os.chmod(target, os.stat(src).st_mode | 0o200)
     return dst
 
 
@@ -170,11 +192,15 @@ def kubeforge_flags(kf):
 
 
 def kubeforge_side(kf, run_dir, case):
-    argv = [kf, "inventory", "show", "-i", case["inventory"], "--format", "json", "--show-secrets"]
+    argv = [kf, "inventory", "show"]
+    for inv in case["inventories"]:
+        argv += ["-i", inv]
+    argv += ["--format", "json", "--show-secrets"]
     if "--magic" in kubeforge_flags(kf):
         argv.append("--magic")  # inventory_dir, inventory_file, ... among the variables
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "KUBEFORGE"))}
     env["NO_COLOR"] = "1"
+    env.update(case["env"])
     vp = case.get("vault_password_file")
     if vp:
         env["ANSIBLE_VAULT_PASSWORD_FILE"] = os.path.join(run_dir, vp)

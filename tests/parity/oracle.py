@@ -122,7 +122,12 @@ def load_case(case_dir):
                 break
     if not inv:
         raise SystemExit(f"{case_dir}: no inventory file (set inventory: in case.yml)")
-    case["inventory"] = inv
+    # Several sources: `inventory: [a.ini, dir, inv.py]`, given as -i each, in order.
+    case["inventories"] = list(inv) if isinstance(inv, list) else [inv]
+    case["inventory"] = case["inventories"][0]
+    # Environment both tools get; "{case}" stands for the directory the case runs in.
+    case["env"] = {k: str(v).replace("{case}", case_dir)
+                   for k, v in (case.get("env") or {}).items()}
     case.setdefault("templated", [])
     case.setdefault("expect", "accept")
     vp = case.get("vault_password_file")
@@ -214,8 +219,10 @@ class Ansible:
             vp_abs = os.path.join(case_dir, vp)
             env["ANSIBLE_VAULT_PASSWORD_FILE"] = vp_abs
             self.vault_args = ["--vault-password-file", vp_abs]
+        env.update(case["env"])
         self.env = env
-        self.inv_args = ["-i", case["inventory"], "-i", self.groups_src]
+        self.inv_args = [a for inv in case["inventories"] for a in ("-i", inv)]
+        self.inv_args += ["-i", self.groups_src]
 
     def run(self, argv):
         p = subprocess.run(argv, cwd=self.case_dir, env=self.env, stdin=subprocess.DEVNULL,
