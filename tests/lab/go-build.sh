@@ -45,6 +45,7 @@ COMPONENTS=(
   coredns-1.14.2
   crane-0.22.1
   kubernetes-1.35.8
+  coredns-1.12.4
   etcd-3.5.36
   containerd-2.1.9
   cilium-1.20.1
