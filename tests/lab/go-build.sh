@@ -306,13 +306,24 @@ build_one() {
     exec 9>"$LOCK"
     flock 9
     t2=$(date +%s.%N)
+    # Another run may have built it while this one waited for the lock.
+    if [[ -f $dir/SHA256SUMS && -f $dir/build-info && ${KF_LAB_GO_REBUILD:-0} != 1 ]]; then
+      flock -u 9; exec 9>&-
+      rm -rf "$tmp"
+      log "$id: built meanwhile by another run ($dir)"
+      ln -sfn "$id-$hash" "$GOC/$id"
+      printf '%s\t%s\n' "$id" "$dir"
+      return 0
+    fi
     local rc=0
     set +e
     ( set -e; "$fn"; echo "module=$MODULE" >> "$OUT/build-info" )
     rc=$?
     set -e
-    flock -u 9; exec 9>&-
-    ((rc == 0)) || fail "$id" "build failed (exit $rc; the go output is above; partial output in $tmp)"
+    if ((rc != 0)); then
+      flock -u 9; exec 9>&-
+      fail "$id" "build failed (exit $rc; the go output is above; partial output in $tmp)"
+    fi
     t3=$(date +%s.%N)
     (cd "$tmp/bin" && find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum) > "$tmp/SHA256SUMS"
     {
@@ -330,6 +341,8 @@ build_one() {
     } >> "$tmp/build-info"
     rm -rf "$dir"
     mv "$tmp" "$dir"
+    # released only now: a run waiting for the lock then finds the finished build
+    flock -u 9; exec 9>&-
     # older builds of the same component (other recipe hashes) are stale
     find "$GOC" -maxdepth 1 -name "$id-*" ! -name "$id-$hash" ! -name '*.tmp.*' -type d \
       -exec rm -rf {} + 2>/dev/null || true
