@@ -400,7 +400,10 @@ nspawn_cmd() { # K -> the systemd-nspawn command line, one word per line
         --console=read-only \
         --capability=all \
         --drop-capability=CAP_SYS_TIME,CAP_SYS_MODULE,CAP_WAKE_ALARM \
-        '--system-call-filter=@keyring bpf perf_event_open'
+        '--system-call-filter=@keyring bpf perf_event_open' \
+        --bind-ro=/dev/kmsg
+    # (/dev/kmsg: a kubelet refuses to start without it; read-only, it reads this
+    # machine's kernel log.)
     if [ "${KF_LAB_BIND_CONTAINERD:-0}" = 1 ]; then
         # containerd's overlayfs snapshotter cannot use the overlayfs root
         printf '%s\n' "--bind=$(host_dir "$k")/containerd:/var/lib/containerd"
@@ -412,6 +415,7 @@ boot_host() {
     local k=$1 name pidfile logf cmd=() cg
     name=$(host_name "$k") pidfile=$(host_pidfile "$k") logf=$(host_log "$k")
     mapfile -t cmd < <(nspawn_cmd "$k")
+    nspawn_cmd "$k" | sha256sum | cut -c1-16 > "$(host_dir "$k")/nspawn.flags"
     if [ "${KF_LAB_BIND_CONTAINERD:-0}" = 1 ]; then
         install -d -m 0711 "$(host_dir "$k")/containerd"
     fi

@@ -42,7 +42,13 @@ for ((k = 1; k <= N; k++)); do
     ensure_host_net "$k"
     mkdir -p "$(host_dir "$k")"
     if host_running "$k"; then
-        continue
+        # A host booted with other nspawn flags (an older lab script) is booted again
+        # with these: its disk (overlay) is kept.
+        if [ "$(cat "$(host_dir "$k")/nspawn.flags" 2>/dev/null)" = "$(nspawn_cmd "$k" | sha256sum | cut -c1-16)" ]; then
+            continue
+        fi
+        log "$(host_name "$k"): booted with other flags; stopping it to boot it again"
+        stop_hosts "$k"
     fi
     prepare_upper "$k"
     booted+=("$k")
