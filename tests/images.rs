@@ -301,6 +301,32 @@ fn cilium_values_with_a_mirror() {
     );
 }
 
+/// cilium_enable_l7_proxy: false turns Envoy off in the values and drops its image from
+/// what hosts pull (the lab cannot build Envoy, a C++ program).
+#[test]
+fn without_the_l7_proxy_envoy_is_neither_configured_nor_pulled() {
+    let c = cluster(
+        "inventory/sample",
+        &["cilium_enable_l7_proxy=false".to_string()],
+    );
+    let text = render(
+        &c,
+        "roles/network_plugin/templates/cilium-values.yaml.j2",
+        "instance-1",
+        BTreeMap::new(),
+    );
+    let v: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(v["l7Proxy"], json!(false), "{text}");
+    assert_eq!(v["envoy"]["enabled"], json!(false), "{text}");
+    let (code, out) = offline(&["--format", "json", "-e", "cilium_enable_l7_proxy=false"]);
+    assert_eq!(code, 0, "{out}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert!(!images_of(&list).contains_key("cilium_envoy"), "{out}");
+    let (_, out) = offline(&["--format", "json"]);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert!(images_of(&list).contains_key("cilium_envoy"));
+}
+
 /// `inventory check` names the deprecated mirror map and Kubespray's DNS address.
 #[test]
 fn check_warns_about_the_old_mirror_map_and_dns() {

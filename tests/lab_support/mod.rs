@@ -51,6 +51,22 @@ pub fn up(n: usize, fresh: bool) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// As `up`, with extra environment for up.sh (e.g. KF_LAB_BIND_CONTAINERD=1).
+pub fn up_with(n: usize, fresh: bool, env: &[(&str, &str)]) -> String {
+    let n = n.to_string();
+    let mut all: Vec<(&str, &str)> = env.to_vec();
+    if fresh {
+        all.push(("KF_LAB_FRESH", "1"));
+    }
+    let out = script("up.sh", &[&n], &all);
+    assert!(
+        out.status.success(),
+        "the lab did not boot (tests/lab/up.sh {n}):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs tests/lab/host.sh.
 pub fn host_action(action: &str, name: &str) {
     let out = script("host.sh", &[action, name], &[]);
@@ -235,4 +251,56 @@ pub fn files_repo() -> PathBuf {
         );
     }
     PathBuf::from("/var/cache/kubeforge-lab/files/lab-vars.yml")
+}
+
+/// The REAL programs kubeforge installs, built from their Go modules (tests/lab/go-build.sh,
+/// cached) and packed at upstream paths (tests/lab/real-repo.sh), served on the bridge;
+/// returns the vars file of the `set` (default: kubeforge's default versions; old: the
+/// versions upgrades start from). The first run on a machine builds everything (tens of
+/// minutes, measured in tests/lab/README.md); later runs find it cached.
+pub fn real_repo(set: &str) -> PathBuf {
+    let out = script("real-repo.sh", &[], &[("KF_LAB_SET", set)]);
+    assert!(
+        out.status.success(),
+        "tests/lab/real-repo.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vars = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let served = script("files-server.sh", &["start"], &[]);
+    assert!(
+        served.status.success(),
+        "tests/lab/files-server.sh failed:\n{}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    vars
+}
+
+/// The lab registry holding the REAL images (tests/lab/images.sh: built from the same
+/// binaries, cached); stopped when dropped.
+pub struct RealRegistry;
+
+impl RealRegistry {
+    /// Starts the registry (empty) and pushes every image into it.
+    pub fn start() -> RealRegistry {
+        let started = script("registry.sh", &["start"], &[]);
+        assert!(
+            started.status.success(),
+            "tests/lab/registry.sh start failed:\n{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        let pushed = script("images.sh", &["push"], &[]);
+        assert!(
+            pushed.status.success(),
+            "tests/lab/images.sh push failed:\n{}",
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+        eprintln!("{}", String::from_utf8_lossy(&pushed.stdout));
+        RealRegistry
+    }
+}
+
+impl Drop for RealRegistry {
+    fn drop(&mut self) {
+        let _ = script("registry.sh", &["stop"], &[]);
+    }
 }
