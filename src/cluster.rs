@@ -196,6 +196,7 @@ fn kubeforge_reads() -> Vec<String> {
         "files_repo",
         "image_arch",
         "artifact_checksums",
+        "artifacts_built_locally",
         "download_run_once",
         "kube_apiserver_port",
         "kube_config_dir",

@@ -166,6 +166,10 @@ lab_settings() {
     echo "kube_proxy_mode: iptables"
     # This machine (and so every host) runs cgroup v1.
     echo "kubelet_fail_cgroup_v1: false"
+    # Nothing here has CAP_SYS_RESOURCE: pod sandboxes cannot get a negative OOM score.
+    echo "containerd_restrict_oom_score_adj: true"
+    # nf_conntrack_max is this machine's (read-only inside hosts).
+    echo "kube_proxy_conntrack_max_per_core: 0"
 }
 {
     echo "# Written by tests/lab/files-repo.sh. Real: etcd, containerd, runc, cni_plugins (Debian"

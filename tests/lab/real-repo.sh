@@ -107,6 +107,10 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     echo "files_repo: http://10.213.0.1:8080/$(basename "$OUT")"
     echo "# This machine (and so every lab host) runs cgroup v1."
     echo "kubelet_fail_cgroup_v1: false"
+    # Nothing here has CAP_SYS_RESOURCE: pod sandboxes cannot get a negative OOM score.
+    echo "containerd_restrict_oom_score_adj: true"
+    # nf_conntrack_max is this machine's (read-only inside hosts).
+    echo "kube_proxy_conntrack_max_per_core: 0"
     echo "kube_version: \"$KUBE\""
     echo "etcd_version: \"$ETCD\""
     echo "containerd_version: \"$CONTAINERD\""
