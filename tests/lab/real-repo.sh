@@ -5,7 +5,9 @@
 #   etcd-vV-linux-amd64.tar.gz (etcd, etcdctl, etcdutl), containerd-V-linux-amd64.tar.gz
 #   (bin/containerd, ctr, containerd-shim-runc-v2), runc.amd64, cni-plugins-linux-amd64-vV.tgz,
 #   dl.k8s.io/release/vV/bin/linux/amd64/{kubeadm,kubelet,kubectl},
-#   crictl-vV-linux-amd64.tar.gz, nerdctl-V-linux-amd64.tar.gz, cilium-linux-amd64.tar.gz.
+#   crictl-vV-linux-amd64.tar.gz, nerdctl-V-linux-amd64.tar.gz.
+# Not cilium-cli: it cannot be built from the module proxy this machine reaches
+# (tests/lab/go/cilium-cli-0.19.5/go.mod says why).
 # Default OUTDIR /var/cache/kubeforge-lab/files/real (served by files-server.sh as
 # http://10.213.0.1:8080/real). Writes OUTDIR/lab-vars.yml: files_repo, the versions, the
 # checksums of these files, and artifacts_built_locally (these are our own builds of the
@@ -29,7 +31,7 @@ old)
     KUBE=1.35.8 ETCD=3.5.36 CONTAINERD=2.1.9 VARS=lab-vars-old.yml ;;
 *) die "KF_LAB_SET is default or old, not '$SET'" ;;
 esac
-RUNC=1.4.3 CNI=1.9.1 CRICTL=1.36.0 NERDCTL=2.3.1 CILIUM_CLI=${KF_LAB_CILIUM_CLI:-0.19.5}
+RUNC=1.4.3 CNI=1.9.1 CRICTL=1.36.0 NERDCTL=2.3.1
 
 mkdir -p "$OUT"
 exec 8>"$OUT/.real-repo.lock"
@@ -38,7 +40,7 @@ flock 8
 # Build (or find cached) each component; go-build.sh prints "<id>\t<dir>".
 declare -A DIR
 want=(kubernetes-$KUBE etcd-$ETCD containerd-$CONTAINERD runc-$RUNC cni-plugins-$CNI
-      crictl-$CRICTL nerdctl-$NERDCTL cilium-cli-$CILIUM_CLI)
+      crictl-$CRICTL nerdctl-$NERDCTL)
 while IFS=$'\t' read -r id dir; do DIR[$id]=$dir; done < <("$HERE/go-build.sh" "${want[@]}")
 for c in "${want[@]}"; do
     [ -n "${DIR[$c]:-}" ] && [ -d "${DIR[$c]}/bin" ] || die "go-build.sh gave no binaries for $c"
@@ -95,10 +97,6 @@ stage nerdctl "$(bin nerdctl-$NERDCTL nerdctl)"
 NERDCTL_F=github.com/containerd/nerdctl/releases/download/v$NERDCTL/nerdctl-$NERDCTL-linux-$ARCH.tar.gz
 pack "$OUT/$NERDCTL_F" "$WORK/nerdctl" nerdctl
 
-stage cilium "$(bin cilium-cli-$CILIUM_CLI cilium)"
-CILIUM_F=github.com/cilium/cilium-cli/releases/download/v$CILIUM_CLI/cilium-linux-$ARCH.tar.gz
-pack "$OUT/$CILIUM_F" "$WORK/cilium" cilium
-
 sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
 {
     echo "# Written by tests/lab/real-repo.sh ($SET set): REAL programs built from their Go"
@@ -118,8 +116,7 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     echo "cni_version: \"$CNI\""
     echo "crictl_version: \"$CRICTL\""
     echo "nerdctl_version: \"$NERDCTL\""
-    echo "cilium_cli_version: \"$CILIUM_CLI\""
-    echo "artifacts_built_locally: [etcd, containerd, runc, cni_plugins, kubeadm, kubelet, kubectl, crictl, nerdctl, cilium_cli]"
+    echo "artifacts_built_locally: [etcd, containerd, runc, cni_plugins, kubeadm, kubelet, kubectl, crictl, nerdctl]"
     echo "artifact_checksums:"
     echo "  etcd: {\"$ETCD\": {amd64: $(sha "$ETCD_F")}}"
     echo "  containerd: {\"$CONTAINERD\": {amd64: $(sha "$CONTAINERD_F")}}"
@@ -130,8 +127,7 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     done
     echo "  crictl: {\"$CRICTL\": {amd64: $(sha "$CRICTL_F")}}"
     echo "  nerdctl: {\"$NERDCTL\": {amd64: $(sha "$NERDCTL_F")}}"
-    echo "  cilium_cli: {\"$CILIUM_CLI\": {amd64: $(sha "$CILIUM_F")}}"
 } > "$OUT/$VARS.tmp.$$"
 mv -f "$OUT/$VARS.tmp.$$" "$OUT/$VARS"
-log "kubernetes $KUBE, etcd $ETCD, containerd $CONTAINERD, runc $RUNC, cni $CNI, crictl $CRICTL, nerdctl $NERDCTL, cilium-cli $CILIUM_CLI: $OUT/$VARS"
+log "kubernetes $KUBE, etcd $ETCD, containerd $CONTAINERD, runc $RUNC, cni $CNI, crictl $CRICTL, nerdctl $NERDCTL: $OUT/$VARS"
 printf '%s\n' "$OUT/$VARS"
