@@ -6,8 +6,10 @@ pub mod admission;
 mod channel;
 pub mod dial;
 pub mod greeting;
+pub mod known_hosts;
 pub mod local;
 pub mod ssh;
+pub mod ssh_config;
 
 use std::future::Future;
 use std::path::Path;
