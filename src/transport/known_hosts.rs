@@ -210,9 +210,8 @@ fn learn_in(path: &Path, name: &str, key: &KeyData) -> std::io::Result<()> {
         .create(true)
         .open(path)?;
     let mut last = [0u8; 1];
-    let needs_newline = f.seek(SeekFrom::End(-1)).is_ok()
-        && f.read_exact(&mut last).is_ok()
-        && last[0] != b'\n';
+    let needs_newline =
+        f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n';
     let text = PublicKey::new(key.clone(), "")
         .to_openssh()
         .map_err(std::io::Error::other)?;

@@ -35,7 +35,10 @@ impl Keys {
     fn key(&self, name: &str) -> String {
         self.run(&["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", name]);
         let text = std::fs::read_to_string(self.path(&format!("{name}.pub"))).unwrap();
-        text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn public(&self, name: &str) -> PublicKeyOrCertificate {
@@ -94,8 +97,16 @@ fn plain_wildcard_negated_and_port_entries() {
         (format!("*.example.com {host}\n"), "a.example.com", "known"),
         (format!("*.example.com {host}\n"), "example.com", "unknown"),
         // A negated pattern that matches excludes the line.
-        (format!("*.example.com,!bad.example.com {host}\n"), "bad.example.com", "unknown"),
-        (format!("*.example.com,!bad.example.com {host}\n"), "good.example.com", "known"),
+        (
+            format!("*.example.com,!bad.example.com {host}\n"),
+            "bad.example.com",
+            "unknown",
+        ),
+        (
+            format!("*.example.com,!bad.example.com {host}\n"),
+            "good.example.com",
+            "known",
+        ),
         // [host]:port for a port other than 22; the bare name does not match it.
         (format!("[node1]:2222 {host}\n"), "[node1]:2222", "known"),
         (format!("node1 {host}\n"), "[node1]:2222", "unknown"),
@@ -104,7 +115,11 @@ fn plain_wildcard_negated_and_port_entries() {
         // Another key of the same type for the host: changed, with the line named.
         (format!("# comment\n\nnode1 {other}\n"), "node1", "changed"),
         // Several spaces or tabs between fields, and an unreadable line, are fine.
-        (format!("garbage line\nnode1\t {host} comment\n"), "node1", "known"),
+        (
+            format!("garbage line\nnode1\t {host} comment\n"),
+            "node1",
+            "known",
+        ),
     ];
     for (text, name, want) in cases {
         let kh = k.known_hosts(&text);
@@ -128,8 +143,16 @@ fn hashed_entries_as_ssh_keygen_writes_them() {
     let text = std::fs::read_to_string(k.path("known_hosts")).unwrap();
     assert!(text.starts_with("|1|"), "{text}");
     let key = k.public("host");
-    for (name, want) in [("node1", "known"), ("[node2]:2200", "known"), ("node3", "unknown")] {
-        assert_eq!(kind(&kh.check(name, name, &key, now()).unwrap()), want, "{name}");
+    for (name, want) in [
+        ("node1", "known"),
+        ("[node2]:2200", "known"),
+        ("node3", "unknown"),
+    ] {
+        assert_eq!(
+            kind(&kh.check(name, name, &key, now()).unwrap()),
+            want,
+            "{name}"
+        );
     }
 }
 
@@ -150,28 +173,106 @@ fn host_certificates_are_checked_against_the_cert_authority() {
     let t = now();
     let cases: [(String, &str, &str, Certificate, &str); 11] = [
         // (known_hosts, name, principal, certificate, expected)
-        (format!("@cert-authority * {ca}\n"), "node1", "node1", cert.clone(), "certified"),
-        (format!("@cert-authority *.nodes.example {ca}\n"), "a.nodes.example", "a.nodes.example", cert.clone(), "certified"),
-        (format!("@cert-authority [node1]:2222 {ca}\n"), "[node1]:2222", "node1", cert.clone(), "certified"),
+        (
+            format!("@cert-authority * {ca}\n"),
+            "node1",
+            "node1",
+            cert.clone(),
+            "certified",
+        ),
+        (
+            format!("@cert-authority *.nodes.example {ca}\n"),
+            "a.nodes.example",
+            "a.nodes.example",
+            cert.clone(),
+            "certified",
+        ),
+        (
+            format!("@cert-authority [node1]:2222 {ca}\n"),
+            "[node1]:2222",
+            "node1",
+            cert.clone(),
+            "certified",
+        ),
         // A CA trusted for other hosts only: the certificate's key as a plain key.
-        (format!("@cert-authority other* {ca}\n"), "node1", "node1", cert.clone(), "unknown"),
-        (format!("@cert-authority * {other_ca}\n"), "node1", "node1", cert.clone(), "unknown"),
+        (
+            format!("@cert-authority other* {ca}\n"),
+            "node1",
+            "node1",
+            cert.clone(),
+            "unknown",
+        ),
+        (
+            format!("@cert-authority * {other_ca}\n"),
+            "node1",
+            "node1",
+            cert.clone(),
+            "unknown",
+        ),
         // The principal must be listed.
-        (format!("@cert-authority * {ca}\n"), "node2", "node2", cert.clone(), "bad-certificate"),
-        (format!("@cert-authority * {ca}\n"), "node1", "node1", k.cert("expired"), "bad-certificate"),
-        (format!("@cert-authority * {ca}\n"), "node1", "node1", k.cert("user"), "bad-certificate"),
+        (
+            format!("@cert-authority * {ca}\n"),
+            "node2",
+            "node2",
+            cert.clone(),
+            "bad-certificate",
+        ),
+        (
+            format!("@cert-authority * {ca}\n"),
+            "node1",
+            "node1",
+            k.cert("expired"),
+            "bad-certificate",
+        ),
+        (
+            format!("@cert-authority * {ca}\n"),
+            "node1",
+            "node1",
+            k.cert("user"),
+            "bad-certificate",
+        ),
         // No principals: any host (as OpenSSH).
-        (format!("@cert-authority * {ca}\n"), "node9", "node9", k.cert("nobody"), "certified"),
+        (
+            format!("@cert-authority * {ca}\n"),
+            "node9",
+            "node9",
+            k.cert("nobody"),
+            "certified",
+        ),
         // A revoked CA, or a revoked host key inside a certificate.
-        (format!("@cert-authority * {ca}\n@revoked * {ca}\n"), "node1", "node1", cert.clone(), "revoked"),
-        (format!("@cert-authority * {ca}\n@revoked node1 {}\n", k.key_line("host")), "node1", "node1", cert.clone(), "revoked"),
+        (
+            format!("@cert-authority * {ca}\n@revoked * {ca}\n"),
+            "node1",
+            "node1",
+            cert.clone(),
+            "revoked",
+        ),
+        (
+            format!(
+                "@cert-authority * {ca}\n@revoked node1 {}\n",
+                k.key_line("host")
+            ),
+            "node1",
+            "node1",
+            cert.clone(),
+            "revoked",
+        ),
     ];
     for (text, name, principal, key, want) in cases {
         let kh = k.known_hosts(&text);
-        let v = kh.check(name, principal, &PublicKeyOrCertificate::Certificate(key), t).unwrap();
+        let v = kh
+            .check(
+                name,
+                principal,
+                &PublicKeyOrCertificate::Certificate(key),
+                t,
+            )
+            .unwrap();
         assert_eq!(kind(&v), want, "{name} in {text:?}: {v:?}");
     }
-    assert!(!k.known_hosts(&format!("node1 {ca}\n")).has_authority("node1"));
+    assert!(!k
+        .known_hosts(&format!("node1 {ca}\n"))
+        .has_authority("node1"));
     let kh = k.known_hosts(&format!("@cert-authority * {ca}\n"));
     assert!(kh.has_authority("anything"));
     let cert = PublicKeyOrCertificate::Certificate(cert);
@@ -183,7 +284,12 @@ fn host_certificates_are_checked_against_the_cert_authority() {
         "{why}"
     );
     let Verdict::BadCertificate(why) = kh
-        .check("node1", "node1", &PublicKeyOrCertificate::Certificate(k.cert("expired")), t)
+        .check(
+            "node1",
+            "node1",
+            &PublicKeyOrCertificate::Certificate(k.cert("expired")),
+            t,
+        )
         .unwrap()
     else {
         panic!()
@@ -196,7 +302,9 @@ fn revoked_plain_keys_are_refused_even_when_recorded() {
     let k = Keys::new();
     let host = k.key("host");
     let kh = k.known_hosts(&format!("node1 {host}\n@revoked * {host}\n"));
-    let v = kh.check("node1", "node1", &k.public("host"), now()).unwrap();
+    let v = kh
+        .check("node1", "node1", &k.public("host"), now())
+        .unwrap();
     assert_eq!(
         v,
         Verdict::Revoked(format!("{}:2", k.path("known_hosts").display()))
@@ -214,7 +322,10 @@ fn new_keys_are_recorded_in_the_first_file() {
     };
     assert_eq!(kh.learn("[node1]:2222", key.key_data()).unwrap(), first);
     assert_eq!(
-        kind(&kh.check("[node1]:2222", "node1", &k.public("host"), now()).unwrap()),
+        kind(
+            &kh.check("[node1]:2222", "node1", &k.public("host"), now())
+                .unwrap()
+        ),
         "known"
     );
     let text = std::fs::read_to_string(&first).unwrap();
@@ -228,6 +339,9 @@ impl Keys {
     /// The public line of an existing key.
     fn key_line(&self, name: &str) -> String {
         let text = std::fs::read_to_string(self.path(&format!("{name}.pub"))).unwrap();
-        text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }

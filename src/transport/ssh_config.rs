@@ -427,10 +427,12 @@ fn keyword(key: &str) -> &str {
 }
 
 fn port_of(s: &str, at: &Origin, what: &str) -> Result<u16, ConfigError> {
-    s.parse::<u16>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| bad(at, format!("{what} must be a port number (1-65535), not '{s}'")))
+    s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+        bad(
+            at,
+            format!("{what} must be a port number (1-65535), not '{s}'"),
+        )
+    })
 }
 
 /// Parses a ProxyJump value: `none`, `[user@]host[:port]`, `ssh://[user@]host[:port]`.
@@ -549,7 +551,9 @@ impl HostConfig {
                     other => {
                         return Err(bad(
                             &s.at,
-                            format!("StrictHostKeyChecking takes yes, accept-new, no or ask, not '{other}'"),
+                            format!(
+                            "StrictHostKeyChecking takes yes, accept-new, no or ask, not '{other}'"
+                        ),
                         ))
                     }
                 };
@@ -780,20 +784,17 @@ impl Tokens {
                         'k' => out.push_str(&self.key_alias),
                         'd' => out.push_str(&home().display().to_string()),
                         'u' => out.push_str(&local_user()),
-                        'i' => out.push_str(&{
-                            // SAFETY: getuid cannot fail.
-                            unsafe { libc::getuid() }
-                        }
-                        .to_string()),
-                        'l' => out.push_str(&local_hostname()),
-                        'L' => out.push_str(
-                            local_hostname().split('.').next().unwrap_or_default(),
+                        'i' => out.push_str(
+                            &{
+                                // SAFETY: getuid cannot fail.
+                                unsafe { libc::getuid() }
+                            }
+                            .to_string(),
                         ),
+                        'l' => out.push_str(&local_hostname()),
+                        'L' => out.push_str(local_hostname().split('.').next().unwrap_or_default()),
                         _ => {
-                            return Err(bad(
-                                at,
-                                format!("'{s}': the token %{t} is not supported"),
-                            ))
+                            return Err(bad(at, format!("'{s}': the token %{t} is not supported")))
                         }
                     }
                 }

@@ -123,7 +123,10 @@ fn first_value_wins_and_files_add_up() {
     assert_eq!(db.strict.map(|s| s.value), Some(Strict::AcceptNew));
     assert_eq!(
         db.user_known_hosts.map(|f| f.value),
-        Some(vec!["~/.ssh/db_hosts".to_string(), "/etc/db_hosts".to_string()])
+        Some(vec![
+            "~/.ssh/db_hosts".to_string(),
+            "/etc/db_hosts".to_string()
+        ])
     );
     assert_eq!(
         db.connect_timeout.map(|f| f.value),
@@ -156,10 +159,7 @@ fn settings_given_first_win_over_the_file() {
     );
     let ids: Vec<_> = h.identity_files.iter().map(|f| f.value.as_str()).collect();
     assert_eq!(ids, ["/inv/key", "~/.ssh/nodes", "/keys/%r-%h"]);
-    assert_eq!(
-        h.proxy.unwrap().value,
-        Proxy::Command("nc %h %p".into())
-    );
+    assert_eq!(h.proxy.unwrap().value, Proxy::Command("nc %h %p".into()));
     assert_eq!(h.port.unwrap().value, 2222);
 }
 
@@ -193,11 +193,46 @@ fn jump_specs() {
     let at = Origin::Var("v".into());
     for (spec, want) in [
         ("none", Proxy::Direct),
-        ("b", Proxy::Jump { user: None, host: "b".into(), port: None }),
-        ("u@b:2200", Proxy::Jump { user: Some("u".into()), host: "b".into(), port: Some(2200) }),
-        ("ssh://u@b:22", Proxy::Jump { user: Some("u".into()), host: "b".into(), port: Some(22) }),
-        ("[fd00::1]:2200", Proxy::Jump { user: None, host: "fd00::1".into(), port: Some(2200) }),
-        ("fd00::1", Proxy::Jump { user: None, host: "fd00::1".into(), port: None }),
+        (
+            "b",
+            Proxy::Jump {
+                user: None,
+                host: "b".into(),
+                port: None,
+            },
+        ),
+        (
+            "u@b:2200",
+            Proxy::Jump {
+                user: Some("u".into()),
+                host: "b".into(),
+                port: Some(2200),
+            },
+        ),
+        (
+            "ssh://u@b:22",
+            Proxy::Jump {
+                user: Some("u".into()),
+                host: "b".into(),
+                port: Some(22),
+            },
+        ),
+        (
+            "[fd00::1]:2200",
+            Proxy::Jump {
+                user: None,
+                host: "fd00::1".into(),
+                port: Some(2200),
+            },
+        ),
+        (
+            "fd00::1",
+            Proxy::Jump {
+                user: None,
+                host: "fd00::1".into(),
+                port: None,
+            },
+        ),
     ] {
         assert_eq!(parse_jump(spec, &at).unwrap(), want, "{spec}");
     }
@@ -237,12 +272,14 @@ fn tokens_expand_where_allowed() {
     };
     let at = Origin::Var("v".into());
     assert_eq!(
-        t.expand("ssh -W %h:%p -l %r gw # %%", PROXY_TOKENS, false, &at).unwrap(),
+        t.expand("ssh -W %h:%p -l %r gw # %%", PROXY_TOKENS, false, &at)
+            .unwrap(),
         "ssh -W 10.0.0.5:2222 -l ops gw # %"
     );
     std::env::set_var("KF_TEST_KEYS", "/k");
     assert_eq!(
-        t.expand("${KF_TEST_KEYS}/%n-%k", PATH_TOKENS, true, &at).unwrap(),
+        t.expand("${KF_TEST_KEYS}/%n-%k", PATH_TOKENS, true, &at)
+            .unwrap(),
         "/k/n1-n1-key"
     );
     assert_eq!(
@@ -250,7 +287,9 @@ fn tokens_expand_where_allowed() {
         home().join(".ssh/ops").display().to_string()
     );
     assert_eq!(
-        t.expand("nc %d", PROXY_TOKENS, false, &at).unwrap_err().to_string(),
+        t.expand("nc %d", PROXY_TOKENS, false, &at)
+            .unwrap_err()
+            .to_string(),
         "v: 'nc %d': the token %d is not supported here"
     );
 }
@@ -277,7 +316,11 @@ fn includes_are_read_in_place_and_inherit_the_host_block() {
     assert_eq!(a.port.unwrap().value, 2201);
     assert_eq!(c.resolve("z", &[]).unwrap().port.unwrap().value, 2201);
     let c2 = c.resolve("c", &[]).unwrap();
-    assert_eq!(c2.hostname.unwrap().value, "c.example", "included inside Host c");
+    assert_eq!(
+        c2.hostname.unwrap().value,
+        "c.example",
+        "included inside Host c"
+    );
     assert_eq!(c2.user.unwrap().value, "last");
     assert!(c.resolve("z", &[]).unwrap().hostname.is_none());
     // A missing file is empty unless it was named.
@@ -307,8 +350,14 @@ fn ansible_ssh_args() {
         h.port.unwrap().at.to_string(),
         "ansible_ssh_common_args (-o Port=2200)"
     );
-    let e = SshArgs::default().add(&words("-o"), "ansible_ssh_extra_args").unwrap_err();
+    let e = SshArgs::default()
+        .add(&words("-o"), "ansible_ssh_extra_args")
+        .unwrap_err();
     assert_eq!(e.to_string(), "ansible_ssh_extra_args: -o needs a value");
-    let e = SshArgs::default().add(&words("host1"), "ansible_ssh_extra_args").unwrap_err();
-    assert!(e.to_string().starts_with("ansible_ssh_extra_args: 'host1' is not an ssh option"));
+    let e = SshArgs::default()
+        .add(&words("host1"), "ansible_ssh_extra_args")
+        .unwrap_err();
+    assert!(e
+        .to_string()
+        .starts_with("ansible_ssh_extra_args: 'host1' is not an ssh option"));
 }
