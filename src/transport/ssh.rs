@@ -390,6 +390,14 @@ async fn authenticate(
             return Ok(());
         }
     }
+    if methods.is_none() {
+        // Nothing was tried: ask the server what it would take, for the message.
+        if let Ok(r) = h.authenticate_none(user).await {
+            if note(&r, &mut methods) {
+                return Ok(());
+            }
+        }
+    }
     let takes_password = methods.as_ref().is_some_and(|m| {
         m.contains(&MethodKind::Password) || m.contains(&MethodKind::KeyboardInteractive)
     });
