@@ -102,16 +102,32 @@ impl KnownHosts {
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let Ok(entry) = words.join(" ").parse::<Entry>() else {
+                // The host patterns first (cheap): only a matching line's key is read.
+                let mut words = line.split_whitespace();
+                let Some(first) = words.next() else { continue };
+                let (marker, patterns) = if first.starts_with('@') {
+                    (Some(first), words.next().unwrap_or_default())
+                } else {
+                    (None, first)
+                };
+                let Ok(hp) = patterns.parse::<HostPatterns>() else {
                     continue;
                 };
-                if pattern_matches(entry.host_patterns(), name) {
-                    out.push(Line {
-                        entry,
-                        at: format!("{}:{}", f.display(), i + 1),
-                    });
+                if !pattern_matches(&hp, name) {
+                    continue;
                 }
+                let rest: Vec<&str> = words.collect();
+                let text = match marker {
+                    Some(m) => format!("{m} {patterns} {}", rest.join(" ")),
+                    None => format!("{patterns} {}", rest.join(" ")),
+                };
+                let Ok(entry) = text.parse::<Entry>() else {
+                    continue;
+                };
+                out.push(Line {
+                    entry,
+                    at: format!("{}:{}", f.display(), i + 1),
+                });
             }
         }
         Ok(out)
