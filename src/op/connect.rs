@@ -474,23 +474,28 @@ fn route(
     Ok(())
 }
 
-/// The inventory's bastion host as the jump host.
+/// The inventory's bastion host as the jump host, set up as any host is (its inventory
+/// variables, then the ssh config).
 fn bastion_jump(b: &ClusterHost, opts: &ConnectOptions) -> Result<JumpHost, TransportError> {
+    let own = ConnectOptions {
+        bastion: None,
+        ..opts.clone()
+    };
+    let (address, bo) = ssh_options(b, &own)?;
+    if bo.proxy_command.is_some() || bo.jump.is_some() {
+        return Err(TransportError::Other(format!(
+            "the bastion {} is itself reached through a ProxyCommand or ProxyJump (ssh config or ansible_ssh_common_args); kubeforge goes through one jump host: set `ProxyJump none` for it",
+            b.name
+        )));
+    }
     Ok(JumpHost {
-        address: b.ssh.address.clone(),
-        port: b.ssh.port,
-        user: b.ssh.user.clone(),
-        key_files: b
-            .ssh
-            .key_file
-            .as_ref()
-            .map(PathBuf::from)
-            .or_else(|| opts.private_key.clone())
-            .into_iter()
-            .collect(),
-        certificate_files: Vec::new(),
-        identities_only: false,
-        host_key_alias: None,
+        address,
+        port: bo.port,
+        user: bo.user,
+        key_files: bo.key_files,
+        certificate_files: bo.certificate_files,
+        identities_only: bo.identities_only,
+        host_key_alias: bo.host_key_alias,
     })
 }
 
@@ -573,6 +578,7 @@ fn setting(cluster: &Cluster, host: &str, name: &str) -> Result<Option<usize>, S
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::cluster::{Cluster, Render};
     use crate::inventory::Inventory;
 
@@ -607,6 +613,121 @@ mod tests {
         assert!(
             why.contains("kubeforge_max_handshakes must be a whole number of at least 1, got 0"),
             "{why}"
+        );
+    }
+
+    fn cluster_of(yaml: &str) -> (tempfile::TempDir, Cluster) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts.yaml");
+        std::fs::write(
+            &path,
+            yaml.replace("DIR", &dir.path().display().to_string()),
+        )
+        .unwrap();
+        let inv = Inventory::load(&path, &[]).unwrap();
+        (
+            dir,
+            Cluster::build_with(inv, &Default::default(), Render::Lazy),
+        )
+    }
+
+    #[test]
+    fn inventory_then_ssh_args_then_bastion_then_the_ssh_config() {
+        let (dir, c) = cluster_of(
+            "all:\n  vars:\n    ansible_ssh_common_args: -F DIR/ssh.conf\n  hosts:\n    a: {ip: 10.0.0.1, ansible_user: inv}\n    b: {ip: 10.0.0.2, ansible_ssh_common_args: '-F DIR/ssh.conf -o ProxyJump=j@gw:2200 -o Port=2201'}\n    c: {ip: 10.0.0.3, ansible_port: 2202, ansible_ssh_private_key_file: /inv/key}\n  children:\n    kube_node: {hosts: {a: , b: , c: }}\n",
+        );
+        std::fs::write(
+            dir.path().join("ssh.conf"),
+            "Host a b c\n  HostName %h.example\n  User file\n  Port 2222\n  IdentityFile /file/%r-key\n  ProxyCommand nc %h %p\n  UserKnownHostsFile /file/kh\n  StrictHostKeyChecking accept-new\n  ConnectTimeout 7\n",
+        )
+        .unwrap();
+        let opts = ConnectOptions::default();
+        let host = |n: &str| c.host(n).unwrap().clone();
+        let (addr, o) = ssh_options(&host("a"), &opts).unwrap();
+        assert_eq!(
+            (addr.as_str(), o.user.as_str(), o.port),
+            ("a.example", "inv", 2222)
+        );
+        assert_eq!(o.key_files, [PathBuf::from("/file/inv-key")]);
+        assert_eq!(o.proxy_command.as_deref(), Some("nc a.example 2222"));
+        assert_eq!(o.known_hosts.files()[0], PathBuf::from("/file/kh"));
+        assert!(o.accept_new_host_keys);
+        assert_eq!(o.connect_timeout, Duration::from_secs(7));
+        // -o in the args beats the file; ProxyJump's host is looked up in the file too.
+        let (_, o) = ssh_options(&host("b"), &opts).unwrap();
+        assert_eq!(o.port, 2201);
+        let j = o.jump.unwrap();
+        assert_eq!(
+            (j.address.as_str(), j.user.as_str(), j.port),
+            ("gw", "j", 2200)
+        );
+        assert!(o.proxy_command.is_none());
+        // The inventory's key comes first; its port wins.
+        let (_, o) = ssh_options(&host("c"), &opts).unwrap();
+        assert_eq!(o.port, 2202);
+        assert_eq!(
+            o.key_files,
+            [PathBuf::from("/inv/key"), PathBuf::from("/file/file-key")]
+        );
+        // The bastion group beats the file's ProxyCommand; flags beat the file.
+        let bastion = ClusterHost {
+            name: "bastion".into(),
+            ..host("a")
+        };
+        let flags = ConnectOptions {
+            bastion: Some(ClusterHost {
+                ssh: crate::cluster::SshTarget {
+                    address: "10.9.9.9".into(),
+                    port: 22,
+                    user: "jump".into(),
+                    key_file: None,
+                    user_given: true,
+                    port_given: false,
+                },
+                ..bastion
+            }),
+            known_hosts: Some(PathBuf::from("/flag/kh")),
+            connect_timeout: Some(Duration::from_secs(3)),
+            ..Default::default()
+        };
+        let (_, o) = ssh_options(&host("a"), &flags).unwrap();
+        assert!(o.proxy_command.is_none());
+        let j = o.jump.unwrap();
+        assert_eq!((j.address.as_str(), j.user.as_str()), ("10.9.9.9", "jump"));
+        assert_eq!(o.known_hosts.files()[0], PathBuf::from("/flag/kh"));
+        assert_eq!(o.connect_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn refusals_name_the_file_or_the_variable() {
+        let (dir, c) = cluster_of(
+            "all:\n  hosts:\n    a: {ip: 10.0.0.1, ansible_ssh_common_args: '-F DIR/missing.conf'}\n    b: {ip: 10.0.0.2, ansible_ssh_extra_args: '-F DIR/bad.conf'}\n    c: {ip: 10.0.0.3, ansible_ssh_common_args: '-o \"ProxyCommand=nc %x\"'}\n    d: {ip: 10.0.0.4, ansible_become_password: \"two\\nlines\"}\n  children:\n    kube_node: {hosts: {a: , b: , c: , d: }}\n",
+        );
+        std::fs::write(dir.path().join("bad.conf"), "Host *\n  Port ssh\n").unwrap();
+        let opts = ConnectOptions::default();
+        let why = |n: &str| {
+            ssh_options(c.host(n).unwrap(), &opts)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let d = dir.path().display().to_string();
+        assert_eq!(
+            why("a"),
+            format!("{d}/missing.conf: cannot read it: No such file or directory (os error 2) (the -F file of ansible_ssh_common_args)")
+        );
+        assert_eq!(
+            why("b"),
+            format!("ssh configuration: {d}/bad.conf:2: Port must be a port number (1-65535), not 'ssh'")
+        );
+        assert_eq!(
+            why("c"),
+            "ssh configuration: ansible_ssh_common_args (-o ProxyCommand=nc %x): 'nc %x': the token %x is not supported here"
+        );
+        assert!(
+            why("d").starts_with("ansible_become_password contains a line break"),
+            "{}",
+            why("d")
         );
     }
 }
