@@ -186,9 +186,10 @@ pub struct SshArgs {
     /// Record the keys of hosts not yet in known_hosts (a changed key is always refused).
     #[arg(long)]
     pub accept_new_host_keys: bool,
-    /// Seconds to wait for an SSH connection.
-    #[arg(long, default_value_t = 10)]
-    pub connect_timeout: u64,
+    /// Seconds to wait for an SSH connection (default: the ssh config's ConnectTimeout,
+    /// else 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
     /// SSH handshakes in flight at once; other hosts wait, and the connect timeout does
     /// not count their wait (default: kubeforge_max_handshakes, else 64).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]

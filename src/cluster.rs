@@ -79,6 +79,12 @@ pub struct SshTarget {
     pub user: String,
     /// Private key file, when set.
     pub key_file: Option<String>,
+    /// True when the inventory sets the user (else the ssh config's User, else root).
+    #[serde(skip)]
+    pub user_given: bool,
+    /// True when the inventory sets the port (else the ssh config's Port, else 22).
+    #[serde(skip)]
+    pub port_given: bool,
 }
 
 /// One host, resolved.
@@ -179,6 +185,11 @@ fn kubeforge_reads() -> Vec<String> {
         "ansible_connection",
         "ansible_ssh_common_args",
         "ansible_ssh_extra_args",
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_password",
+        "ansible_become_password",
+        "ansible_become_pass",
         "ip",
         "ip6",
         "access_ip",
@@ -302,6 +313,10 @@ fn resolve_host(
             .and_then(as_text)
             .unwrap_or_else(|| "root".into()),
         key_file: str_var(&vars, "ansible_ssh_private_key_file"),
+        user_given: last(["ansible_user", "ansible_ssh_user"])
+            .and_then(as_text)
+            .is_some(),
+        port_given: last(["ansible_port", "ansible_ssh_port"]).is_some(),
     };
     let etcd_member_name = roles.contains(&Role::Etcd).then(|| {
         str_var(&vars, "etcd_member_name")

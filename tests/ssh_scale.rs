@@ -514,7 +514,8 @@ fn one_long_lived_shell_per_host_keeps_what_a_command_gets() {
     let (_, addr) = ns.hosts(1).remove(0);
     let mut opts = SshOptions::new("kfscale", 22);
     opts.key_files = vec![ns.path("id_ed25519")];
-    opts.known_hosts = ns.path("known_hosts");
+    opts.known_hosts =
+        kubeforge::transport::known_hosts::KnownHosts::new(vec![ns.path("known_hosts")]);
     let big = ns.path("big.bin");
     let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&big, &payload).unwrap();

@@ -8,7 +8,7 @@ mod ini;
 pub mod model;
 pub mod pyliteral;
 pub mod script;
-mod shlex;
+pub mod shlex;
 pub mod source;
 mod vars_files;
 pub mod vault;

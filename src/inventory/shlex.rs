@@ -16,6 +16,16 @@ pub enum SplitError {
 
 /// Splits one line into words as `shlex.split(line, comments=True)`.
 pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
+    split_with(line, true)
+}
+
+/// Splits as `shlex.split(line)` (no comments): how Ansible's ssh plugin splits
+/// ansible_ssh_common_args and ansible_ssh_extra_args.
+pub fn split_args(line: &str) -> Result<Vec<String>, SplitError> {
+    split_with(line, false)
+}
+
+fn split_with(line: &str, comments: bool) -> Result<Vec<String>, SplitError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     // A word is open once any character or quote of it was read (`""` is a word).
@@ -29,7 +39,7 @@ pub fn split(line: &str) -> Result<Vec<String>, SplitError> {
                     open = false;
                 }
             }
-            '#' => break,
+            '#' if comments => break,
             '\\' => {
                 cur.push(chars.next().ok_or(SplitError::NoEscapedChar)?);
                 open = true;
@@ -103,5 +113,9 @@ mod tests {
         assert_eq!(split("a='x"), Err(SplitError::NoClosingQuote('\'')));
         assert_eq!(split("a=\"x"), Err(SplitError::NoClosingQuote('"')));
         assert_eq!(split("a\\"), Err(SplitError::NoEscapedChar));
+        assert_eq!(
+            split_args("-o ProxyCommand=\"nc %h %p\" -o 'X=a#b'").unwrap(),
+            ["-o", "ProxyCommand=nc %h %p", "-o", "X=a#b"]
+        );
     }
 }

@@ -156,6 +156,44 @@ pub fn decrypt(text: &str, password: &Password) -> Result<Vec<u8>, VaultError> {
     Ok(data)
 }
 
+/// Encrypts as `ansible-vault encrypt_string` does (format 1.1, AES256, a random salt):
+/// the text of a `!vault |` value or an encrypted file.
+pub fn encrypt(plaintext: &[u8], password: &Password) -> String {
+    use rand::Rng;
+    let salt: [u8; 32] = rand::rng().random();
+    let mut keys = [0u8; 80];
+    pbkdf2::pbkdf2_hmac::<sha2_v11::Sha256>(&password.0, &salt, 10_000, &mut keys);
+    let (key, rest) = keys.split_at(32);
+    let (hmac_key, iv) = rest.split_at(32);
+    // PKCS#7 padding to the AES block size.
+    let pad = 16 - plaintext.len() % 16;
+    let mut data = plaintext.to_vec();
+    data.extend(std::iter::repeat_n(pad as u8, pad));
+    if let Ok(mut cipher) = Aes256Ctr::new_from_slices(key, iv) {
+        cipher.apply_keystream(&mut data);
+    }
+    let mac = match <HmacSha256 as KeyInit>::new_from_slice(hmac_key) {
+        Ok(mut m) => {
+            m.update(&data);
+            m.finalize().into_bytes().to_vec()
+        }
+        Err(_) => Vec::new(),
+    };
+    let inner = format!(
+        "{}\n{}\n{}",
+        hex::encode(salt),
+        hex::encode(mac),
+        hex::encode(&data)
+    );
+    let body = hex::encode(inner);
+    let mut out = String::from("$ANSIBLE_VAULT;1.1;AES256");
+    for chunk in body.as_bytes().chunks(80) {
+        out.push('\n');
+        out.push_str(&String::from_utf8_lossy(chunk));
+    }
+    out
+}
+
 /// Opens every `!vault` value inside `v` with the password: the plaintext becomes an
 /// untemplated string, as Ansible keeps vaulted text. Without a password the values
 /// stay locked (an error only where one is used).
@@ -201,6 +239,21 @@ mod tests {
 63326362623362666235656438353163303033366133336565386665633530336166343663656165
 3830383664663362390a643734303864373762343537346632383865386564353938336165373464
 3837";
+
+    #[test]
+    fn encrypted_text_opens_again() {
+        let pw = Password::new("test-only");
+        for text in [&b""[..], b"sixteen bytes!!!", b"a sudo password"] {
+            let v = encrypt(text, &pw);
+            assert!(v.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{v}");
+            assert!(v.lines().skip(1).all(|l| l.len() <= 80));
+            assert_eq!(decrypt(&v, &pw).unwrap(), text);
+            assert_eq!(
+                decrypt(&v, &Password::new("other")),
+                Err(VaultError::WrongPassword)
+            );
+        }
+    }
 
     #[test]
     fn decrypts_formats_1_1_and_1_2() {

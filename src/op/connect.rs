@@ -1,14 +1,26 @@
 //! Chooses and opens the transport for each host from its inventory variables:
-//! `ansible_connection: local` runs on this machine, anything else goes over SSH
-//! (through the bastion when the inventory has one). All hosts of a run share one
-//! dialer: a bound on handshakes in flight and the connections to jump hosts.
+//! `ansible_connection: local` runs on this machine, anything else goes over SSH, set up
+//! as OpenSSH would be by Ansible's ssh connection plugin: the inventory's variables
+//! (ansible_user, ansible_port, ansible_ssh_private_key_file) first, then the `-o`, `-F`,
+//! `-J`... of ansible_ssh_common_args / ansible_ssh_extra_args, then the inventory's
+//! bastion group, then the ssh config (`-F FILE`, else ~/.ssh/config and
+//! /etc/ssh/ssh_config). Passwords (ansible_password, ansible_become_password) come from
+//! the inventory only, usually a vault. All hosts of a run share one dialer (a bound on
+//! handshakes in flight and the connections to jump hosts) and the parsed ssh configs.
 
 use crate::cluster::{Cluster, ClusterHost};
 use crate::run::Connector;
 use crate::transport::dial::{Dialer, DEFAULT_HOSTS_PER_JUMP_CONNECTION, DEFAULT_MAX_HANDSHAKES};
-use crate::transport::{local::Local, Transport, TransportError};
-use std::path::PathBuf;
-use std::sync::Arc;
+use crate::transport::known_hosts::KnownHosts;
+use crate::transport::ssh::{default_known_hosts, JumpHost, SshOptions};
+use crate::transport::ssh_config::{
+    self, ConfigError, Found, HostConfig, Proxy, Setting, SshArgs, SshConfig, Strict, Tokens,
+};
+use crate::transport::{local::Local, local::LocalSudo, Secret, Transport, TransportError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Settings from the command line.
@@ -20,8 +32,8 @@ pub struct ConnectOptions {
     pub known_hosts: Option<PathBuf>,
     /// `--accept-new-host-keys`.
     pub accept_new_host_keys: bool,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
+    /// `--connect-timeout` (None: the ssh config's ConnectTimeout, else 10 s).
+    pub connect_timeout: Option<Duration>,
     /// The jump host, from the inventory's bastion group.
     pub bastion: Option<ClusterHost>,
     /// SSH handshakes in flight at once.
@@ -30,6 +42,45 @@ pub struct ConnectOptions {
     pub hosts_per_jump_connection: usize,
     /// A connection setting that could not be read: every host fails with it.
     pub invalid: Option<String>,
+    /// The ssh configs read so far (by `-F` file; None: the default files).
+    pub configs: Arc<Configs>,
+}
+
+/// Parsed ssh config files, read once per run.
+#[derive(Debug, Default)]
+pub struct Configs(Mutex<HashMap<Option<PathBuf>, Read>>);
+
+/// One configuration as read (an error is kept: every host that needs it says it).
+type Read = Result<Arc<SshConfig>, ConfigError>;
+
+impl Configs {
+    /// The configuration for `-F file`, or the default files.
+    pub fn get(&self, file: Option<&Path>) -> Result<Arc<SshConfig>, ConfigError> {
+        let key = file.map(Path::to_path_buf);
+        if let Ok(m) = self.0.lock() {
+            if let Some(c) = m.get(&key) {
+                return c.clone();
+            }
+        }
+        let ssh_dir = ssh_config::home().join(".ssh");
+        let c = match file {
+            Some(f) if f == Path::new("none") => Ok(SshConfig::default()),
+            Some(f) => SshConfig::load(f, true, &ssh_dir),
+            None => SshConfig::load(&ssh_dir.join("config"), false, &ssh_dir).and_then(|user| {
+                let system = SshConfig::load(
+                    Path::new("/etc/ssh/ssh_config"),
+                    false,
+                    Path::new("/etc/ssh"),
+                )?;
+                Ok(user.then(system))
+            }),
+        }
+        .map(Arc::new);
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(key, c.clone());
+        }
+        c
+    }
 }
 
 /// The first host of the `bastion` group, if any.
@@ -66,7 +117,10 @@ async fn open(
         .and_then(|v| v.as_str())
         .unwrap_or("ssh");
     match conn {
-        "local" => Ok(Arc::new(Local)),
+        "local" => match become_password(host)? {
+            Some(pw) => Ok(Arc::new(LocalSudo(pw))),
+            None => Ok(Arc::new(Local)),
+        },
         "ssh" | "smart" | "paramiko" => ssh(host, opts, dialer).await,
         other => Err(TransportError::Other(format!(
             "ansible_connection '{other}' is not supported (ssh, local)"
@@ -74,37 +128,375 @@ async fn open(
     }
 }
 
-/// ProxyJump from `ansible_ssh_common_args` / `ansible_ssh_extra_args`: `-o ProxyJump=[user@]host[:port]`.
-fn proxy_jump(host: &ClusterHost) -> Option<(String, String, u16)> {
-    for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-        let Some(args) = host.var(var).and_then(|v| v.as_str()) else {
+/// Ansible's names for the SSH login password (the last one set wins).
+pub const PASSWORD_VARS: [&str; 3] = [
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_ssh_password",
+];
+/// Ansible's names for sudo's password (the last one set wins).
+pub const BECOME_PASSWORD_VARS: [&str; 2] = ["ansible_become_password", "ansible_become_pass"];
+
+/// A password variable of the host: the last of `names` that is set.
+fn password_var(host: &ClusterHost, names: &[&str]) -> Result<Option<Secret>, TransportError> {
+    for name in names.iter().rev() {
+        if let Some(d) = host.deferred.get(*name) {
+            return Err(TransportError::Other(if d.locked {
+                format!(
+                    "{name} is vault-encrypted and no vault password was given: {}",
+                    crate::value::VAULT_HOW
+                )
+            } else {
+                format!("{name} cannot be rendered: {}", d.reason)
+            }));
+        }
+        let Some(mut v) = host.var(name) else {
             continue;
         };
-        let Some(idx) = args.find("ProxyJump=") else {
-            continue;
-        };
-        let spec = args[idx + "ProxyJump=".len()..]
-            .split_whitespace()
-            .next()?
-            .trim_matches(|c| c == '"' || c == '\'');
-        let (user, rest) = match spec.split_once('@') {
-            Some((u, r)) => (u.to_string(), r),
-            None => (String::new(), spec),
-        };
-        let (addr, port) = match rest.rsplit_once(':') {
-            Some((a, p)) if p.parse::<u16>().is_ok() && !a.contains(':') => {
-                (a.to_string(), p.parse().unwrap_or(22))
+        if let Some(crate::value::Special::Unsafe(inner)) = crate::value::special(v) {
+            v = inner;
+        }
+        let text = match v {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ if matches!(
+                crate::value::special(v),
+                Some(crate::value::Special::Vault(_))
+            ) =>
+            {
+                return Err(TransportError::Other(format!(
+                    "{name} is vault-encrypted and no vault password was given: {}",
+                    crate::value::VAULT_HOW
+                )))
             }
-            _ => (
-                rest.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string(),
-                22,
-            ),
+            _ => {
+                return Err(TransportError::Other(format!(
+                    "{name} must be text (a password)"
+                )))
+            }
         };
-        return Some((user, addr, port));
+        if text.contains('\n') || text.contains('\r') {
+            return Err(TransportError::Other(format!(
+                "{name} contains a line break, which sudo and SSH cannot take: remove it (a vault file's trailing newline, often)"
+            )));
+        }
+        return Ok(Some(Secret::new(&text)));
     }
-    None
+    Ok(None)
+}
+
+/// The host's sudo password, if the inventory gives one.
+pub fn become_password(host: &ClusterHost) -> Result<Option<Secret>, TransportError> {
+    password_var(host, &BECOME_PASSWORD_VARS)
+}
+
+fn cfg_err(e: ConfigError) -> TransportError {
+    TransportError::Other(format!("ssh configuration: {e}"))
+}
+
+/// Text of an inventory variable.
+fn text_var(host: &ClusterHost, name: &str) -> Option<String> {
+    match host.var(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Everything ssh's command line would say for the host, from its inventory variables.
+fn command_line(host: &ClusterHost, opts: &ConnectOptions) -> Result<SshArgs, TransportError> {
+    let mut args = SshArgs::default();
+    if host.ssh.port_given {
+        args.settings.push(Setting::var(
+            "Port",
+            &host.ssh.port.to_string(),
+            "ansible_port",
+        ));
+    }
+    if host.ssh.user_given {
+        args.settings
+            .push(Setting::var("User", &host.ssh.user, "ansible_user"));
+    }
+    match (&host.ssh.key_file, &opts.private_key) {
+        (Some(k), _) => args.settings.push(Setting::var(
+            "IdentityFile",
+            k,
+            "ansible_ssh_private_key_file",
+        )),
+        (None, Some(k)) => args.settings.push(Setting::var(
+            "IdentityFile",
+            &k.display().to_string(),
+            "--private-key",
+        )),
+        (None, None) => {}
+    }
+    for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        let Some(text) = text_var(host, var) else {
+            continue;
+        };
+        let words = crate::inventory::shlex::split_args(&text)
+            .map_err(|e| TransportError::Other(format!("{var}: {e}")))?;
+        args.add(&words, var).map_err(cfg_err)?;
+    }
+    Ok(args)
+}
+
+/// The address to connect to and how, for one host.
+pub fn ssh_options(
+    host: &ClusterHost,
+    opts: &ConnectOptions,
+) -> Result<(String, SshOptions), TransportError> {
+    let args = command_line(host, opts)?;
+    let config = opts
+        .configs
+        .get(args.config_file.as_ref().map(|(p, _)| p.as_path()))
+        .map_err(|e| match &args.config_file {
+            Some((_, at)) => TransportError::Other(format!("{e} (the -F file of {at})")),
+            None => cfg_err(e),
+        })?;
+    let given = &host.ssh.address;
+    let hc = config.resolve(given, &args.settings).map_err(cfg_err)?;
+    let hostname = match &hc.hostname {
+        Some(h) => {
+            let t = Tokens {
+                name: given.clone(),
+                hostname: given.clone(),
+                ..Default::default()
+            };
+            t.expand(&h.value, "h", false, &h.at).map_err(cfg_err)?
+        }
+        None => given.clone(),
+    };
+    let port = hc.port.as_ref().map_or(22, |p| p.value);
+    let user = hc
+        .user
+        .as_ref()
+        .map_or_else(|| host.ssh.user.clone(), |u| u.value.clone());
+    let alias = hc.host_key_alias.as_ref().map(|a| a.value.clone());
+    let tokens = Tokens {
+        name: given.clone(),
+        hostname: hostname.clone(),
+        port,
+        user: user.clone(),
+        key_alias: alias.clone().unwrap_or_else(|| hostname.clone()),
+    };
+    let paths = |list: &[Found<String>]| -> Result<Vec<PathBuf>, TransportError> {
+        list.iter()
+            .map(|f| {
+                tokens
+                    .expand(&f.value, ssh_config::PATH_TOKENS, true, &f.at)
+                    .map(PathBuf::from)
+                    .map_err(cfg_err)
+            })
+            .collect()
+    };
+    let mut o = SshOptions::new(&user, port);
+    o.key_files = paths(&hc.identity_files)?;
+    o.certificate_files = paths(&hc.certificate_files)?;
+    o.identities_only = hc.identities_only.unwrap_or(false);
+    o.host_key_alias = alias;
+    o.known_hosts = known_hosts(&hc, &tokens, opts)?;
+    o.accept_new_host_keys = opts.accept_new_host_keys
+        || matches!(
+            hc.strict.as_ref().map(|s| s.value),
+            Some(Strict::AcceptNew | Strict::No)
+        );
+    o.connect_timeout = opts
+        .connect_timeout
+        .or_else(|| {
+            hc.connect_timeout
+                .as_ref()
+                // `none`: as long as a TCP connect may take.
+                .map(|t| t.value.unwrap_or(Duration::from_secs(120)))
+        })
+        .unwrap_or(Duration::from_secs(10));
+    o.password = match hc.password_authentication {
+        Some(false) => None,
+        _ => password_var(host, &PASSWORD_VARS)?,
+    };
+    o.become_password = become_password(host)?;
+    if !hc.unevaluated.is_empty() {
+        o.notes.push(format!(
+            "the ssh config's Match block(s) at {} were not evaluated: kubeforge reads Host blocks only",
+            hc.unevaluated.join(", ")
+        ));
+    }
+    // Through what: ansible_ssh_*_args, then the inventory's bastion, then the file.
+    let from_args = hc
+        .proxy
+        .as_ref()
+        .filter(|p| matches!(p.at, ssh_config::Origin::Var(_)));
+    let bastion = opts.bastion.as_ref().filter(|b| b.name != host.name);
+    match (from_args, bastion, &hc.proxy) {
+        (Some(p), _, _) => route(&mut o, p, &config, &tokens, host, opts)?,
+        (None, Some(b), _) => o.jump = Some(bastion_jump(b, opts)?),
+        (None, None, Some(p)) => route(&mut o, p, &config, &tokens, host, opts)?,
+        (None, None, None) => {}
+    }
+    Ok((hostname, o))
+}
+
+/// known_hosts files: --known-hosts, else UserKnownHostsFile, else ~/.ssh/known_hosts;
+/// then GlobalKnownHostsFile, else /etc/ssh/ssh_known_hosts.
+fn known_hosts(
+    hc: &HostConfig,
+    tokens: &Tokens,
+    opts: &ConnectOptions,
+) -> Result<KnownHosts, TransportError> {
+    let expand = |f: &Found<Vec<String>>| -> Result<Vec<PathBuf>, TransportError> {
+        f.value
+            .iter()
+            .map(|v| {
+                tokens
+                    .expand(v, ssh_config::PATH_TOKENS, true, &f.at)
+                    .map(PathBuf::from)
+                    .map_err(cfg_err)
+            })
+            .collect()
+    };
+    let defaults = default_known_hosts();
+    let (user_defaults, global_defaults) = defaults.split_at(2);
+    let mut files = match (&opts.known_hosts, &hc.user_known_hosts) {
+        (Some(k), _) => vec![k.clone()],
+        (None, Some(f)) => expand(f)?,
+        (None, None) => user_defaults.to_vec(),
+    };
+    match &hc.global_known_hosts {
+        Some(f) => files.extend(expand(f)?),
+        None => files.extend(global_defaults.iter().cloned()),
+    }
+    Ok(KnownHosts::new(files))
+}
+
+/// Sets the route from a ProxyJump or ProxyCommand.
+fn route(
+    o: &mut SshOptions,
+    p: &Found<Proxy>,
+    config: &SshConfig,
+    tokens: &Tokens,
+    host: &ClusterHost,
+    opts: &ConnectOptions,
+) -> Result<(), TransportError> {
+    match &p.value {
+        Proxy::Direct => {}
+        Proxy::Command(raw) => {
+            o.proxy_command = Some(
+                tokens
+                    .expand(raw, ssh_config::PROXY_TOKENS, false, &p.at)
+                    .map_err(cfg_err)?,
+            )
+        }
+        Proxy::Jump {
+            user,
+            host: name,
+            port,
+        } => {
+            // The jump host's own settings come from the same configuration.
+            let mut first = Vec::new();
+            if let Some(u) = user {
+                first.push(Setting::var("User", u, &p.at.to_string()));
+            }
+            if let Some(n) = port {
+                first.push(Setting::var("Port", &n.to_string(), &p.at.to_string()));
+            }
+            let jc = config.resolve(name, &first).map_err(cfg_err)?;
+            if let Some(own) = &jc.proxy {
+                let loops_back = match &own.value {
+                    Proxy::Jump { host: h, .. } => h == name,
+                    _ => false,
+                };
+                if !matches!(own.value, Proxy::Direct) && !loops_back {
+                    return Err(TransportError::Other(format!(
+                        "ssh configuration: {}: the jump host {name} (ProxyJump at {}) has a ProxyJump/ProxyCommand of its own; kubeforge goes through one jump host: add `ProxyJump none` for it",
+                        own.at, p.at
+                    )));
+                }
+            }
+            let address = match &jc.hostname {
+                Some(h) => Tokens {
+                    name: name.clone(),
+                    hostname: name.clone(),
+                    ..Default::default()
+                }
+                .expand(&h.value, "h", false, &h.at)
+                .map_err(cfg_err)?,
+                None => name.clone(),
+            };
+            let jport = jc.port.as_ref().map_or(22, |p| p.value);
+            let juser = jc
+                .user
+                .as_ref()
+                .map_or_else(|| o.user.clone(), |u| u.value.clone());
+            let jtokens = Tokens {
+                name: name.clone(),
+                hostname: address.clone(),
+                port: jport,
+                user: juser.clone(),
+                key_alias: jc
+                    .host_key_alias
+                    .as_ref()
+                    .map_or_else(|| address.clone(), |a| a.value.clone()),
+            };
+            let jpaths = |list: &[Found<String>]| -> Result<Vec<PathBuf>, TransportError> {
+                list.iter()
+                    .map(|f| {
+                        jtokens
+                            .expand(&f.value, ssh_config::PATH_TOKENS, true, &f.at)
+                            .map(PathBuf::from)
+                            .map_err(cfg_err)
+                    })
+                    .collect()
+            };
+            let mut key_files = jpaths(&jc.identity_files)?;
+            if key_files.is_empty() {
+                // As before ssh configs were read: the host's own key.
+                key_files = host
+                    .ssh
+                    .key_file
+                    .as_ref()
+                    .map(PathBuf::from)
+                    .or_else(|| opts.private_key.clone())
+                    .into_iter()
+                    .collect();
+            }
+            o.jump = Some(JumpHost {
+                address,
+                port: jport,
+                user: juser,
+                key_files,
+                certificate_files: jpaths(&jc.certificate_files)?,
+                identities_only: jc.identities_only.unwrap_or(false),
+                host_key_alias: jc.host_key_alias.map(|a| a.value),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The inventory's bastion host as the jump host, set up as any host is (its inventory
+/// variables, then the ssh config).
+fn bastion_jump(b: &ClusterHost, opts: &ConnectOptions) -> Result<JumpHost, TransportError> {
+    let own = ConnectOptions {
+        bastion: None,
+        ..opts.clone()
+    };
+    let (address, bo) = ssh_options(b, &own)?;
+    if bo.proxy_command.is_some() || bo.jump.is_some() {
+        return Err(TransportError::Other(format!(
+            "the bastion {} is itself reached through a ProxyCommand or ProxyJump (ssh config or ansible_ssh_common_args); kubeforge goes through one jump host: set `ProxyJump none` for it",
+            b.name
+        )));
+    }
+    Ok(JumpHost {
+        address,
+        port: bo.port,
+        user: bo.user,
+        key_files: bo.key_files,
+        certificate_files: bo.certificate_files,
+        identities_only: bo.identities_only,
+        host_key_alias: bo.host_key_alias,
+    })
 }
 
 async fn ssh(
@@ -112,48 +504,8 @@ async fn ssh(
     opts: &ConnectOptions,
     dialer: &Dialer,
 ) -> Result<Arc<dyn Transport>, TransportError> {
-    use crate::transport::ssh::{connect, JumpHost, SshOptions};
-    let mut o = SshOptions::new(&host.ssh.user, host.ssh.port);
-    o.key_files = host
-        .ssh
-        .key_file
-        .as_ref()
-        .map(PathBuf::from)
-        .or_else(|| opts.private_key.clone())
-        .into_iter()
-        .collect();
-    if let Some(k) = &opts.known_hosts {
-        o.known_hosts = k.clone();
-    }
-    o.accept_new_host_keys = opts.accept_new_host_keys;
-    o.connect_timeout = opts.connect_timeout;
-    if let Some((user, address, port)) = proxy_jump(host) {
-        o.jump = Some(JumpHost {
-            user: if user.is_empty() {
-                host.ssh.user.clone()
-            } else {
-                user
-            },
-            address,
-            port,
-            key_files: o.key_files.clone(),
-        });
-    } else if let Some(b) = opts.bastion.as_ref().filter(|b| b.name != host.name) {
-        o.jump = Some(JumpHost {
-            address: b.ssh.address.clone(),
-            port: b.ssh.port,
-            user: b.ssh.user.clone(),
-            key_files: b
-                .ssh
-                .key_file
-                .as_ref()
-                .map(PathBuf::from)
-                .or_else(|| opts.private_key.clone())
-                .into_iter()
-                .collect(),
-        });
-    }
-    let t = connect(&host.ssh.address, &o, dialer)
+    let (address, o) = ssh_options(host, opts)?;
+    let t = crate::transport::ssh::connect(&address, &o, dialer)
         .await
         .map_err(|e| match e {
             TransportError::Unreachable(m) => {
@@ -194,11 +546,12 @@ pub fn options(ssh: &crate::cli::SshArgs, cluster: &Cluster) -> ConnectOptions {
         private_key: ssh.private_key.clone(),
         known_hosts: ssh.known_hosts.clone(),
         accept_new_host_keys: ssh.accept_new_host_keys,
-        connect_timeout: Duration::from_secs(ssh.connect_timeout.max(1)),
+        connect_timeout: ssh.connect_timeout.map(|s| Duration::from_secs(s.max(1))),
         bastion: bastion_of(cluster),
         max_handshakes: ssh.max_handshakes.map_or(from_inventory, |n| n as usize),
         hosts_per_jump_connection,
         invalid,
+        configs: Arc::default(),
     }
 }
 
@@ -225,6 +578,7 @@ fn setting(cluster: &Cluster, host: &str, name: &str) -> Result<Option<usize>, S
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::cluster::{Cluster, Render};
     use crate::inventory::Inventory;
 
@@ -259,6 +613,121 @@ mod tests {
         assert!(
             why.contains("kubeforge_max_handshakes must be a whole number of at least 1, got 0"),
             "{why}"
+        );
+    }
+
+    fn cluster_of(yaml: &str) -> (tempfile::TempDir, Cluster) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts.yaml");
+        std::fs::write(
+            &path,
+            yaml.replace("DIR", &dir.path().display().to_string()),
+        )
+        .unwrap();
+        let inv = Inventory::load(&path, &[]).unwrap();
+        (
+            dir,
+            Cluster::build_with(inv, &Default::default(), Render::Lazy),
+        )
+    }
+
+    #[test]
+    fn inventory_then_ssh_args_then_bastion_then_the_ssh_config() {
+        let (dir, c) = cluster_of(
+            "all:\n  vars:\n    ansible_ssh_common_args: -F DIR/ssh.conf\n  hosts:\n    a: {ip: 10.0.0.1, ansible_user: inv}\n    b: {ip: 10.0.0.2, ansible_ssh_common_args: '-F DIR/ssh.conf -o ProxyJump=j@gw:2200 -o Port=2201'}\n    c: {ip: 10.0.0.3, ansible_port: 2202, ansible_ssh_private_key_file: /inv/key}\n  children:\n    kube_node: {hosts: {a: , b: , c: }}\n",
+        );
+        std::fs::write(
+            dir.path().join("ssh.conf"),
+            "Host a b c\n  HostName %h.example\n  User file\n  Port 2222\n  IdentityFile /file/%r-key\n  ProxyCommand nc %h %p\n  UserKnownHostsFile /file/kh\n  StrictHostKeyChecking accept-new\n  ConnectTimeout 7\n",
+        )
+        .unwrap();
+        let opts = ConnectOptions::default();
+        let host = |n: &str| c.host(n).unwrap().clone();
+        let (addr, o) = ssh_options(&host("a"), &opts).unwrap();
+        assert_eq!(
+            (addr.as_str(), o.user.as_str(), o.port),
+            ("a.example", "inv", 2222)
+        );
+        assert_eq!(o.key_files, [PathBuf::from("/file/inv-key")]);
+        assert_eq!(o.proxy_command.as_deref(), Some("nc a.example 2222"));
+        assert_eq!(o.known_hosts.files()[0], PathBuf::from("/file/kh"));
+        assert!(o.accept_new_host_keys);
+        assert_eq!(o.connect_timeout, Duration::from_secs(7));
+        // -o in the args beats the file; ProxyJump's host is looked up in the file too.
+        let (_, o) = ssh_options(&host("b"), &opts).unwrap();
+        assert_eq!(o.port, 2201);
+        let j = o.jump.unwrap();
+        assert_eq!(
+            (j.address.as_str(), j.user.as_str(), j.port),
+            ("gw", "j", 2200)
+        );
+        assert!(o.proxy_command.is_none());
+        // The inventory's key comes first; its port wins.
+        let (_, o) = ssh_options(&host("c"), &opts).unwrap();
+        assert_eq!(o.port, 2202);
+        assert_eq!(
+            o.key_files,
+            [PathBuf::from("/inv/key"), PathBuf::from("/file/file-key")]
+        );
+        // The bastion group beats the file's ProxyCommand; flags beat the file.
+        let bastion = ClusterHost {
+            name: "bastion".into(),
+            ..host("a")
+        };
+        let flags = ConnectOptions {
+            bastion: Some(ClusterHost {
+                ssh: crate::cluster::SshTarget {
+                    address: "10.9.9.9".into(),
+                    port: 22,
+                    user: "jump".into(),
+                    key_file: None,
+                    user_given: true,
+                    port_given: false,
+                },
+                ..bastion
+            }),
+            known_hosts: Some(PathBuf::from("/flag/kh")),
+            connect_timeout: Some(Duration::from_secs(3)),
+            ..Default::default()
+        };
+        let (_, o) = ssh_options(&host("a"), &flags).unwrap();
+        assert!(o.proxy_command.is_none());
+        let j = o.jump.unwrap();
+        assert_eq!((j.address.as_str(), j.user.as_str()), ("10.9.9.9", "jump"));
+        assert_eq!(o.known_hosts.files()[0], PathBuf::from("/flag/kh"));
+        assert_eq!(o.connect_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn refusals_name_the_file_or_the_variable() {
+        let (dir, c) = cluster_of(
+            "all:\n  hosts:\n    a: {ip: 10.0.0.1, ansible_ssh_common_args: '-F DIR/missing.conf'}\n    b: {ip: 10.0.0.2, ansible_ssh_extra_args: '-F DIR/bad.conf'}\n    c: {ip: 10.0.0.3, ansible_ssh_common_args: '-o \"ProxyCommand=nc %x\"'}\n    d: {ip: 10.0.0.4, ansible_become_password: \"two\\nlines\"}\n  children:\n    kube_node: {hosts: {a: , b: , c: , d: }}\n",
+        );
+        std::fs::write(dir.path().join("bad.conf"), "Host *\n  Port ssh\n").unwrap();
+        let opts = ConnectOptions::default();
+        let why = |n: &str| {
+            ssh_options(c.host(n).unwrap(), &opts)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let d = dir.path().display().to_string();
+        assert_eq!(
+            why("a"),
+            format!("{d}/missing.conf: cannot read it: No such file or directory (os error 2) (the -F file of ansible_ssh_common_args)")
+        );
+        assert_eq!(
+            why("b"),
+            format!("ssh configuration: {d}/bad.conf:2: Port must be a port number (1-65535), not 'ssh'")
+        );
+        assert_eq!(
+            why("c"),
+            "ssh configuration: ansible_ssh_common_args (-o ProxyCommand=nc %x): 'nc %x': the token %x is not supported here"
+        );
+        assert!(
+            why("d").starts_with("ansible_become_password contains a line break"),
+            "{}",
+            why("d")
         );
     }
 }

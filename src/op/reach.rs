@@ -41,7 +41,8 @@ pub fn run(
         .iter()
         .filter_map(|h| cluster.host(h).cloned())
         .collect();
-    let limit = Duration::from_secs(ssh.connect_timeout.max(1) + 70);
+    // The ssh config may set a longer ConnectTimeout per host: allow for 120 s.
+    let limit = Duration::from_secs(ssh.connect_timeout.unwrap_or(120).max(1) + 70);
     Ok(runtime.block_on(async move {
         let mut set = tokio::task::JoinSet::new();
         for h in targets {

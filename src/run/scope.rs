@@ -123,12 +123,31 @@ impl Worker<'_> {
             .filter_map(|(_, v)| crate::vars::render(&scope, v).ok())
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
+        // A decrypted vault value is kept as an untemplated string: its text is the secret.
+        let text = |v: &Value| match crate::value::special(v) {
+            Some(crate::value::Special::Unsafe(inner)) => inner.as_str().map(str::to_string),
+            _ => v.as_str().map(str::to_string),
+        };
+        // The passwords kubeforge itself used to connect (rendered when the run began).
+        let connection = self
+            .sh
+            .cluster
+            .host(&self.host)
+            .map(|h| {
+                h.vars
+                    .iter()
+                    .filter(|(k, _)| crate::vars::secret::is_secret_name(k))
+                    .filter_map(|(_, (v, _))| text(v))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
         r.names(&self.host)
             .into_iter()
             .filter(|n| crate::vars::secret::is_secret_name(n))
             // Only values already rendered: a secret no task used is not in any output.
             .filter_map(|n| r.get_cached(&self.host, &n))
-            .filter_map(|v| v.as_str().map(str::to_string))
+            .filter_map(|v| text(&v))
+            .chain(connection)
             .chain(
                 self.rt
                     .facts

@@ -20,8 +20,18 @@ use tokio::sync::OwnedSemaphorePermit;
 pub(super) enum Input<'a> {
     /// These bytes.
     Bytes(&'a [u8]),
-    /// The contents of this file.
-    File(&'a Path),
+    /// These bytes (the become password, see `as_root`), then the contents of this file.
+    File(&'a [u8], &'a Path),
+}
+
+impl Input<'_> {
+    /// The same input again (it is only borrowed).
+    pub(super) fn again(&self) -> Input<'_> {
+        match self {
+            Input::Bytes(b) => Input::Bytes(b),
+            Input::File(pre, p) => Input::File(pre, p),
+        }
+    }
 }
 
 /// The remote loop. The command runs in a subshell (its `exec` replaces only that), and
@@ -96,15 +106,18 @@ impl Shell {
         }
         let len = match &input {
             Input::Bytes(b) => b.len() as u64,
-            Input::File(p) => tokio::fs::metadata(p)
-                .await
-                .map_err(|e| {
-                    ShellError::Failed(TransportError::Other(format!(
-                        "cannot read {}: {e}",
-                        p.display()
-                    )))
-                })?
-                .len(),
+            Input::File(pre, p) => {
+                pre.len() as u64
+                    + tokio::fs::metadata(p)
+                        .await
+                        .map_err(|e| {
+                            ShellError::Failed(TransportError::Other(format!(
+                                "cannot read {}: {e}",
+                                p.display()
+                            )))
+                        })?
+                        .len()
+            }
         };
         let id = format!("kf-{:032x}", rand::rng().random::<u128>());
         let Shell { read, write, .. } = self;
@@ -146,11 +159,12 @@ async fn send_exactly(
     let sent = |e: russh::Error| TransportError::Unreachable(format!("sending input: {e}"));
     match input {
         Input::Bytes(b) => send_small(write, b).await.map_err(sent)?,
-        Input::File(path) => {
+        Input::File(pre, path) => {
             let mut f = tokio::fs::File::open(path).await.map_err(|e| {
                 TransportError::Other(format!("cannot read {}: {e}", path.display()))
             })?;
-            let mut left = len;
+            send_small(write, pre).await.map_err(sent)?;
+            let mut left = len.saturating_sub(pre.len() as u64);
             let mut buf = vec![0u8; 64 * 1024];
             while left > 0 {
                 let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
@@ -263,11 +277,7 @@ pub(super) async fn in_shell<H: Handler>(
             }
         }
         let s = shell.as_mut()?;
-        let input = match &input {
-            Input::Bytes(b) => Input::Bytes(b),
-            Input::File(p) => Input::File(p),
-        };
-        match s.run(command, input, timeout, name).await {
+        match s.run(command, input.again(), timeout, name).await {
             Ok(out) => return Some(Ok(out)),
             Err(ShellError::Gone) => *shell = None,
             Err(ShellError::Failed(e)) => {
@@ -330,8 +340,9 @@ pub(super) async fn once<H: Handler>(
         let feed = async {
             match input {
                 Input::Bytes(b) => send_small(&write, b).await,
-                Input::File(path) => match tokio::fs::File::open(path).await {
+                Input::File(pre, path) => match tokio::fs::File::open(path).await {
                     Ok(mut f) => {
+                        send_small(&write, pre).await?;
                         let mut buf = vec![0u8; 64 * 1024];
                         loop {
                             let n = match f.read(&mut buf).await {

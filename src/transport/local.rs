@@ -1,7 +1,8 @@
 //! Runs scripts on this machine (tests, `ansible_connection: local`).
 
 use super::{
-    shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Transport, TransportError,
+    shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Secret, Transport,
+    TransportError,
 };
 use std::path::Path;
 use std::process::Stdio;
@@ -10,6 +11,10 @@ use tokio::io::AsyncWriteExt;
 /// The local machine.
 #[derive(Debug, Default, Clone)]
 pub struct Local;
+
+/// The local machine, with a password for sudo (`become`).
+#[derive(Debug, Clone)]
+pub struct LocalSudo(pub Secret);
 
 async fn run(
     cmd: String,
@@ -67,17 +72,42 @@ async fn run(
     }
 }
 
+async fn exec(req: ExecRequest, password: Option<&Secret>) -> Result<ExecOutput, TransportError> {
+    let w = shell_command(req.become_, password);
+    let mut input = w.prefix;
+    input.extend_from_slice(req.script.as_bytes());
+    let out = run(w.command, input, req.timeout).await?;
+    super::check_sudo(out, req.become_, password)
+}
+
+async fn upload(
+    local: &Path,
+    remote: &str,
+    mode: u32,
+    become_: bool,
+    password: Option<&Secret>,
+) -> Result<(), TransportError> {
+    let data = tokio::fs::read(local)
+        .await
+        .map_err(|e| TransportError::Other(format!("cannot read {}: {e}", local.display())))?;
+    let w = upload_command(remote, mode, become_, password);
+    let mut input = w.prefix;
+    input.extend_from_slice(&data);
+    let out = run(w.command, input, std::time::Duration::from_secs(600)).await?;
+    let out = super::check_sudo(out, become_, password)?;
+    if out.exit_code == Some(0) {
+        Ok(())
+    } else {
+        Err(TransportError::Other(format!(
+            "upload to {remote} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
 impl Transport for Local {
     fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>> {
-        Box::pin(async move {
-            let out = run(
-                shell_command(req.become_),
-                req.script.into_bytes(),
-                req.timeout,
-            )
-            .await?;
-            super::check_sudo(out, req.become_)
-        })
+        Box::pin(exec(req, None))
     }
 
     fn upload<'a>(
@@ -87,25 +117,27 @@ impl Transport for Local {
         mode: u32,
         become_: bool,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async move {
-            let data = tokio::fs::read(local).await.map_err(|e| {
-                TransportError::Other(format!("cannot read {}: {e}", local.display()))
-            })?;
-            let out = run(
-                upload_command(remote, mode, become_),
-                data,
-                std::time::Duration::from_secs(600),
-            )
-            .await?;
-            if out.exit_code == Some(0) {
-                Ok(())
-            } else {
-                Err(TransportError::Other(format!(
-                    "upload to {remote} failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )))
-            }
-        })
+        Box::pin(upload(local, remote, mode, become_, None))
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+impl Transport for LocalSudo {
+    fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>> {
+        Box::pin(exec(req, Some(&self.0)))
+    }
+
+    fn upload<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+        mode: u32,
+        become_: bool,
+    ) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(upload(local, remote, mode, become_, Some(&self.0)))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

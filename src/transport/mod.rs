@@ -6,8 +6,11 @@ pub mod admission;
 mod channel;
 pub mod dial;
 pub mod greeting;
+pub mod known_hosts;
 pub mod local;
+pub mod proxy;
 pub mod ssh;
+pub mod ssh_config;
 
 use std::future::Future;
 use std::path::Path;
@@ -22,7 +25,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct ExecRequest {
     /// The script.
     pub script: String,
-    /// Run it through `sudo -n` (never prompts: a password prompt is an error).
+    /// Run it as root through sudo: `sudo -n` (a password prompt is an error), or
+    /// `sudo -S` fed the connection's become password on stdin.
     pub become_: bool,
     /// Deadline for the whole command; past it the process is killed.
     pub timeout: Duration,
@@ -78,9 +82,12 @@ pub enum TransportError {
     /// The command did not finish in time and was killed.
     #[error("timed out after {0} s; the remote process was killed")]
     Timeout(u64),
-    /// sudo asked for a password.
-    #[error("sudo needs a password on this host; kubeforge never prompts: allow passwordless sudo for the user, or log in as root")]
+    /// sudo asked for a password and none was given.
+    #[error("sudo needs a password on this host and ansible_become_password is not set; kubeforge never prompts: set ansible_become_password (alias ansible_become_pass, e.g. from a vault), allow passwordless sudo for the user, or log in as root")]
     SudoPassword,
+    /// sudo refused the password given.
+    #[error("sudo refused the password in ansible_become_password (or ansible_become_pass) for the login user: fix the value (a vault variable, most often){0}")]
+    BecomePassword(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -113,18 +120,115 @@ pub trait Transport: Send + Sync {
     fn close(&self) -> BoxFuture<'_, ()>;
 }
 
-/// The remote command that runs a script from stdin.
-pub fn shell_command(become_: bool) -> String {
-    if become_ {
-        "if [ \"$(id -u)\" = 0 ]; then exec sh -s; else exec sudo -n -- sh -s; fi".to_string()
-    } else {
-        "sh -s".to_string()
+/// A password: shown nowhere (Debug prints the mask), sent only on a command's stdin.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(std::sync::Arc<str>);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(s: &str) -> Secret {
+        Secret(s.into())
+    }
+    /// The password itself (for stdin or the SSH password request, nothing else).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
-/// A finished command, or the sudo-wants-a-password error it really is.
-pub fn check_sudo(out: ExecOutput, become_: bool) -> Result<ExecOutput, TransportError> {
-    if become_ && out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::vars::secret::MASK)
+    }
+}
+
+/// The prompt sudo writes on stderr before it reads the password (removed from output).
+const SUDO_PROMPT: &str = "[kubeforge: sudo password]";
+
+/// How a command gets root: what runs remotely and what goes before its own stdin.
+pub struct Wrapped {
+    /// The remote command.
+    pub command: String,
+    /// Bytes to send on stdin before the command's input (the become password and a
+    /// mark line), empty without a password.
+    pub prefix: Vec<u8>,
+}
+
+/// Runs `inner` (shell text that reads the rest of stdin) as root. Without a password:
+/// `sudo -n` (never prompts). With one: `sudo -S` reads the password line from stdin;
+/// then a random mark line follows, and the command drops every line up to it, so that
+/// when sudo does not read the password (already root, NOPASSWD, cached credentials)
+/// the password is read and dropped, never run or echoed.
+fn as_root(inner: &str, become_: bool, password: Option<&Secret>) -> Wrapped {
+    if !become_ {
+        return Wrapped {
+            command: inner.to_string(),
+            prefix: Vec::new(),
+        };
+    }
+    let Some(pw) = password else {
+        let q = crate::shell::quote(inner);
+        return Wrapped {
+            command: format!(
+                "if [ \"$(id -u)\" = 0 ]; then exec sh -c {q}; else exec sudo -n -- sh -c {q}; fi"
+            ),
+            prefix: Vec::new(),
+        };
+    };
+    use rand::Rng;
+    let mark = format!("kf-become-{:032x}", rand::rng().random::<u128>());
+    let skip = format!(
+        "kf_ok=; while IFS= read -r kf_l; do if [ \"$kf_l\" = {mark} ]; then kf_ok=1; break; fi; done; [ -n \"$kf_ok\" ] || exit 125; {inner}"
+    );
+    let q = crate::shell::quote(&skip);
+    let p = crate::shell::quote(SUDO_PROMPT);
+    let mut prefix = Vec::with_capacity(pw.expose().len() + mark.len() + 2);
+    prefix.extend_from_slice(pw.expose().as_bytes());
+    prefix.push(b'\n');
+    prefix.extend_from_slice(mark.as_bytes());
+    prefix.push(b'\n');
+    Wrapped {
+        command: format!(
+            "if [ \"$(id -u)\" = 0 ]; then exec sh -c {q}; else exec sudo -S -p {p} -- sh -c {q}; fi"
+        ),
+        prefix,
+    }
+}
+
+/// The remote command that runs a script from stdin.
+pub fn shell_command(become_: bool, password: Option<&Secret>) -> Wrapped {
+    as_root("exec sh -s", become_, password)
+}
+
+/// A finished command, or the sudo error it really is (a password wanted but not given,
+/// or the one given refused); sudo's prompt is taken out of stderr.
+pub fn check_sudo(
+    mut out: ExecOutput,
+    become_: bool,
+    password: Option<&Secret>,
+) -> Result<ExecOutput, TransportError> {
+    if !become_ {
+        return Ok(out);
+    }
+    if password.is_some() {
+        let prompt = SUDO_PROMPT.as_bytes();
+        let refused = out.exit_code != Some(0) && sudo_refused_password(&out.stderr);
+        if let Some(pos) = out.stderr.windows(prompt.len()).position(|w| w == prompt) {
+            // Whatever sudo said before its prompt (a first-use lecture) goes too.
+            out.stderr.drain(..pos + prompt.len());
+        }
+        if refused {
+            let said = String::from_utf8_lossy(&out.stderr)
+                .replace(SUDO_PROMPT, "")
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .map(|l| format!(" (sudo: {})", l.trim_start_matches("sudo: ")))
+                .unwrap_or_default();
+            return Err(TransportError::BecomePassword(said));
+        }
+        return Ok(out);
+    }
+    if out.exit_code != Some(0) && sudo_wants_password(&out.stderr) {
         Err(TransportError::SudoPassword)
     } else {
         Ok(out)
@@ -137,16 +241,36 @@ pub fn sudo_wants_password(stderr: &[u8]) -> bool {
     s.contains("sudo: a password is required") || s.contains("sudo: a terminal is required")
 }
 
+/// True when stderr shows sudo did not accept the password it read.
+fn sudo_refused_password(stderr: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(stderr);
+    s.contains("incorrect password attempt")
+        || s.contains("Sorry, try again")
+        || s.contains("no password was provided")
+}
+
 /// The remote command that writes stdin atomically to `remote` with `mode`.
-pub fn upload_command(remote: &str, mode: u32, become_: bool) -> String {
+pub fn upload_command(
+    remote: &str,
+    mode: u32,
+    become_: bool,
+    password: Option<&Secret>,
+) -> Wrapped {
     let q = crate::shell::quote(remote);
     let script = format!(
         "set -e; d=$(dirname {q}); mkdir -p \"$d\"; t=$(mktemp \"$d/.kubeforge.XXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; chmod {mode:o} \"$t\"; sync \"$t\" 2>/dev/null || true; mv -f \"$t\" {q}; trap - EXIT"
     );
-    let inner = format!("sh -c {}", crate::shell::quote(&script));
+    let inner = format!("exec sh -c {}", crate::shell::quote(&script));
     if become_ {
-        format!("if [ \"$(id -u)\" = 0 ]; then {inner}; else sudo -n -- {inner}; fi")
+        as_root(&inner, true, password)
     } else {
-        inner
+        Wrapped {
+            command: format!("sh -c {}", crate::shell::quote(&script)),
+            prefix: Vec::new(),
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "become_tests.rs"]
+mod become_tests;

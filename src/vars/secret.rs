@@ -16,6 +16,7 @@ pub fn is_secret_name(name: &str) -> bool {
         [
             "password",
             "passwd",
+            "pass",
             "token",
             "secret",
             "key",
@@ -53,6 +54,9 @@ mod tests {
             ("registry_password", true),
             ("keyring_url", false),
             ("monkey", false),
+            ("ansible_become_pass", true),
+            ("ansible_ssh_pass", true),
+            ("bypass_proxy", false),
         ] {
             assert_eq!(is_secret_name(name), secret, "{name}");
         }
