@@ -41,8 +41,8 @@ const CONTROL_PLANE: &[&str] = &[
     "cilium/cilium:v1.20.1",
     "cilium/operator-generic:v1.20.1",
     "cilium/cilium-envoy:v1.37.5-1786810558-766ccfb37260a43e9d228837aa84ce3faf9f64e7",
-    "cilium/certgen:v0.4.9",
 ];
+/// (certgen is pulled only with Hubble.)
 /// ... and the worker's: no control-plane image, the local API load balancer (nginx).
 const WORKER: &[&str] = &[
     "pause:3.10.2",
@@ -51,7 +51,6 @@ const WORKER: &[&str] = &[
     "cilium/cilium:v1.20.1",
     "cilium/operator-generic:v1.20.1",
     "cilium/cilium-envoy:v1.37.5-1786810558-766ccfb37260a43e9d228837aa84ce3faf9f64e7",
-    "cilium/certgen:v0.4.9",
     "library/nginx:1.30.1-alpine",
 ];
 
