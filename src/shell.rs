@@ -16,6 +16,30 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Quotes a string for a POSIX shell as `quote` does, or in double quotes (`\` before
+/// `$`, `` ` ``, `"` and `\`) when that is shorter: generated shell that is itself
+/// quoted (a step's snippet as one argument) is full of single quotes.
+pub fn quote_short(s: &str) -> String {
+    let single = quote(s);
+    if !single.contains(r"'\''") {
+        return single;
+    }
+    let mut double = String::with_capacity(s.len() + 8);
+    double.push('"');
+    for c in s.chars() {
+        if matches!(c, '$' | '`' | '"' | '\\') {
+            double.push('\\');
+        }
+        double.push(c);
+    }
+    double.push('"');
+    if double.len() < single.len() {
+        double
+    } else {
+        single
+    }
+}
+
 /// Shell that prints `msg` and a newline to stdout, literally (no escapes, no expansion).
 pub fn say(msg: &str) -> String {
     format!("printf '%s\\n' {}", quote(msg))
@@ -90,7 +114,16 @@ pub fn split_words(s: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{fail, kfvar, quote, say, split_words};
+    use super::{fail, kfvar, quote, quote_short, say, split_words};
+
+    #[test]
+    fn short_quoting_keeps_every_byte() {
+        for v in ["kf_x '' ''", "a'b\"c$d`e\\f\ng", "plain", "", "''", "$(touch x)"] {
+            let (rc, out, _) = sh(&format!("printf '%s' {}", quote_short(v)));
+            assert_eq!((rc, out.as_str()), (0, v), "{}", quote_short(v));
+        }
+        assert_eq!(quote_short("f '' ''"), "\"f '' ''\"");
+    }
 
     fn sh(script: &str) -> (i32, String, String) {
         let out = std::process::Command::new("sh")

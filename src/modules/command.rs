@@ -3,7 +3,6 @@
 
 use super::decl::{ModuleDecl, Runs, Timeout};
 use super::{q, Action, Args, Context, ModuleError, RemoteStep};
-use crate::shell::say;
 use serde_json::Value;
 
 /// Prepares a `command` (shell = false) or `shell` step.
@@ -50,24 +49,16 @@ fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
         first if first.contains('=') && !first.starts_with('\'') => format!("'{first}'{}", &line[first.len()..]),
         _ => line,
     };
-    let mut probe = String::new();
-    if let Some(c) = a.str("creates")? {
-        probe.push_str(&format!(
-            "if [ -e {} ]; then {}; exit 0; fi\n",
-            q(&c),
-            say(&format!("skipped: {c} exists"))
-        ));
-    }
-    if let Some(r) = a.str("removes")? {
-        probe.push_str(&format!(
-            "if [ ! -e {} ]; then {}; exit 0; fi\n",
-            q(&r),
-            say(&format!("skipped: {r} does not exist"))
-        ));
-    }
-    // A command does not run in check mode: what it would do is unknown (said so, for
-    // the report and for tests that compare check mode with the real run).
-    probe.push_str("if [ \"${KF_CHECK:-0}\" = 1 ]; then echo 'unknown in check mode: commands do not run'; fi\nexit $KF_CHANGE");
+    // `kf_cmd_probe HAS_CREATES CREATES HAS_REMOVES REMOVES` (a call: no process).
+    let creates = a.str("creates")?;
+    let removes = a.str("removes")?;
+    let probe = format!(
+        "kf_cmd_probe {} {} {} {}",
+        u8::from(creates.is_some()),
+        q(creates.as_deref().unwrap_or("")),
+        u8::from(removes.is_some()),
+        q(removes.as_deref().unwrap_or(""))
+    );
     let mut env = String::new();
     if let Some(Value::Object(vars)) = a.raw("environment") {
         for (k, v) in vars {
@@ -81,22 +72,28 @@ fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
             env.push_str(&format!("{k}={} ", q(&v)));
         }
     }
-    let chdir = match a.str("chdir")? {
-        Some(d) => format!("cd -- {} && ", q(&d)),
-        None => String::new(),
-    };
+    let chdir = a.str("chdir")?;
+    let stdin = a.str("stdin")?;
     let run = format!(
-        "{chdir}{}{line}",
+        "{}{}{line}",
+        match &chdir {
+            Some(d) => format!("cd -- {} && ", q(d)),
+            None => String::new(),
+        },
         if env.is_empty() {
             String::new()
         } else {
             format!("env {env}")
         }
     );
+    // Without chdir or stdin the command is one simple command: `timeout` runs it
+    // directly, no shell in between.
+    let apply_exec = chdir.is_none() && stdin.is_none();
     // stdin is a quoted word fed by printf (a builtin), never a here-document whose end
     // line a value could spell.
-    let apply = match a.str("stdin")? {
+    let apply = match stdin {
         Some(s) => format!("printf '%s\\n' {} | {{ {run}; }}", q(&s)),
+        None if apply_exec => run,
         None => format!("{{ {run}; }} </dev/null"),
     };
     Ok(Action::Remote(RemoteStep {
@@ -104,9 +101,22 @@ fn prepare(a: &Args, shell: bool, check: bool) -> Result<Action, ModuleError> {
         apply,
         reports_output: true,
         probe_quick: true,
+        calls: true,
+        apply_exec,
         ..RemoteStep::default()
     }))
 }
+
+/// The module's shell functions (sent once per batch, see `shell_lib`).
+pub(crate) const LIB: &str = r#"
+# command, shell: kf_cmd_probe HAS_CREATES CREATES HAS_REMOVES REMOVES, the probe.
+kf_cmd_probe() {
+  if [ "$1" = 1 ] && [ -e "$2" ]; then printf '%s\n' "skipped: $2 exists"; return 0; fi
+  if [ "$3" = 1 ] && [ ! -e "$4" ]; then printf '%s\n' "skipped: $4 does not exist"; return 0; fi
+  if [ "${KF_CHECK:-0}" = 1 ]; then echo 'unknown in check mode: commands do not run'; fi
+  return $KF_CHANGE
+}
+"#;
 
 fn prepare_command(a: &Args, ctx: &Context) -> Result<Action, ModuleError> {
     prepare(a, false, ctx.check)

@@ -27,26 +27,18 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
     let parent = format!(
         "kf_parent {p} || {{ [ \"${{KF_CHECK:-0}}\" = 1 ] && kf_would \"$kf_d\"; }} || exit 1\n"
     );
-    let (probe, apply) = match state.as_str() {
+    let (probe, apply, calls) = match state.as_str() {
         "directory" => (
-            format!(
-                "if [ -d {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\nif [ -e {p} ]; then {}; fi\n{}; exit $KF_CHANGE",
-                fail(&format!("{path} exists and is not a directory")),
-                say("create directory")
-            ),
-            format!("mkdir -p -- {p} && kf_fix_attrs {p} {m} {o} {g}"),
+            format!("kf_file_dir {p} {m} {o} {g}"),
+            format!("kf_file_mkdir {p} {m} {o} {g}"),
+            true,
         ),
         "file" => (
-            format!(
-                "if [ -f {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\n{}",
-                fail(&format!("{path} does not exist (state: file never creates files; use touch, copy or template)"))
-            ),
+            format!("kf_file_is {p} {m} {o} {g}"),
             format!("kf_fix_attrs {p} {m} {o} {g}"),
+            true,
         ),
-        "absent" => (
-            format!("if [ -e {p} ] || [ -L {p} ]; then {}; exit $KF_CHANGE; fi; exit 0", say("remove")),
-            format!("rm -rf -- {p}"),
-        ),
+        "absent" => (format!("kf_file_absent {p}"), format!("rm -rf -- {p}"), true),
         "link" => {
             let src = a.req("src")?;
             let s = q(&src);
@@ -57,14 +49,13 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
                     say(&format!("link to {src}"))
                 ),
                 format!("kf_parent {p} && ln -sfn -- {s} {p}"),
+                false,
             )
         }
         _ => (
-            format!(
-                "if [ -e {p} ]; then kf_attrs {p} {m} {o} {g}; exit $?; fi\n{parent}{}; exit $KF_CHANGE",
-                say("create empty file")
-            ),
+            format!("kf_file_touch {p} {m} {o} {g}"),
             format!("kf_parent {p} && {{ [ -e {p} ] || : > {p}; }} && kf_fix_attrs {p} {m} {o} {g}"),
+            true,
         ),
     };
     let creates = match state.as_str() {
@@ -75,11 +66,41 @@ fn prepare(a: &Args, _ctx: &Context) -> Result<Action, ModuleError> {
         probe,
         apply,
         creates,
+        calls,
         probe_quick: true,
         apply_quick: true,
         ..RemoteStep::default()
     }))
 }
+
+/// The module's shell functions (sent once per batch, see `shell_lib`).
+pub(crate) const LIB: &str = r#"
+# file: kf_file_dir PATH MODE OWNER GROUP (state: directory), the probe.
+kf_file_dir() {
+  if [ -d "$1" ]; then kf_attrs "$1" "$2" "$3" "$4"; return; fi
+  if [ -e "$1" ]; then printf '%s\n' "$1 exists and is not a directory" >&2; return 1; fi
+  echo 'create directory'; return $KF_CHANGE
+}
+# kf_file_mkdir PATH MODE OWNER GROUP: the apply (mkdir sets the mode itself).
+kf_file_mkdir() {
+  if [ -d "$1" ]; then kf_fix_attrs "$@"; return; fi
+  if [ -n "$2" ]; then mkdir -p -m "$2" -- "$1"; else mkdir -p -- "$1"; fi || return 1
+  kf_fix_attrs "$1" '' "$3" "$4"
+}
+# kf_file_is PATH MODE OWNER GROUP (state: file): attributes of an existing file.
+kf_file_is() {
+  if [ -f "$1" ]; then kf_attrs "$1" "$2" "$3" "$4"; return; fi
+  printf '%s\n' "$1 does not exist (state: file never creates files; use touch, copy or template)" >&2; return 1
+}
+# kf_file_absent PATH
+kf_file_absent() { if [ -e "$1" ] || [ -L "$1" ]; then echo remove; return $KF_CHANGE; fi; }
+# kf_file_touch PATH MODE OWNER GROUP (state: touch)
+kf_file_touch() {
+  if [ -e "$1" ]; then kf_attrs "$1" "$2" "$3" "$4"; return; fi
+  kf_parent "$1" || { [ "${KF_CHECK:-0}" = 1 ] && kf_would "$kf_d"; } || return 1
+  echo 'create empty file'; return $KF_CHANGE
+}
+"#;
 
 /// The declaration in the module table.
 pub const DECL: ModuleDecl = ModuleDecl {

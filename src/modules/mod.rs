@@ -16,7 +16,7 @@ mod shell_lib;
 
 pub use args::Args;
 pub use decl::{check_required, find, names, parse_args, ModuleDecl, Runs, Timeout};
-pub use shell_lib::{shell_lib, SHELL_LIB};
+pub use shell_lib::{shell_lib, shell_lib_compact, SHELL_LIB};
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -117,6 +117,13 @@ pub struct RemoteStep {
     pub probe_quick: bool,
     /// The same for the apply.
     pub apply_quick: bool,
+    /// The probe and the apply (unless `apply_exec`) only call the module library's
+    /// functions (`shell_lib`) with quoted words: they run in the batch shell itself (no
+    /// subshell, no process), and their short output goes back as text.
+    pub calls: bool,
+    /// The apply is one simple command (quoted words): it runs under `timeout` with no
+    /// shell in between (one process fewer than a slow apply).
+    pub apply_exec: bool,
     /// The registered result carries stdout/stderr of the apply (command, shell).
     pub reports_output: bool,
     /// Lines `KFVAR name=value` printed by the probe become fields of the registered
@@ -199,13 +206,6 @@ pub(crate) fn q(s: &str) -> String {
     crate::shell::quote(s)
 }
 
-/// A here-document-free way to feed bytes to a command: base64 text decoded remotely.
-pub(crate) fn b64_pipe(content: &[u8]) -> String {
-    use base64::Engine as _;
-    let enc = base64::engine::general_purpose::STANDARD.encode(content);
-    format!("printf '%s' {} | base64 -d", q(&enc))
-}
-
 /// sha256 of bytes as lowercase hex.
 pub(crate) fn sha256_hex(content: &[u8]) -> String {
     use sha2::Digest;
@@ -216,11 +216,8 @@ pub(crate) fn sha256_hex(content: &[u8]) -> String {
 /// it is kept beside it as `DEST.PID.YYYY-MM-DD@HH:MM:SS~`, Ansible's name.
 pub(crate) fn with_backup(mut step: RemoteStep, dest: &str, backup: bool) -> RemoteStep {
     if backup {
-        let d = q(dest);
-        step.apply = format!(
-            "if [ -f {d} ]; then cp -p -- {d} {d}\".$$.$(date +%Y-%m-%d@%H:%M:%S)~\" || exit 1; fi\n{}",
-            step.apply
-        );
+        // `kf_backup` returns (never exits): right for steps that run in the batch shell.
+        step.apply = format!("kf_backup {} && {{ {}\n}}", q(dest), step.apply);
     }
     step
 }
@@ -235,25 +232,20 @@ pub(crate) fn content_step(
 ) -> RemoteStep {
     let sha = sha256_hex(content);
     let (d, m, o, g) = (q(dest), q(mode), q(owner), q(group));
-    let probe = format!(
-        "if [ -d {d} ]; then {isdir}; fi\n\
-         if kf_same_content {d} {sha}; then kf_attrs {d} {m} {o} {g} || exit $?; exit 0; fi\n\
-         echo 'content differs'\n\
-         if [ \"${{KF_DIFF:-0}}\" = 1 ]; then {pipe} > \"$KFS/new\"; kf_diff_files {d} \"$KFS/new\"; fi\n\
-         exit $KF_CHANGE",
-        pipe = b64_pipe(content),
-        isdir = crate::shell::fail(&format!("{dest} is a directory")),
-    );
     // Text goes in as a quoted shell word (printf is a builtin: no process); anything
-    // with NUL bytes or invalid UTF-8 as base64.
-    let feed = match std::str::from_utf8(content) {
-        Ok(text) if !text.contains('\0') => format!("printf '%s' {}", q(text)),
-        _ => b64_pipe(content),
+    // with NUL bytes or invalid UTF-8 as base64. The probe sets it, the apply (which
+    // runs right after, in the same shell) writes it: the content travels once.
+    let (word, form) = match std::str::from_utf8(content) {
+        Ok(text) if !text.contains('\0') => (q(text), "t"),
+        _ => {
+            use base64::Engine as _;
+            (q(&base64::engine::general_purpose::STANDARD.encode(content)), "b")
+        }
     };
-    let apply = format!("{feed} | kf_put {d} {m} {o} {g}");
     RemoteStep {
-        probe,
-        apply,
+        probe: format!("kf_c={word}; kf_content {d} {sha} {m} {o} {g} {form}"),
+        apply: format!("kf_content_put {d} {m} {o} {g} {form}"),
+        calls: true,
         probe_quick: true,
         apply_quick: true,
         creates: vec![dest.to_string()],

@@ -9,8 +9,8 @@
 //! has no end frame, or frames that disagree with it, and `Batch::broken` names the step
 //! where it stopped: no step is ever dropped without a result.
 
-use crate::modules::probe::{CHANGE, SATISFIED, SCRIPT_FAILED, UPLOAD};
-use crate::modules::{shell_lib, RemoteStep};
+use crate::modules::probe::{CHANGE, SCRIPT_FAILED, UPLOAD};
+use crate::modules::RemoteStep;
 use base64::Engine as _;
 
 /// One step in a batch.
@@ -175,6 +175,73 @@ pub fn script(steps: &[BatchStep], nonce: &str, check: bool, diff: bool) -> Stri
     script_with(steps, nonce, check, diff, &[])
 }
 
+/// The batch's own functions: how a step runs and reports (see `kf_step`).
+const FRAMING: &str = r#"kf_b64() { if [ -s "$1" ]; then base64 -w0 < "$1"; fi; echo; }
+kf_b64cap() { if [ -s "$1" ]; then head -c 262144 "$1" | base64 -w0; fi; echo; }
+kf_txt() {
+if [ ! -s "$1" ]; then echo; return; fi
+kfb_l=; kfb_x=
+if { IFS= read -r kfb_l && ! IFS= read -r kfb_x && [ -z "$kfb_x" ]; } < "$1"; then
+case $kfb_l in *[![:print:]]*) ;; *) printf '=%s\n' "$kfb_l"; return;; esac
+fi
+base64 -w0 < "$1"; echo
+}
+kf_end() { printf '@@KF:%s:end:%s:%s\n' "$kf_nonce" "$1" "$2"; exit 0; }
+kf_now() { kf_n=-; read kf_n kf_x 2>/dev/null </proc/uptime || kf_n=-; }
+kf_step() {
+KFN=$1; KFS="$KF/s$1"; export KFS KFN; pt=-; at=-; arc=-
+kfb_k=$2; kfb_t=$3; kfb_p=$4; kfb_a=${5-}; set --
+[ "$KFN" = 0 ] || [ ! -e "$KF_STOP" ] || kf_end stopped "$KFN"
+case $kfb_k in
+c*) eval "$kfb_p" >"$KFS/po" 2>"$KFS/pe" </dev/null; prc=$?;;
+q*) ( eval "$kfb_p" ) >"$KFS/po" 2>"$KFS/pe" </dev/null; prc=$?;;
+*) kf_now; pt=$kf_n; timeout -k 5 "$kfb_t" sh -c ". \"\$KF/lib.sh\"
+$kfb_p" >"$KFS/po" 2>"$KFS/pe" </dev/null; prc=$?; kf_now; pt="$pt,$kf_n";;
+esac
+if [ "$prc" = "$KF_CHANGE" ]; then case $kfb_k in
+?c*) eval "$kfb_a" >"$KFS/ao" 2>"$KFS/ae" </dev/null; arc=$?;;
+?q*) ( eval "$kfb_a" ) >"$KFS/ao" 2>"$KFS/ae" </dev/null; arc=$?;;
+?x*) kf_now; at=$kf_n; eval "timeout -k 5 \"\$kfb_t\" $kfb_a" >"$KFS/ao" 2>"$KFS/ae" </dev/null; arc=$?; kf_now; at="$at,$kf_n";;
+?s*) kf_now; at=$kf_n; timeout -k 5 "$kfb_t" sh -c ". \"\$KF/lib.sh\"
+$kfb_a" >"$KFS/ao" 2>"$KFS/ae" </dev/null; arc=$?; kf_now; at="$at,$kf_n";;
+esac; fi
+printf '@@KF:%s:%s:%s:%s:%s:%s\n' "$kf_nonce" "$KFN" "$prc" "$arc" "$pt" "$at"
+case $kfb_k in c*) kf_txt "$KFS/po"; kf_txt "$KFS/pe";; *) kf_b64 "$KFS/po"; kf_b64 "$KFS/pe";; esac
+case $kfb_k in ?c*) kf_txt "$KFS/ao"; kf_txt "$KFS/ae";; *) kf_b64 "$KFS/ao"; kf_b64 "$KFS/ae";; esac
+kf_b64cap "$KFS/before"; kf_b64cap "$KFS/after"
+case $prc in 0|"$KF_CHANGE") ;; "$KF_UPLOAD") [ "$KF_CHECK" = 1 ] || kf_end upload "$KFN";; *) case $kfb_k in ??f) ;; *) kf_end failed "$KFN";; esac;; esac
+case $arc in -|0) ;; *) case $kfb_k in ??f) ;; *) kf_end failed "$KFN";; esac;; esac
+}
+"#;
+
+/// How a step's probe and apply run (the KINDS word of `kf_step`): c a call in the
+/// batch shell, q a quick snippet in a subshell, s a slow one under `timeout` in its own
+/// sh, x one command under `timeout`, - none; then f when a failure does not end the
+/// batch.
+fn kinds(b: &BatchStep, check: bool) -> String {
+    let st = &b.step;
+    let probe = if st.calls {
+        'c'
+    } else if st.probe_quick {
+        'q'
+    } else {
+        's'
+    };
+    let apply = if st.apply.is_empty() || check {
+        '-'
+    } else if st.apply_exec {
+        'x'
+    } else if st.calls {
+        'c'
+    } else if st.apply_quick {
+        'q'
+    } else {
+        's'
+    };
+    let fail = if b.continue_on_failure { 'f' } else { '-' };
+    [probe, apply, fail].iter().collect()
+}
+
 /// As `script`, with the paths earlier steps of this run would create in check mode
 /// (`would`): later probes see them as present-to-be, and each step that would change
 /// adds its own.
@@ -185,24 +252,41 @@ pub fn script_with(
     diff: bool,
     would: &[String],
 ) -> String {
-    let lib = shell_lib();
+    let refs: Vec<&BatchStep> = steps.iter().collect();
+    script_of(&refs, nonce, check, diff, would)
+}
+
+/// Builds the script for steps borrowed from the runner's queue (no copies kept).
+/// Module code (the library) travels once at the top; each step is one `kf_step` line.
+pub fn script_of(
+    steps: &[&BatchStep],
+    nonce: &str,
+    check: bool,
+    diff: bool,
+    would: &[String],
+) -> String {
+    let lib = crate::modules::shell_lib_compact();
+    let step_kinds: Vec<String> = steps
+        .iter()
+        .map(|b| kinds(b, b.check.unwrap_or(check)))
+        .collect();
     let mut s = String::with_capacity(
-        4096 + steps
-            .iter()
-            .map(|b| b.step.probe.len() + b.step.apply.len())
-            .sum::<usize>()
-            * 2,
+        2 * lib.len()
+            + FRAMING.len()
+            + 1024
+            + steps
+                .iter()
+                .map(|b| b.step.probe.len() + b.step.apply.len() + 48)
+                .sum::<usize>(),
     );
     // KF_STOP appears when the operator interrupts the run: no further step starts.
     s.push_str(&format!("umask 022\nKF_STOP={}\nKF=$(mktemp -d \"${{TMPDIR:-/tmp}}/kubeforge.XXXXXX\") || exit {SCRIPT_FAILED}\ntrap 'rm -rf \"$KF\" \"$KF_STOP\"' EXIT\n", stop_path(nonce)));
-    // The helpers are defined in this shell (quick steps run in subshells and inherit
-    // them) and, when a step runs under its own `timeout`, also written to a file.
-    s.push_str(&lib);
+    // The helpers are defined in this shell (calls run here, quick steps in subshells
+    // that inherit them) and, when a step runs under its own `timeout`, also written to
+    // a file its sh reads.
+    s.push_str(lib);
     s.push('\n');
-    let wrapped = steps
-        .iter()
-        .any(|b| !b.step.probe_quick || (!b.step.apply.is_empty() && !b.step.apply_quick));
-    if wrapped {
+    if step_kinds.iter().any(|k| k.contains('s')) {
         s.push_str(&format!(
             "cat > \"$KF/lib.sh\" <<'KF_LIB_{nonce}'\n{lib}\nKF_LIB_{nonce}\n"
         ));
@@ -219,67 +303,33 @@ pub fn script_with(
             words.join(" ")
         ));
     }
-    s.push_str("kf_b64() { if [ -s \"$1\" ]; then base64 -w0 < \"$1\"; fi; echo; }\n");
     // Every intended way out of the script says why and where (see `End`).
-    s.push_str(&format!(
-        "kf_end() {{ printf '@@KF:{nonce}:end:%s:%s\\n' \"$1\" \"$2\"; exit 0; }}\n"
-    ));
-    // Uptime in seconds (a builtin read, no process), to tell a step's own timeout from
-    // a kill by something else.
-    s.push_str("kf_now() { kf_n=-; read kf_n kf_x 2>/dev/null </proc/uptime || kf_n=-; }\n");
-    s.push_str(
-        "kf_b64cap() { if [ -s \"$1\" ]; then head -c 262144 \"$1\" | base64 -w0; fi; echo; }\n",
-    );
+    s.push_str(&format!("kf_nonce={nonce}\n"));
+    s.push_str(FRAMING);
     // One mkdir for every step's scratch directory.
     if !steps.is_empty() {
-        s.push_str("mkdir");
-        for i in 0..steps.len() {
-            s.push_str(&format!(" \"$KF/s{i}\""));
-        }
-        s.push_str(&format!(" || exit {SCRIPT_FAILED}\n"));
+        s.push_str(&format!(
+            "kfb_i=0; while [ $kfb_i -lt {} ]; do set -- \"$@\" \"$KF/s$kfb_i\"; kfb_i=$((kfb_i + 1)); done; mkdir \"$@\" || exit {SCRIPT_FAILED}; set --\n",
+            steps.len()
+        ));
     }
-    // A quick snippet runs through `eval` in a subshell, so even a snippet that is not
-    // valid shell fails as its own step (exit 2, sh's message) instead of ending the
-    // script; a slow one runs in its own `sh` under `timeout`, timed.
-    let run = |snippet: &str, quick: bool, t: u64, times: &str| -> String {
-        if quick {
-            format!("( eval {} )", crate::shell::quote(snippet))
-        } else {
-            let body = crate::shell::quote(&format!(". \"$KF/lib.sh\"\n{snippet}"));
-            format!("kf_now; {times}=$kf_n; timeout -k 5 {t} sh -c {body}")
-        }
-    };
-    for (i, b) in steps.iter().enumerate() {
-        let t = b.timeout.max(1);
-        if i > 0 {
-            s.push_str(&format!("[ -e \"$KF_STOP\" ] && kf_end stopped {i}\n"));
-        }
-        s.push_str(&format!(
-            "KFS=\"$KF/s{i}\"; KFN={i}; export KFS KFN; pt=-; at=-\n"
-        ));
-        s.push_str(&format!(
-            "{} >\"$KFS/po\" 2>\"$KFS/pe\" </dev/null; prc=$?; arc=-\n",
-            run(&b.step.probe, b.step.probe_quick, t, "pt")
-        ));
-        if !b.step.probe_quick {
-            s.push_str("kf_now; pt=\"$pt,$kf_n\"\n");
-        }
+    let mixed = steps.iter().any(|x| x.check.is_some());
+    for (i, (b, k)) in steps.iter().zip(&step_kinds).enumerate() {
         let check = b.check.unwrap_or(check);
-        if steps.iter().any(|x| x.check.is_some()) {
+        if mixed {
             // Mixed modes in one batch: each step says its own.
             s.push_str(&format!("KF_CHECK={}\n", u8::from(check)));
         }
-        if !b.step.apply.is_empty() && !check {
-            let timed = if b.step.apply_quick {
-                ""
-            } else {
-                "; kf_now; at=\"$at,$kf_n\""
-            };
-            s.push_str(&format!(
-                "if [ $prc = {CHANGE} ]; then {} >\"$KFS/ao\" 2>\"$KFS/ae\" </dev/null; arc=$?{timed}; fi\n",
-                run(&b.step.apply, b.step.apply_quick, t, "at")
-            ));
+        s.push_str(&format!(
+            "kf_step {i} {k} {} {}",
+            b.timeout.max(1),
+            crate::shell::quote_short(&b.step.probe)
+        ));
+        if k.as_bytes().get(1) != Some(&b'-') {
+            s.push(' ');
+            s.push_str(&crate::shell::quote_short(&b.step.apply));
         }
+        s.push('\n');
         if check && !b.step.creates.is_empty() {
             let words: Vec<String> = b
                 .step
@@ -290,27 +340,6 @@ pub fn script_with(
             s.push_str(&format!(
                 "case $prc in {CHANGE}|{UPLOAD}) printf '%s\\n' {} >> \"$KF_WOULD\";; esac\n",
                 words.join(" ")
-            ));
-        }
-        s.push_str(&format!(
-            "printf '@@KF:{nonce}:%s:%s:%s:%s:%s\\n' {i} \"$prc\" \"$arc\" \"$pt\" \"$at\"\nfor f in po pe ao ae; do kf_b64 \"$KFS/$f\"; done; kf_b64cap \"$KFS/before\"; kf_b64cap \"$KFS/after\"\n"
-        ));
-        // Needing an upload always ends the batch (outside check mode): the runner pushes
-        // the file and resumes here.
-        if check {
-            s.push_str(&format!(
-                "case $prc in {SATISFIED}|{CHANGE}|{UPLOAD}) ;; *) "
-            ));
-        } else {
-            s.push_str(&format!(
-                "case $prc in {SATISFIED}|{CHANGE}) ;; {UPLOAD}) kf_end upload {i};; *) "
-            ));
-        }
-        if b.continue_on_failure {
-            s.push_str(";; esac\n");
-        } else {
-            s.push_str(&format!(
-                "kf_end failed {i};; esac\ncase $arc in -|0) ;; *) kf_end failed {i};; esac\n"
             ));
         }
     }
@@ -382,6 +411,8 @@ pub fn parse(stdout: &str, nonce: &str) -> Batch {
             let decoded = match lines.next() {
                 None => Err(format!("{name} of step {} cut off", k + 1)),
                 Some(l) if l.trim().is_empty() => Ok(Vec::new()),
+                // A short plain line sent as text (`kf_txt`): the line and its newline.
+                Some(l) if l.starts_with('=') => Ok(format!("{}\n", &l[1..]).into_bytes()),
                 Some(l) => base64::engine::general_purpose::STANDARD
                     .decode(l.trim())
                     .map_err(|_| format!("{name} of step {} is not base64", k + 1)),
