@@ -39,8 +39,8 @@ pub enum Placement {
 /// A task in a play, with where it goes.
 #[derive(Debug, Clone)]
 pub struct PlannedTask {
-    /// The task.
-    pub task: Task,
+    /// The task (shared: every host's queue holds it while the host works).
+    pub task: std::sync::Arc<Task>,
     /// Per host of the play.
     pub placement: BTreeMap<String, Placement>,
 }
@@ -308,7 +308,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                 placement.insert(h.clone(), p);
             }
             tasks.push(PlannedTask {
-                task: task.clone(),
+                task: std::sync::Arc::new(task.clone()),
                 placement,
             });
         };

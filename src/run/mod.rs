@@ -114,6 +114,9 @@ pub(crate) struct Shared {
     pub inflight: std::sync::Mutex<Vec<(String, String, bool)>>,
     /// `throttle:` semaphores by (play, task).
     pub throttles: std::sync::Mutex<std::collections::HashMap<(usize, usize), Arc<Semaphore>>>,
+    /// The variables each task reads, worked out once for all hosts (by location and
+    /// name).
+    pub refs: std::sync::Mutex<std::collections::HashMap<String, Arc<HashSet<String>>>>,
 }
 
 impl Shared {
@@ -133,6 +136,19 @@ impl Shared {
             )));
         };
         cell.get_or_init(|| (self.connector)(ch)).await.clone()
+    }
+
+    /// The variables `task` reads (see `refs`), shared by every host.
+    pub fn refs(&self, task: &crate::playbook::Task) -> Arc<HashSet<String>> {
+        let key = format!("{}{}", task.location, task.name);
+        if let Some(r) = self.refs.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return r;
+        }
+        let r = Arc::new(refs::referenced(task));
+        if let Ok(mut m) = self.refs.lock() {
+            m.insert(key, r.clone());
+        }
+        r
     }
 
     /// The semaphore bounding a throttled task across hosts.
@@ -281,6 +297,7 @@ pub async fn run(
         started: std::sync::Mutex::new(HashSet::new()),
         inflight: std::sync::Mutex::new(Vec::new()),
         throttles: std::sync::Mutex::new(std::collections::HashMap::new()),
+        refs: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     // On Ctrl-C, tell every running batch to start no further step.
     let watcher = {

@@ -78,10 +78,12 @@ impl Worker<'_> {
         let check = self.sh.opts.check;
         let mut start = 0;
         while start < queue.len() {
-            let mut steps: Vec<BatchStep> = queue[start..]
+            // The steps are borrowed from the queue for the script (no copies kept while
+            // the host works).
+            let mut steps: Vec<&BatchStep> = queue[start..]
                 .iter()
                 .filter_map(|(pi, ii)| match &pending[*pi].items[*ii] {
-                    Slot::Remote { step, .. } => Some(step.clone()),
+                    Slot::Remote { step, .. } => Some(step),
                     _ => None,
                 })
                 .collect();
@@ -93,7 +95,7 @@ impl Worker<'_> {
             let nonce = batch::nonce();
             let deadline: u64 = steps.iter().map(|s| 2 * s.timeout + 10).sum::<u64>() + 30;
             let req = ExecRequest {
-                script: batch::script_with(
+                script: batch::script_of(
                     &steps,
                     &nonce,
                     check,
@@ -103,6 +105,8 @@ impl Worker<'_> {
                 become_: self.pending_become,
                 timeout: Duration::from_secs(deadline),
             };
+            let count = steps.len();
+            drop(steps);
             if let Ok(mut v) = self.sh.inflight.lock() {
                 v.push((self.via.clone(), nonce.clone(), self.pending_become));
             }
@@ -140,7 +144,7 @@ impl Worker<'_> {
             };
             let parsed = batch::parse(&String::from_utf8_lossy(&out.stdout), &nonce);
             let broken = parsed.broken(
-                steps.len(),
+                count,
                 out.exit_code,
                 out.signal.as_deref(),
                 &String::from_utf8_lossy(&out.stderr),
@@ -212,7 +216,7 @@ impl Worker<'_> {
                 continue;
             }
             start += n;
-            if n < steps.len() || pull_failed {
+            if n < count || pull_failed {
                 break;
             }
         }

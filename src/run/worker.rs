@@ -4,7 +4,6 @@
 
 use super::batch::BatchStep;
 use super::outcome::ItemResult;
-use super::refs::referenced;
 use super::{facts, HostRt, HostState, Shared};
 use crate::modules::{self, Action, Context, LocalResult, Runs};
 use crate::plan::{Placement, PlannedPlay};
@@ -12,8 +11,9 @@ use crate::playbook::Task;
 use crate::report::events::{Event, Status};
 use crate::transport::ExecRequest;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Ansible's `omit`: an argument rendered to this is dropped.
@@ -29,9 +29,16 @@ pub(super) struct Said {
 
 /// A task queued on a host, with one slot per loop item.
 pub(super) struct Pending {
-    pub task: Task,
+    pub task: Arc<Task>,
     pub started: Instant,
     pub items: Vec<Slot>,
+}
+
+impl Pending {
+    /// True when an item runs on the host.
+    pub(super) fn has_remote(&self) -> bool {
+        self.items.iter().any(|s| matches!(s, Slot::Remote { .. }))
+    }
 }
 
 /// One item of a queued task.
@@ -58,7 +65,6 @@ pub(crate) struct Worker<'a> {
     pub(super) pending_become: bool,
     /// Set when a batch's steps all reported but its end marker was missing.
     pub(super) broken_after: Option<String>,
-    refs_cache: BTreeMap<String, HashSet<String>>,
     last_blocks: Vec<crate::playbook::BlockPos>,
 }
 
@@ -80,7 +86,6 @@ impl<'a> Worker<'a> {
             pending_names: HashSet::new(),
             pending_become: false,
             broken_after: None,
-            refs_cache: BTreeMap::new(),
             last_blocks: Vec::new(),
         }
     }
@@ -145,7 +150,7 @@ impl<'a> Worker<'a> {
     /// Handles one task: decides, renders, and queues or runs it. Steps queued for
     /// another block section are sent first, so a failure is known before the next
     /// section (rescue, always) is decided.
-    pub async fn task(&mut self, i: usize, task: &Task, placement: &Placement) {
+    pub async fn task(&mut self, i: usize, task: &Arc<Task>, placement: &Placement) {
         if self.last_blocks != task.blocks {
             self.flush().await;
             self.last_blocks = task.blocks.clone();
@@ -177,7 +182,7 @@ impl<'a> Worker<'a> {
         self.dispatch(task, placement).await;
     }
 
-    async fn dispatch(&mut self, task: &Task, placement: &Placement) {
+    async fn dispatch(&mut self, task: &Arc<Task>, placement: &Placement) {
         if let Placement::Skipped(why) = placement {
             // As Ansible: a skipped task still registers (`skipped: true`), so later
             // conditions can read it.
@@ -203,16 +208,8 @@ impl<'a> Worker<'a> {
         self.run_task(task).await;
     }
 
-    async fn run_task(&mut self, task: &Task) {
-        let key = task.location.to_string() + &task.name;
-        let refs = match self.refs_cache.get(&key) {
-            Some(r) => r.clone(),
-            None => {
-                let r = referenced(task);
-                self.refs_cache.insert(key, r.clone());
-                r
-            }
-        };
+    async fn run_task(&mut self, task: &Arc<Task>) {
+        let refs = self.sh.refs(task);
         let become_ = task.become_.unwrap_or(self.play.play.become_);
         let must_flush = !self.pending.is_empty()
             && (refs.iter().any(|r| self.pending_names.contains(r))
@@ -261,7 +258,7 @@ impl<'a> Worker<'a> {
             .as_ref()
             .and_then(|r| self.sh.role_dirs.get(r))
             .cloned();
-        let mut slots = Vec::new();
+        let mut slots = Vec::with_capacity(items.len());
         let mut flush_handlers = false;
         let mut end_host = false;
         for item in &items {
@@ -341,6 +338,20 @@ impl<'a> Worker<'a> {
             return;
         }
         let has_remote = slots.iter().any(|s| matches!(s, Slot::Remote { .. }));
+        if has_remote && !self.pending.iter().any(|p| p.has_remote()) {
+            // The host's first remote step of this queue waits for its connection before
+            // anything more is queued: a host waiting for its handshake holds one step,
+            // not its whole play (memory stays flat in the number of steps).
+            if let Err(e) = self.sh.connection(&self.via).await {
+                self.pending.push(Pending {
+                    task: task.clone(),
+                    started,
+                    items: Vec::new(),
+                });
+                self.unreachable(e.to_string());
+                return;
+            }
+        }
         self.pending.push(Pending {
             task: task.clone(),
             started,
@@ -552,6 +563,7 @@ impl<'a> Worker<'a> {
             if notified.contains(&h.name) || h.notify.iter().any(|l| notified.contains(l)) {
                 let mut h = h;
                 h.notify.clear();
+                let h = Arc::new(h);
                 if let Some(limit) = h.throttle {
                     // A throttled handler (etcd restarts) runs alone, `limit` hosts at once.
                     self.flush().await;
