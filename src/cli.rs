@@ -170,6 +170,10 @@ pub struct RunArgs {
     /// report `junit=FILE`; repeat for several.
     #[arg(long)]
     pub output: Vec<String>,
+    /// On a terminal, print every step's result (`ok` and `skipped` too) above the
+    /// progress line; without a terminal every result is printed anyway.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub ssh: SshArgs,
 }

@@ -118,7 +118,14 @@ mod tests {
 
     #[test]
     fn short_quoting_keeps_every_byte() {
-        for v in ["kf_x '' ''", "a'b\"c$d`e\\f\ng", "plain", "", "''", "$(touch x)"] {
+        for v in [
+            "kf_x '' ''",
+            "a'b\"c$d`e\\f\ng",
+            "plain",
+            "",
+            "''",
+            "$(touch x)",
+        ] {
             let (rc, out, _) = sh(&format!("printf '%s' {}", quote_short(v)));
             assert_eq!((rc, out.as_str()), (0, v), "{}", quote_short(v));
         }

@@ -239,7 +239,10 @@ pub(crate) fn content_step(
         Ok(text) if !text.contains('\0') => (q(text), "t"),
         _ => {
             use base64::Engine as _;
-            (q(&base64::engine::general_purpose::STANDARD.encode(content)), "b")
+            (
+                q(&base64::engine::general_purpose::STANDARD.encode(content)),
+                "b",
+            )
         }
     };
     RemoteStep {

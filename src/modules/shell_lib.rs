@@ -122,7 +122,13 @@ mod tests {
     #[test]
     fn the_compact_library_is_valid_shell_with_every_function() {
         let lib = super::shell_lib_compact();
-        for f in ["kf_attrs", "kf_content", "kf_file_dir", "kf_line", "kf_cmd_probe"] {
+        for f in [
+            "kf_attrs",
+            "kf_content",
+            "kf_file_dir",
+            "kf_line",
+            "kf_cmd_probe",
+        ] {
             assert!(lib.contains(&format!("{f}() {{")), "{f} missing");
         }
         let out = std::process::Command::new("sh")
@@ -131,6 +137,10 @@ mod tests {
             .arg(lib)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -162,6 +162,7 @@ fn run_playbook(
             ssh,
             playbook,
             collect: false,
+            verbose: false,
         },
     )?;
     Ok(code_of(&ran))

@@ -44,6 +44,7 @@ pub fn run(a: &HealthArgs) -> Result<u8, OpError> {
             ssh: &a.ssh,
             playbook: &path,
             collect: true,
+            verbose: false,
         },
     )?;
     let table = crate::report::health::table(&ran.events);

@@ -63,6 +63,7 @@ pub fn run(a: &RunArgs) -> Result<u8, OpError> {
             ssh: &a.ssh,
             playbook: &a.playbook,
             collect: false,
+            verbose: a.verbose,
         },
     )?;
     Ok(code_of(&ran))

@@ -280,6 +280,7 @@ pub fn run(a: &RemoveNodeArgs) -> Result<u8, OpError> {
             ssh: &a.ssh,
             playbook: &a.playbook,
             collect: false,
+            verbose: false,
         },
     )?;
     let code = code_of(&ran);

@@ -37,6 +37,7 @@ pub fn run(a: &ResetArgs) -> Result<u8, OpError> {
             ssh: &a.ssh,
             playbook: &a.playbook,
             collect: false,
+            verbose: false,
         },
     )?;
     Ok(code_of(&ran))

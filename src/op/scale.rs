@@ -152,6 +152,7 @@ pub fn run(a: &ScaleArgs) -> Result<u8, OpError> {
             ssh: &a.ssh,
             playbook: &a.playbook,
             collect: false,
+            verbose: false,
         },
     )?;
     Ok(code_of(&ran))

@@ -136,6 +136,9 @@ pub struct RunSettings<'a> {
     /// Keep the events (health builds its table from them) and keep the human stream
     /// off stdout unless JSON is asked for.
     pub collect: bool,
+    /// On a terminal, print `ok` and `skipped` results too (they are always in the
+    /// stream without a terminal).
+    pub verbose: bool,
 }
 
 /// What a run gave.
@@ -201,6 +204,25 @@ pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Resul
             source,
         })?;
     let collect = s.collect;
+    let verbose = s.verbose;
+    // What the progress line counts: each play's results per host (one per task; a
+    // `meta: flush_handlers` gives none of its own).
+    let shapes: Vec<crate::report::human::PlayShape> = plan
+        .plays
+        .iter()
+        .map(|p| crate::report::human::PlayShape {
+            name: p.play.name.clone(),
+            steps: p
+                .tasks
+                .iter()
+                .filter(|t| {
+                    !(t.task.module == "meta"
+                        && t.task.args.get("action").and_then(|a| a.as_str())
+                            == Some("flush_handlers"))
+                })
+                .count() as u64,
+        })
+        .collect();
     let quiet_human = collect && !outputs.json_stdout;
     let human_to_stderr = outputs.human_to_stderr();
     let ran = runtime.block_on(async move {
@@ -215,13 +237,14 @@ pub fn execute(op: &dyn Operation, prepared: Prepared, s: &RunSettings) -> Resul
         });
         let printer = tokio::task::spawn_blocking(move || {
             use std::io::IsTerminal;
-            let (out, tty): (Box<dyn std::io::Write + Send>, bool) =
-                if human_to_stderr || quiet_human {
-                    (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
-                } else {
-                    (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
-                };
-            let mut human = crate::report::human::Human::new(out, tty);
+            let to_stderr = human_to_stderr || quiet_human;
+            let (out, tty): (Box<dyn std::io::Write + Send>, bool) = if to_stderr {
+                (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+            } else {
+                (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
+            };
+            let mut human =
+                crate::report::human::Human::with_progress(out, tty, !to_stderr, shapes, verbose);
             let mut kept = Vec::new();
             let mut marks = Vec::new();
             while let Some(ev) = rx.blocking_recv() {

@@ -238,6 +238,7 @@ pub fn run(a: &UpgradeArgs) -> Result<u8, OpError> {
             ssh: &a.ssh,
             playbook: &a.playbook,
             collect: false,
+            verbose: false,
         },
     )?;
     if op.snapshot.is_file() {

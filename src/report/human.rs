@@ -1,34 +1,100 @@
-//! The human stream: one line per host per task as results arrive (hosts run
-//! concurrently), a progress line on a terminal, and the recap table.
+//! The human stream. Without a terminal (CI logs): one line per host per task as
+//! results arrive (hosts run concurrently). On a terminal: a live progress line (hosts
+//! done, failed and unreachable, the step most hosts are on, steps done, elapsed time),
+//! with changed, failed and unreachable steps printed as they happen and `ok`/`skipped`
+//! ones only when verbose. Both end with the same recap table.
 
 use super::events::{Counts, Event, Status};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Host names a PLAY line shows before it says how many more there are.
+const PLAY_NAMES: usize = 5;
+
+/// What the progress line needs to know of a play before it runs: its name and how
+/// many step results each of its hosts gives (one per task).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayShape {
+    /// Play name.
+    pub name: String,
+    /// Results per host when every task reports.
+    pub steps: u64,
+}
 
 /// Renders events for people.
 pub struct Human {
     out: Box<dyn Write + Send>,
-    bar: Option<indicatif::ProgressBar>,
-    done: u64,
+    live: Option<Live>,
+    verbose: bool,
+}
+
+/// The progress line and what it counts.
+struct Live {
+    bar: indicatif::ProgressBar,
+    shapes: Vec<PlayShape>,
+    /// The play the line is about.
+    play: String,
+    steps_per_host: u64,
+    /// Its tasks in the order hosts reached them.
+    tasks: Vec<String>,
+    /// Per host of the play: results so far and the index of its last reported task.
+    hosts: HashMap<String, (u64, Option<usize>)>,
+    done: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    unreachable: BTreeSet<String>,
+    drawn: Instant,
 }
 
 impl Human {
-    /// Writes to `out`; draws a progress line when `tty`.
+    /// Writes to `out`, one line per event.
     pub fn new(out: Box<dyn Write + Send>, tty: bool) -> Human {
-        let bar = tty.then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
+        Human::with_progress(out, tty, false, Vec::new(), false)
+    }
+
+    /// Writes to `out`; on a terminal (`tty`) draws the progress line on the same
+    /// stream (`stdout` says which) and prints `ok`/`skipped` results only when `verbose`.
+    pub fn with_progress(
+        out: Box<dyn Write + Send>,
+        tty: bool,
+        stdout: bool,
+        shapes: Vec<PlayShape>,
+        verbose: bool,
+    ) -> Human {
+        let live = tty.then(|| {
+            let target = if stdout {
+                indicatif::ProgressDrawTarget::stdout()
+            } else {
+                indicatif::ProgressDrawTarget::stderr()
+            };
+            let b = indicatif::ProgressBar::with_draw_target(Some(0), target);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} [{bar:20}] {pos}/{len} steps  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                .progress_chars("=> "),
             );
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
+            b.enable_steady_tick(Duration::from_millis(120));
+            Live {
+                bar: b,
+                shapes,
+                play: String::new(),
+                steps_per_host: 0,
+                tasks: Vec::new(),
+                hosts: HashMap::new(),
+                done: BTreeSet::new(),
+                failed: BTreeSet::new(),
+                unreachable: BTreeSet::new(),
+                drawn: Instant::now(),
+            }
         });
-        Human { out, bar, done: 0 }
+        Human { out, live, verbose }
     }
 
     fn line(&mut self, s: &str) {
-        match &self.bar {
-            Some(b) => b.println(s),
+        match &self.live {
+            Some(l) => l.bar.println(s),
             None => {
                 let _ = writeln!(self.out, "{s}");
             }
@@ -37,6 +103,9 @@ impl Human {
 
     /// Renders one event.
     pub fn event(&mut self, e: &Event) {
+        if let Some(l) = &mut self.live {
+            l.count(e);
+        }
         match e {
             Event::RunStart {
                 playbook,
@@ -54,14 +123,7 @@ impl Human {
                 ));
             }
             Event::PlayStart { play, hosts } => {
-                self.line(&format!(
-                    "\nPLAY [{play}] on {}",
-                    if hosts.is_empty() {
-                        "no hosts".to_string()
-                    } else {
-                        hosts.join(", ")
-                    }
-                ));
+                self.line(&format!("\nPLAY [{play}] on {}", some_hosts(hosts)));
             }
             Event::TaskStart { .. } => {}
             Event::StepResult {
@@ -76,7 +138,12 @@ impl Human {
                 duration_ms,
                 ..
             } => {
-                self.done += 1;
+                let quiet = matches!(status, Status::Ok | Status::Skipped)
+                    && self.live.is_some()
+                    && !self.verbose;
+                if quiet {
+                    return;
+                }
                 let name = match role {
                     Some(r) => format!("{r} : {task}"),
                     None => task.clone(),
@@ -102,9 +169,6 @@ impl Human {
                     let d = d.trim_end().to_string();
                     self.line(&d);
                 }
-                if let Some(b) = &self.bar {
-                    b.set_message(format!("{} step results", self.done));
-                }
             }
             Event::HostStopped { host, reason } => {
                 self.line(&format!("stopped: [{host}] {reason}"))
@@ -121,8 +185,8 @@ impl Human {
                 interrupted,
                 ..
             } => {
-                if let Some(b) = self.bar.take() {
-                    b.finish_and_clear();
+                if let Some(l) = self.live.take() {
+                    l.bar.finish_and_clear();
                 }
                 let _ = writeln!(
                     self.out,
@@ -131,6 +195,114 @@ impl Human {
                 );
             }
         }
+    }
+}
+
+/// A PLAY line's hosts: the first few names and how many more.
+fn some_hosts(hosts: &[String]) -> String {
+    match hosts.len() {
+        0 => "no hosts".to_string(),
+        n if n <= PLAY_NAMES + 1 => hosts.join(", "),
+        n => format!(
+            "{n} hosts: {}, ... ({} more)",
+            hosts[..PLAY_NAMES].join(", "),
+            n - PLAY_NAMES
+        ),
+    }
+}
+
+impl Live {
+    /// Counts one event and redraws the line (at most every 100 ms).
+    fn count(&mut self, e: &Event) {
+        match e {
+            Event::PlayStart { play, hosts } => {
+                self.play = play.clone();
+                self.steps_per_host = self
+                    .shapes
+                    .iter()
+                    .find(|s| s.name == *play)
+                    .map_or(0, |s| s.steps);
+                self.tasks.clear();
+                self.done.clear();
+                self.hosts = hosts.iter().map(|h| (h.clone(), (0, None))).collect();
+                self.bar
+                    .set_length(self.steps_per_host * hosts.len() as u64);
+                self.bar.set_position(0);
+            }
+            Event::TaskStart { play, task, .. } if *play == self.play => {
+                if !self.tasks.contains(task) {
+                    self.tasks.push(task.clone());
+                }
+            }
+            Event::StepResult {
+                host,
+                play,
+                task,
+                status,
+                ignored,
+                ..
+            } if *play == self.play => {
+                self.bar.inc(1);
+                let at = self.tasks.iter().position(|t| t == task);
+                if let Some((n, last)) = self.hosts.get_mut(host) {
+                    *n += 1;
+                    if at.is_some() {
+                        *last = at;
+                    }
+                    if self.steps_per_host > 0 && *n >= self.steps_per_host {
+                        self.done.insert(host.clone());
+                    }
+                }
+                match status {
+                    Status::Failed if !ignored => {
+                        self.failed.insert(host.clone());
+                    }
+                    Status::Unreachable => {
+                        self.unreachable.insert(host.clone());
+                    }
+                    _ => {}
+                }
+            }
+            Event::HostStopped { host, reason } => {
+                if reason.starts_with("unreachable") {
+                    self.unreachable.insert(host.clone());
+                } else if reason.starts_with("failed") {
+                    self.failed.insert(host.clone());
+                }
+                if self.hosts.contains_key(host) {
+                    self.done.insert(host.clone());
+                }
+            }
+            _ => return,
+        }
+        if self.drawn.elapsed() >= Duration::from_millis(100) {
+            self.drawn = Instant::now();
+            self.bar.set_message(self.message());
+        }
+    }
+
+    /// The line's text: the play, hosts done/failed/unreachable, the step most hosts
+    /// still at work are on (the one after their last result).
+    fn message(&self) -> String {
+        let mut on: HashMap<usize, u32> = HashMap::new();
+        for (h, (_, last)) in &self.hosts {
+            if !self.done.contains(h) {
+                *on.entry(last.map_or(0, |i| i + 1)).or_default() += 1;
+            }
+        }
+        let most = on
+            .iter()
+            .max_by_key(|(i, n)| (**n, std::cmp::Reverse(**i)))
+            .and_then(|(i, n)| self.tasks.get(*i).map(|t| format!(" · most on: {t} ({n})")))
+            .unwrap_or_default();
+        format!(
+            "[{}] hosts {}/{} done, {} failed, {} unreachable{most}",
+            self.play,
+            self.done.len(),
+            self.hosts.len(),
+            self.failed.len(),
+            self.unreachable.len()
+        )
     }
 }
 
