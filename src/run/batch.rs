@@ -280,7 +280,13 @@ pub fn script_of(
                 .sum::<usize>(),
     );
     // KF_STOP appears when the operator interrupts the run: no further step starts.
-    s.push_str(&format!("umask 022\nKF_STOP={}\nKF=$(mktemp -d \"${{TMPDIR:-/tmp}}/kubeforge.XXXXXX\") || exit {SCRIPT_FAILED}\ntrap 'rm -rf \"$KF\" \"$KF_STOP\"' EXIT\n", stop_path(nonce)));
+    // The scratch directory is named by the nonce (random, never reused; mkdir fails
+    // on a name that exists), made with every step's own directory by one mkdir.
+    s.push_str(&format!(
+        "umask 022\nKF_STOP={}\nKF=\"${{TMPDIR:-/tmp}}/kubeforge.{nonce}\"\nset -- \"$KF\"; kfb_i=0; while [ $kfb_i -lt {} ]; do set -- \"$@\" \"$KF/s$kfb_i\"; kfb_i=$((kfb_i + 1)); done; mkdir -m 700 \"$@\" || exit {SCRIPT_FAILED}; set --\ntrap 'rm -rf \"$KF\" \"$KF_STOP\"' EXIT\n",
+        stop_path(nonce),
+        steps.len()
+    ));
     // The helpers are defined in this shell (calls run here, quick steps in subshells
     // that inherit them) and, when a step runs under its own `timeout`, also written to
     // a file its sh reads.
@@ -306,13 +312,6 @@ pub fn script_of(
     // Every intended way out of the script says why and where (see `End`).
     s.push_str(&format!("kf_nonce={nonce}\n"));
     s.push_str(FRAMING);
-    // One mkdir for every step's scratch directory.
-    if !steps.is_empty() {
-        s.push_str(&format!(
-            "kfb_i=0; while [ $kfb_i -lt {} ]; do set -- \"$@\" \"$KF/s$kfb_i\"; kfb_i=$((kfb_i + 1)); done; mkdir \"$@\" || exit {SCRIPT_FAILED}; set --\n",
-            steps.len()
-        ));
-    }
     let mixed = steps.iter().any(|x| x.check.is_some());
     for (i, (b, k)) in steps.iter().zip(&step_kinds).enumerate() {
         let check = b.check.unwrap_or(check);
