@@ -13,8 +13,9 @@
 use super::events::{Event, Status};
 use quick_xml::events::{BytesDecl, BytesText, Event as Xml};
 use quick_xml::Writer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// The name of the testcase reporting a host that left the run without a failing step.
@@ -41,13 +42,15 @@ enum Outcome {
     },
 }
 
+/// One testcase, kept compact for the run's life (a thousand hosts of 80 steps are
+/// 80,000 of them): host and task names are shared, a passed case holds no text.
 #[derive(Debug, Clone)]
 struct Case {
-    host: String,
-    task: String,
+    host: Arc<str>,
+    task: Arc<str>,
     ms: u64,
-    outcome: Outcome,
-    out: Option<String>,
+    outcome: Box<Outcome>,
+    out: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +73,18 @@ pub struct Junit {
     open: BTreeMap<String, usize>,
     duration_ms: Option<u64>,
     interrupted: bool,
+    // Host and task names, one copy each.
+    names: HashSet<Arc<str>>,
+}
+
+/// One shared copy of `s` from `names`.
+fn intern(names: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(a) = names.get(s) {
+        return a.clone();
+    }
+    let a: Arc<str> = Arc::from(s);
+    names.insert(a.clone());
+    a
 }
 
 impl Junit {
@@ -105,7 +120,7 @@ impl Junit {
                 }
             }
             Event::StepResult { play, .. } => {
-                if let Some(case) = step_case(ev) {
+                if let Some(case) = step_case(ev, &mut self.names) {
                     let suite = self.suite_or_new(play);
                     suite.last = now;
                     suite.cases.push(case);
@@ -128,7 +143,7 @@ impl Junit {
     /// A host left the run: a `stopped` testcase unless its own step already says why.
     fn stopped(&mut self, host: &str, reason: &str) {
         let own_step = self.suites.iter().flat_map(|s| &s.cases).any(|c| {
-            c.host == host && matches!(c.outcome, Outcome::Failed { .. } | Outcome::Error { .. })
+            &*c.host == host && matches!(*c.outcome, Outcome::Failed { .. } | Outcome::Error { .. })
         });
         if own_step {
             return;
@@ -154,18 +169,19 @@ impl Junit {
             .suites
             .iter()
             .rposition(|s| s.hosts.iter().any(|h| h == host));
+        let case = Case {
+            host: intern(&mut self.names, host),
+            task: intern(&mut self.names, STOPPED_CASE),
+            ms: 0,
+            outcome: Box::new(outcome),
+            out: None,
+        };
         let suite = match idx {
             Some(i) => &mut self.suites[i],
             None => self.suite_or_new("(before the first play)"),
         };
         suite.last = Instant::now();
-        suite.cases.push(Case {
-            host: host.to_string(),
-            task: STOPPED_CASE.to_string(),
-            ms: 0,
-            outcome,
-            out: None,
-        });
+        suite.cases.push(case);
     }
 
     fn suite_of(&mut self, play: &str) -> Option<&mut Suite> {
@@ -214,11 +230,11 @@ impl Junit {
                         host: "kubeforge".into(),
                         task: "run".into(),
                         ms: 0,
-                        outcome: Outcome::Error {
+                        outcome: Box::new(Outcome::Error {
                             kind: "interrupted",
                             text: message.clone(),
                             message,
-                        },
+                        }),
                         out: None,
                     }],
                 },
@@ -283,11 +299,11 @@ pub fn unfinished() -> io::Result<Vec<u8>> {
             host: "kubeforge".into(),
             task: "run".into(),
             ms: 0,
-            outcome: Outcome::Error {
+            outcome: Box::new(Outcome::Error {
                 kind: "unfinished",
                 message: "the run did not finish: kubeforge was killed or crashed before it wrote this report".into(),
                 text: "kubeforge writes this placeholder when the run starts and replaces it with the real report when the run ends".into(),
-            },
+            }),
             out: None,
         }],
     });
@@ -296,7 +312,7 @@ pub fn unfinished() -> io::Result<Vec<u8>> {
 }
 
 /// The testcase of one step result.
-fn step_case(ev: &Event) -> Option<Case> {
+fn step_case(ev: &Event, names: &mut HashSet<Arc<str>>) -> Option<Case> {
     let Event::StepResult {
         host,
         task,
@@ -350,11 +366,11 @@ fn step_case(ev: &Event) -> Option<Case> {
     }
     out.extend(diff.as_deref().map(clean));
     Some(Case {
-        host: host.to_string(),
-        task: task.to_string(),
+        host: intern(names, host),
+        task: intern(names, task),
         ms,
-        outcome,
-        out: (!out.is_empty()).then(|| out.join("\n")),
+        outcome: Box::new(outcome),
+        out: (!out.is_empty()).then(|| out.join("\n").into_boxed_str()),
     })
 }
 
@@ -393,16 +409,16 @@ fn write_suite(w: &mut Writer<Vec<u8>>, id: usize, s: &Suite, props: &Props) -> 
 
 fn write_case(w: &mut Writer<Vec<u8>>, c: &Case) -> io::Result<()> {
     let el = w.create_element("testcase").with_attributes([
-        ("name", c.task.as_str()),
-        ("classname", c.host.as_str()),
+        ("name", &*c.task),
+        ("classname", &*c.host),
         ("time", &secs(c.ms)),
     ]);
-    if c.outcome == Outcome::Passed && c.out.is_none() {
+    if *c.outcome == Outcome::Passed && c.out.is_none() {
         el.write_empty()?;
         return Ok(());
     }
     el.write_inner_content(|w| {
-        match &c.outcome {
+        match &*c.outcome {
             Outcome::Passed => {}
             Outcome::Failed { message, text } => detail(w, "failure", "failed", message, text)?,
             Outcome::Error {
@@ -446,13 +462,13 @@ fn detail(
 }
 
 fn is_failure(c: &Case) -> bool {
-    matches!(c.outcome, Outcome::Failed { .. })
+    matches!(*c.outcome, Outcome::Failed { .. })
 }
 fn is_error(c: &Case) -> bool {
-    matches!(c.outcome, Outcome::Error { .. })
+    matches!(*c.outcome, Outcome::Error { .. })
 }
 fn is_skipped(c: &Case) -> bool {
-    matches!(c.outcome, Outcome::Skipped { .. })
+    matches!(*c.outcome, Outcome::Skipped { .. })
 }
 fn count(cases: &[&Case], f: fn(&Case) -> bool) -> usize {
     cases.iter().filter(|c| f(c)).count()
