@@ -256,7 +256,9 @@ pub fn ssh_options(
             None => cfg_err(e),
         })?;
     let given = &host.ssh.address;
-    let hc = config.resolve(given, &args.settings).map_err(cfg_err)?;
+    let hc = config
+        .resolve_as(given, &args.settings, &host.ssh.user)
+        .map_err(cfg_err)?;
     let hostname = match &hc.hostname {
         Some(h) => {
             let t = Tokens {
@@ -316,12 +318,6 @@ pub fn ssh_options(
         _ => password_var(host, &PASSWORD_VARS)?,
     };
     o.become_password = become_password(host)?;
-    if !hc.unevaluated.is_empty() {
-        o.notes.push(format!(
-            "the ssh config's Match block(s) at {} were not evaluated: kubeforge reads Host blocks only",
-            hc.unevaluated.join(", ")
-        ));
-    }
     // Through what: ansible_ssh_*_args, then the inventory's bastion, then the file.
     let from_args = hc
         .proxy
@@ -387,104 +383,26 @@ fn route(
                     .map_err(cfg_err)?,
             )
         }
-        Proxy::Jump {
-            user,
-            host: name,
-            port,
-        } => {
-            // The jump host's own settings come from the same configuration.
-            let mut first = Vec::new();
-            if let Some(u) = user {
-                first.push(Setting::var("User", u, &p.at.to_string()));
-            }
-            if let Some(n) = port {
-                first.push(Setting::var("Port", &n.to_string(), &p.at.to_string()));
-            }
-            let jc = config.resolve(name, &first).map_err(cfg_err)?;
-            if let Some(own) = &jc.proxy {
-                let loops_back = match &own.value {
-                    Proxy::Jump { host: h, .. } => h == name,
-                    _ => false,
-                };
-                if !matches!(own.value, Proxy::Direct) && !loops_back {
-                    return Err(TransportError::Other(format!(
-                        "ssh configuration: {}: the jump host {name} (ProxyJump at {}) has a ProxyJump/ProxyCommand of its own; kubeforge goes through one jump host: add `ProxyJump none` for it",
-                        own.at, p.at
-                    )));
-                }
-            }
-            let address = match &jc.hostname {
-                Some(h) => Tokens {
-                    name: name.clone(),
-                    hostname: name.clone(),
-                    ..Default::default()
-                }
-                .expand(&h.value, "h", false, &h.at)
-                .map_err(cfg_err)?,
-                None => name.clone(),
-            };
-            let jport = jc.port.as_ref().map_or(22, |p| p.value);
-            let juser = jc
-                .user
-                .as_ref()
-                .map_or_else(|| o.user.clone(), |u| u.value.clone());
-            let jtokens = Tokens {
-                name: name.clone(),
-                hostname: address.clone(),
-                port: jport,
-                user: juser.clone(),
-                key_alias: jc
-                    .host_key_alias
-                    .as_ref()
-                    .map_or_else(|| address.clone(), |a| a.value.clone()),
-            };
-            let jpaths = |list: &[Found<String>]| -> Result<Vec<PathBuf>, TransportError> {
-                list.iter()
-                    .map(|f| {
-                        jtokens
-                            .expand(&f.value, ssh_config::PATH_TOKENS, true, &f.at)
-                            .map(PathBuf::from)
-                            .map_err(cfg_err)
-                    })
-                    .collect()
-            };
-            let mut key_files = jpaths(&jc.identity_files)?;
-            if key_files.is_empty() {
-                // As before ssh configs were read: the host's own key.
-                key_files = host
-                    .ssh
-                    .key_file
-                    .as_ref()
-                    .map(PathBuf::from)
-                    .or_else(|| opts.private_key.clone())
-                    .into_iter()
-                    .collect();
-            }
-            o.jump = Some(JumpHost {
-                address,
-                port: jport,
-                user: juser,
-                key_files,
-                certificate_files: jpaths(&jc.certificate_files)?,
-                identities_only: jc.identities_only.unwrap_or(false),
-                host_key_alias: jc.host_key_alias.map(|a| a.value),
-            });
+        Proxy::Jump(hops) => {
+            o.jump = Some(super::jump::chain(
+                hops, &p.at, config, &o.user, host, opts,
+            )?)
         }
     }
     Ok(())
 }
 
 /// The inventory's bastion host as the jump host, set up as any host is (its inventory
-/// variables, then the ssh config).
+/// variables, then the ssh config; a ProxyJump of its own puts jump hosts before it).
 fn bastion_jump(b: &ClusterHost, opts: &ConnectOptions) -> Result<JumpHost, TransportError> {
     let own = ConnectOptions {
         bastion: None,
         ..opts.clone()
     };
     let (address, bo) = ssh_options(b, &own)?;
-    if bo.proxy_command.is_some() || bo.jump.is_some() {
+    if bo.proxy_command.is_some() {
         return Err(TransportError::Other(format!(
-            "the bastion {} is itself reached through a ProxyCommand or ProxyJump (ssh config or ansible_ssh_common_args); kubeforge goes through one jump host: set `ProxyJump none` for it",
+            "the bastion {} is itself reached through a ProxyCommand (ssh config or ansible_ssh_common_args); kubeforge reaches jump hosts over SSH only: give it a ProxyJump instead, or `ProxyCommand none`",
             b.name
         )));
     }
@@ -496,6 +414,7 @@ fn bastion_jump(b: &ClusterHost, opts: &ConnectOptions) -> Result<JumpHost, Tran
         certificate_files: bo.certificate_files,
         identities_only: bo.identities_only,
         host_key_alias: bo.host_key_alias,
+        via: bo.jump.map(Box::new),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod health;
 pub mod init;
 pub mod inventory;
+pub mod jump;
 pub mod kubeconfig;
 pub mod offline;
 mod output;

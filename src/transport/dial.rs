@@ -7,7 +7,7 @@
 use super::admission::{Admission, Outcome};
 use super::greeting::Greeted;
 use super::ssh::{open_jump, JumpHost, SshLink, SshOptions};
-use super::TransportError;
+use super::{BoxFuture, TransportError};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -42,12 +42,29 @@ struct JumpKey {
     port: u16,
     user: String,
     key_files: Vec<PathBuf>,
+    /// The jump host it is reached through (the same host by another path is another
+    /// connection).
+    via: Option<Box<JumpKey>>,
+}
+
+impl JumpKey {
+    fn of(j: &JumpHost) -> JumpKey {
+        JumpKey {
+            address: j.address.clone(),
+            port: j.port,
+            user: j.user.clone(),
+            key_files: j.key_files.clone(),
+            via: j.via.as_deref().map(|v| Box::new(JumpKey::of(v))),
+        }
+    }
 }
 
 /// One connection to a jump host and the tunnels it carries now.
 struct JumpConn {
     link: SshLink,
     tunnels: AtomicUsize,
+    /// For a jump host behind another: the tunnel it goes through (kept open with it).
+    _via: Option<Tunnel>,
 }
 
 /// A tunnel's hold on its jump connection: keeps it open, and counts against its share.
@@ -181,9 +198,11 @@ impl Dialer {
                 let conn = match room {
                     Some(c) => c,
                     None => {
+                        let (link, via) = open_jump(jump, opts, self).await?;
                         let c = Arc::new(JumpConn {
-                            link: open_jump(jump, opts).await?,
+                            link,
                             tunnels: AtomicUsize::new(0),
+                            _via: via,
                         });
                         self.jump_connections.fetch_add(1, Ordering::SeqCst);
                         conns.push(c.clone());
@@ -220,13 +239,21 @@ impl Dialer {
         }
     }
 
+    /// `tunnel`, boxed: a jump host behind another opens its own connection through
+    /// this (the chain is as long as the ssh config makes it).
+    pub fn tunnel_boxed<'a>(
+        &'a self,
+        jump: &'a JumpHost,
+        opts: &'a SshOptions,
+        address: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, Result<(russh::ChannelStream<russh::client::Msg>, Tunnel), TransportError>>
+    {
+        Box::pin(self.tunnel(jump, opts, address, port))
+    }
+
     fn slot(&self, jump: &JumpHost) -> JumpSlot {
-        let key = JumpKey {
-            address: jump.address.clone(),
-            port: jump.port,
-            user: jump.user.clone(),
-            key_files: jump.key_files.clone(),
-        };
+        let key = JumpKey::of(jump);
         match self.jumps.lock() {
             Ok(mut m) => m.entry(key).or_default().clone(),
             // A poisoned map only means another task panicked while inserting; a fresh

@@ -11,6 +11,7 @@ pub mod local;
 pub mod proxy;
 pub mod ssh;
 pub mod ssh_config;
+pub mod ssh_match;
 
 use std::future::Future;
 use std::path::Path;

@@ -59,7 +59,7 @@ pub struct SshOptions {
     pub proxy_command: Option<String>,
     /// Password for sudo (ansible_become_password).
     pub become_password: Option<Secret>,
-    /// Said with every failure to connect (e.g. `Match` blocks that were not evaluated).
+    /// Said with every failure to connect.
     pub notes: Vec<String>,
 }
 
@@ -80,6 +80,20 @@ pub struct JumpHost {
     pub identities_only: bool,
     /// HostKeyAlias.
     pub host_key_alias: Option<String>,
+    /// The jump host this one is reached through (a ProxyJump chain `a,b`: b's `via`
+    /// is a), its connection shared the same way.
+    pub via: Option<Box<JumpHost>>,
+}
+
+impl JumpHost {
+    /// `address:port`, then the hops before it ("b:22 via a:22").
+    pub fn shown(&self) -> String {
+        let me = format!("{}:{}", self.address, self.port);
+        match &self.via {
+            Some(v) => format!("{me} via {}", v.shown()),
+            None => me,
+        }
+    }
 }
 
 impl SshOptions {
@@ -524,22 +538,37 @@ pub struct SshLink {
 }
 
 /// Opens an authenticated connection to a jump host (no handshake slot or time limit of
-/// its own: it is part of reaching the first host behind it).
-pub(super) async fn open_jump(j: &JumpHost, opts: &SshOptions) -> Result<SshLink, TransportError> {
-    let name = format!("{}:{}", j.address, j.port);
+/// its own: it is part of reaching the first host behind it): directly, or through the
+/// jump host before it in a chain, whose tunnel is returned to be kept with it. Its key
+/// is checked against known_hosts as every host's is.
+pub(super) async fn open_jump(
+    j: &JumpHost,
+    opts: &SshOptions,
+    dialer: &Dialer,
+) -> Result<(SshLink, Option<Tunnel>), TransportError> {
+    let name = j.shown();
     let who = format!("{name} (jump host)");
     let (checker, refusal) = checker(&j.address, j.port, j.host_key_alias.as_deref(), opts);
-    let certs = opts.known_hosts.has_authority(&checker.name);
-    let mut handle = handshake(
-        client::connect(
-            config(opts.keepalive, certs),
-            (j.address.as_str(), j.port),
-            checker,
-        ),
-        &refusal,
-        &who,
-    )
-    .await?;
+    let cfg = config(
+        opts.keepalive,
+        opts.known_hosts.has_authority(&checker.name),
+    );
+    let (mut handle, via) = match &j.via {
+        None => {
+            let h = handshake(
+                client::connect(cfg, (j.address.as_str(), j.port), checker),
+                &refusal,
+                &who,
+            )
+            .await?;
+            (h, None)
+        }
+        Some(v) => {
+            let (stream, tunnel) = dialer.tunnel_boxed(v, opts, &j.address, j.port).await?;
+            let h = handshake(client::connect_stream(cfg, stream, checker), &refusal, &who).await?;
+            (h, Some(tunnel))
+        }
+    };
     let creds = Credentials {
         user: &j.user,
         key_files: &j.key_files,
@@ -548,7 +577,7 @@ pub(super) async fn open_jump(j: &JumpHost, opts: &SshOptions) -> Result<SshLink
         password: None,
     };
     authenticate(&mut handle, &creds, &who).await?;
-    Ok(SshLink { handle, name })
+    Ok((SshLink { handle, name }, via))
 }
 
 /// Adds the notes to a failure's message.

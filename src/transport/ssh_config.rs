@@ -5,13 +5,16 @@
 //! CertificateFile add up), options given before the files (the inventory's variables,
 //! `-o` in ansible_ssh_common_args) come first, and a `Host` line's patterns are matched
 //! against the name the host was given (ansible_host): `*` and `?` wildcards, a `!`
-//! pattern that matches excludes the block. `Match` blocks are not evaluated: their
-//! options are left out, and a connection that fails says so. Options kubeforge does
-//! not use are ignored; a bad value of one it uses is an error naming file and line.
+//! pattern that matches excludes the block. `Match` blocks are evaluated as OpenSSH
+//! does, without running anything (see `ssh_match`). Options kubeforge does not use
+//! are ignored; a bad value of one it uses is an error naming file and line.
 //!
 //! Options used: HostName, User, Port, IdentityFile, CertificateFile, IdentitiesOnly,
 //! ProxyJump, ProxyCommand, UserKnownHostsFile, GlobalKnownHostsFile,
-//! StrictHostKeyChecking, ConnectTimeout, HostKeyAlias, PasswordAuthentication.
+//! StrictHostKeyChecking, ConnectTimeout, HostKeyAlias, PasswordAuthentication, Tag
+//! (for `Match tagged`). ProxyJump may be a chain (`a,b,c`).
+
+use super::ssh_match::{self, Facts, MatchBlock};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -51,7 +54,7 @@ pub struct ConfigError {
     pub msg: String,
 }
 
-fn bad(at: &Origin, msg: impl Into<String>) -> ConfigError {
+pub(super) fn bad(at: &Origin, msg: impl Into<String>) -> ConfigError {
     ConfigError {
         at: at.to_string(),
         msg: msg.into(),
@@ -159,8 +162,8 @@ fn split_words(s: &str) -> Result<Vec<String>, String> {
 enum Cond {
     /// `Host` patterns.
     Host(Arc<Vec<String>>),
-    /// A `Match` block: never evaluated.
-    Never,
+    /// A `Match` block, decided once per pass (shared by the options under it).
+    Match(Arc<MatchBlock>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,8 +176,8 @@ struct Entry {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshConfig {
     entries: Vec<Entry>,
-    /// `Match` blocks left out, as "file:line".
-    matches: Vec<String>,
+    /// Some `Match final`: a second pass follows the first.
+    final_pass: bool,
     /// The files read, for messages.
     files: Vec<PathBuf>,
 }
@@ -212,7 +215,7 @@ impl SshConfig {
     /// system's).
     pub fn then(mut self, other: SshConfig) -> SshConfig {
         self.entries.extend(other.entries);
-        self.matches.extend(other.matches);
+        self.final_pass |= other.final_pass;
         self.files.extend(other.files);
         self
     }
@@ -250,11 +253,10 @@ impl SshConfig {
                     conds.push(Cond::Host(Arc::new(s.args)));
                 }
                 "match" => {
+                    let m = MatchBlock::parse(&s.args, &at)?;
+                    self.final_pass |= m.wants_final_pass();
                     conds = outer.to_vec();
-                    if !(s.args.len() == 1 && s.args[0].eq_ignore_ascii_case("all")) {
-                        conds.push(Cond::Never);
-                        self.matches.push(at.to_string());
-                    }
+                    conds.push(Cond::Match(Arc::new(m)));
                 }
                 "include" => {
                     if depth >= MAX_INCLUDE_DEPTH {
@@ -284,28 +286,83 @@ impl SshConfig {
     }
 
     /// The options for `host` (the name given: ansible_host): `first` (inventory
-    /// variables, `-o` options) before the file's.
+    /// variables, `-o` options) before the file's; `Match user` tests root when no
+    /// user is known.
     pub fn resolve(&self, host: &str, first: &[Setting]) -> Result<HostConfig, ConfigError> {
+        self.resolve_as(host, first, "root")
+    }
+
+    /// As `resolve`, with the user `Match user` tests when none is set.
+    pub fn resolve_as(
+        &self,
+        host: &str,
+        first: &[Setting],
+        default_user: &str,
+    ) -> Result<HostConfig, ConfigError> {
         let mut hc = HostConfig {
             host: host.to_string(),
             ..Default::default()
         };
-        let applies = |conds: &[Cond]| {
-            conds.iter().all(|c| match c {
-                Cond::Host(p) => host_matches(host, p),
-                Cond::Never => false,
-            })
-        };
-        for s in first.iter().chain(
-            self.entries
-                .iter()
-                .filter(|e| applies(&e.conds))
-                .map(|e| &e.setting),
-        ) {
+        for s in first {
             hc.take(s)?;
         }
-        hc.unevaluated = self.matches.clone();
+        let local = ssh_match::local_login();
+        self.pass(&mut hc, default_user, &local, false)?;
+        if self.final_pass {
+            self.pass(&mut hc, default_user, &local, true)?;
+        }
         Ok(hc)
+    }
+
+    /// One reading of the entries in order: each block is decided at its first option,
+    /// with the options obtained by then.
+    fn pass(
+        &self,
+        hc: &mut HostConfig,
+        default_user: &str,
+        local_user: &str,
+        final_pass: bool,
+    ) -> Result<(), ConfigError> {
+        let original = hc.host.clone();
+        let mut decided: Vec<(*const MatchBlock, bool)> = Vec::new();
+        for e in &self.entries {
+            let mut on = true;
+            for c in &e.conds {
+                let ok = match c {
+                    Cond::Host(p) if final_pass => host_matches(&hc.substituted(), p),
+                    Cond::Host(p) => host_matches(&original, p),
+                    Cond::Match(m) => {
+                        let key = Arc::as_ptr(m);
+                        match decided.iter().find(|(k, _)| *k == key) {
+                            Some((_, b)) => *b,
+                            None => {
+                                let host = hc.substituted();
+                                let user = hc.user.as_ref().map(|u| u.value.clone());
+                                let facts = Facts {
+                                    host: &host,
+                                    original: &original,
+                                    user: user.as_deref().unwrap_or(default_user),
+                                    local_user,
+                                    tag: hc.tag.as_deref().unwrap_or(""),
+                                    final_pass,
+                                };
+                                let b = m.applies(&facts)?;
+                                decided.push((key, b));
+                                b
+                            }
+                        }
+                    }
+                };
+                if !ok {
+                    on = false;
+                    break;
+                }
+            }
+            if on {
+                hc.take(&e.setting)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -332,19 +389,24 @@ pub enum Strict {
 /// How to reach the host through another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proxy {
-    /// ProxyJump `[user@]host[:port]`.
-    Jump {
-        /// User, when given.
-        user: Option<String>,
-        /// Host (a name the configuration may know).
-        host: String,
-        /// Port, when given.
-        port: Option<u16>,
-    },
+    /// ProxyJump `[user@]host[:port]`, or a chain of them (`a,b,c`: `a` is reached
+    /// first, the host through the last).
+    Jump(Vec<Hop>),
     /// ProxyCommand, as written (tokens not yet expanded).
     Command(String),
     /// `none`: directly.
     Direct,
+}
+
+/// One jump host of a ProxyJump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// User, when given.
+    pub user: Option<String>,
+    /// Host (a name the configuration may know).
+    pub host: String,
+    /// Port, when given.
+    pub port: Option<u16>,
 }
 
 /// The options that apply to one host, before tokens are expanded.
@@ -378,8 +440,8 @@ pub struct HostConfig {
     pub host_key_alias: Option<Found<String>>,
     /// PasswordAuthentication.
     pub password_authentication: Option<bool>,
-    /// `Match` blocks that were not evaluated ("file:line").
-    pub unevaluated: Vec<String>,
+    /// Tag (for `Match tagged`).
+    pub tag: Option<String>,
 }
 
 fn yes_no(s: &Setting) -> Result<bool, ConfigError> {
@@ -435,17 +497,29 @@ fn port_of(s: &str, at: &Origin, what: &str) -> Result<u16, ConfigError> {
     })
 }
 
-/// Parses a ProxyJump value: `none`, `[user@]host[:port]`, `ssh://[user@]host[:port]`.
+/// Parses a ProxyJump value: `none`, or a comma-separated chain of
+/// `[user@]host[:port]` / `ssh://[user@]host[:port]`.
 pub fn parse_jump(v: &str, at: &Origin) -> Result<Proxy, ConfigError> {
     if v.eq_ignore_ascii_case("none") {
         return Ok(Proxy::Direct);
     }
-    if v.contains(',') {
-        return Err(bad(
-            at,
-            format!("ProxyJump {v}: a chain of jump hosts is not supported; give one jump host (or a ProxyCommand)"),
-        ));
-    }
+    let hops = v
+        .split(',')
+        .map(|h| {
+            if h.is_empty() {
+                Err(bad(
+                    at,
+                    format!("ProxyJump {v}: an empty jump host in the chain"),
+                ))
+            } else {
+                parse_hop(h, at)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Proxy::Jump(hops))
+}
+
+fn parse_hop(v: &str, at: &Origin) -> Result<Hop, ConfigError> {
     let v = v.strip_prefix("ssh://").unwrap_or(v);
     let (user, rest) = match v.rsplit_once('@') {
         Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
@@ -471,10 +545,35 @@ pub fn parse_jump(v: &str, at: &Origin) -> Result<Proxy, ConfigError> {
     if host.is_empty() {
         return Err(bad(at, format!("ProxyJump {v}: no host")));
     }
-    Ok(Proxy::Jump { user, host, port })
+    Ok(Hop { user, host, port })
 }
 
 impl HostConfig {
+    /// The name after HostName substitution (HostName's `%h` is the name given), as
+    /// `Match host` and the final pass's `Host` lines test it. Other `%` tokens are
+    /// left as written here (the connection refuses them, naming the line).
+    fn substituted(&self) -> String {
+        let Some(h) = &self.hostname else {
+            return self.host.clone();
+        };
+        let mut out = String::new();
+        let mut chars = h.value.chars();
+        while let Some(c) = chars.next() {
+            match (c, chars.clone().next()) {
+                ('%', Some('h')) => {
+                    chars.next();
+                    out.push_str(&self.host);
+                }
+                ('%', Some('%')) => {
+                    chars.next();
+                    out.push('%');
+                }
+                (c, _) => out.push(c),
+            }
+        }
+        out
+    }
+
     /// Takes a setting unless its option is already set (multi-valued ones add up).
     fn take(&mut self, s: &Setting) -> Result<(), ConfigError> {
         let found = |value| Found {
@@ -491,18 +590,24 @@ impl HostConfig {
                     at: s.at.clone(),
                 });
             }
+            // Several add up; the same file twice is taken once (as OpenSSH does).
             "identityfile" => {
                 let f = one(s)?;
-                if !f.eq_ignore_ascii_case("none") {
+                if !f.eq_ignore_ascii_case("none")
+                    && !self.identity_files.iter().any(|x| x.value == f)
+                {
                     self.identity_files.push(found(f.to_string()));
                 }
             }
             "certificatefile" => {
                 let f = one(s)?;
-                if !f.eq_ignore_ascii_case("none") {
+                if !f.eq_ignore_ascii_case("none")
+                    && !self.certificate_files.iter().any(|x| x.value == f)
+                {
                     self.certificate_files.push(found(f.to_string()));
                 }
             }
+            "tag" if self.tag.is_none() => self.tag = Some(one(s)?.to_string()),
             "identitiesonly" if self.identities_only.is_none() => {
                 self.identities_only = Some(yes_no(s)?)
             }
@@ -638,11 +743,23 @@ pub fn host_matches(host: &str, patterns: &[String]) -> bool {
 
 /// OpenSSH's `match_pattern`: `*` any run, `?` one character, ASCII case ignored.
 pub fn wildcard(pattern: &str, text: &str) -> bool {
+    wildcard_case(pattern, text, true)
+}
+
+/// `match_pattern`, ignoring ASCII case when `fold` (host names) or not (user names).
+pub fn wildcard_case(pattern: &str, text: &str, fold: bool) -> bool {
+    let same = |a: u8, b: u8| {
+        if fold {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+        if pi < p.len() && (p[pi] == b'?' || same(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == b'*' {

@@ -31,7 +31,7 @@ Host *.db.example.com
   ConnectTimeout 1m30s
   CertificateFile \"/keys/with space-cert.pub\"
 
-Match host foo exec \"true\"
+Match host foo user nobody exec \"true\"
   User from-match
 
 Host *
@@ -51,11 +51,11 @@ fn first_value_wins_and_files_add_up() {
         identities: Vec<&'static str>,
         proxy: Option<Proxy>,
     }
-    let jump = Proxy::Jump {
+    let jump = Proxy::Jump(vec![Hop {
         user: None,
         host: "bastion".into(),
         port: None,
-    };
+    }]);
     for case in [
         Case {
             host: "bastion",
@@ -98,7 +98,8 @@ fn first_value_wins_and_files_add_up() {
             identities: vec![],
             proxy: Some(Proxy::Command("ssh -W %h:%p gw.example.com".into())),
         },
-        // The Match block is skipped.
+        // The Match block does not apply (the user is not nobody), so its exec is not
+        // refused either.
         Case {
             host: "foo",
             hostname: None,
@@ -117,7 +118,6 @@ fn first_value_wins_and_files_add_up() {
         assert_eq!(ids, case.identities, "{}", case.host);
         assert_eq!(h.proxy.map(|p| p.value), case.proxy, "{}", case.host);
         assert_eq!(h.identities_only, Some(true));
-        assert_eq!(h.unevaluated, vec!["/cfg:25".to_string()]);
     }
     let db = c.resolve("x.db.example.com", &[]).unwrap();
     assert_eq!(db.strict.map(|s| s.value), Some(Strict::AcceptNew));
@@ -166,11 +166,30 @@ fn settings_given_first_win_over_the_file() {
 #[test]
 fn bad_values_name_the_file_and_line() {
     for (text, want) in [
-        ("Host a\n  Port ssh\n", "/cfg:2: Port must be a port number (1-65535), not 'ssh'"),
-        ("Host *\n  IdentitiesOnly maybe\n", "/cfg:2: IdentitiesOnly takes yes or no, not 'maybe'"),
-        ("Host *\n StrictHostKeyChecking sometimes\n", "/cfg:2: StrictHostKeyChecking takes yes, accept-new, no or ask, not 'sometimes'"),
-        ("Host *\n ConnectTimeout soon\n", "/cfg:2: ConnectTimeout must be seconds, not 'soon'"),
-        ("Host *\n ProxyJump a,b\n", "/cfg:2: ProxyJump a,b: a chain of jump hosts is not supported; give one jump host (or a ProxyCommand)"),
+        (
+            "Host a\n  Port ssh\n",
+            "/cfg:2: Port must be a port number (1-65535), not 'ssh'",
+        ),
+        (
+            "Host *\n  IdentitiesOnly maybe\n",
+            "/cfg:2: IdentitiesOnly takes yes or no, not 'maybe'",
+        ),
+        (
+            "Host *\n StrictHostKeyChecking sometimes\n",
+            "/cfg:2: StrictHostKeyChecking takes yes, accept-new, no or ask, not 'sometimes'",
+        ),
+        (
+            "Host *\n ConnectTimeout soon\n",
+            "/cfg:2: ConnectTimeout must be seconds, not 'soon'",
+        ),
+        (
+            "Host *\n ProxyJump a,,b\n",
+            "/cfg:2: ProxyJump a,,b: an empty jump host in the chain",
+        ),
+        (
+            "Host *\n ProxyJump a,b:x\n",
+            "/cfg:2: the ProxyJump port must be a port number (1-65535), not 'x'",
+        ),
     ] {
         let c = cfg(text);
         let e = c.resolve("a", &[]).unwrap_err();
@@ -195,48 +214,62 @@ fn jump_specs() {
         ("none", Proxy::Direct),
         (
             "b",
-            Proxy::Jump {
+            Proxy::Jump(vec![Hop {
                 user: None,
                 host: "b".into(),
                 port: None,
-            },
+            }]),
         ),
         (
             "u@b:2200",
-            Proxy::Jump {
+            Proxy::Jump(vec![Hop {
                 user: Some("u".into()),
                 host: "b".into(),
                 port: Some(2200),
-            },
+            }]),
         ),
         (
             "ssh://u@b:22",
-            Proxy::Jump {
+            Proxy::Jump(vec![Hop {
                 user: Some("u".into()),
                 host: "b".into(),
                 port: Some(22),
-            },
+            }]),
         ),
         (
             "[fd00::1]:2200",
-            Proxy::Jump {
+            Proxy::Jump(vec![Hop {
                 user: None,
                 host: "fd00::1".into(),
                 port: Some(2200),
-            },
+            }]),
         ),
         (
             "fd00::1",
-            Proxy::Jump {
+            Proxy::Jump(vec![Hop {
                 user: None,
                 host: "fd00::1".into(),
                 port: None,
-            },
+            }]),
         ),
     ] {
         assert_eq!(parse_jump(spec, &at).unwrap(), want, "{spec}");
     }
     assert!(parse_jump("b:notaport", &at).is_err());
+    // A chain: the first hop is reached first.
+    let hop = |u: Option<&str>, h: &str, p: Option<u16>| Hop {
+        user: u.map(String::from),
+        host: h.into(),
+        port: p,
+    };
+    assert_eq!(
+        parse_jump("u@a,b:2200,ssh://v@[fd00::1]:22", &at).unwrap(),
+        Proxy::Jump(vec![
+            hop(Some("u"), "a", None),
+            hop(None, "b", Some(2200)),
+            hop(Some("v"), "fd00::1", Some(22)),
+        ])
+    );
 }
 
 #[test]
