@@ -352,6 +352,76 @@ fn hosts_named_only_by_an_ssh_config_alias_are_reached_through_a_proxycommand_ba
 }
 
 #[test]
+fn a_proxyjump_chain_reaches_hosts_through_two_jump_hosts_checking_each_key() {
+    let lab = Lab::up();
+    // bastion (127.0.0.1:2222) first, then `inner` (the hosts' sshd on 127.10.0.3)
+    // through it, then each node through inner. A `Match host` on the HostName-substituted
+    // name gives every hop its user, key and known_hosts file.
+    let config = |kh: &str| {
+        format!(
+            "Host node1 node2\n  ProxyJump bastion,inner\nHost bastion\n  HostName 127.0.0.1\n  Port 2222\nHost inner\n  HostName 127.10.0.3\nMatch host 127.*,!127.10.0.9\n  User {user}\n  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n",
+            user = lab.user,
+            key = lab.p("id_ed25519"),
+        )
+    };
+    let both = lab.path("known_hosts_both");
+    let bastion_kh = std::fs::read_to_string(lab.path("bastion_known_hosts")).unwrap();
+    let ca_kh = std::fs::read_to_string(lab.path("known_hosts_ca")).unwrap();
+    std::fs::write(&both, format!("{bastion_kh}{ca_kh}")).unwrap();
+    // The node names resolve to nothing: only the config knows their addresses.
+    lab.ssh_config(&format!(
+        "Host node1\n  HostName 127.10.0.1\nHost node2\n  HostName 127.10.0.2\n{}",
+        config(both.to_str().unwrap())
+    ));
+    let inv = lab.inventory("", &[("node1", ""), ("node2", "")]);
+    let r = lab.run(&inv, WHOAMI, &[]);
+    r.ok();
+    for h in ["node1", "node2"] {
+        assert!(
+            r.stdout.contains(&format!("{h} is {}", lab.user)),
+            "{}",
+            r.all()
+        );
+    }
+    // The bastion opened channels to inner only, and one connection carried both
+    // nodes; inner (the hosts' sshd) opened the channels to the nodes.
+    let (bastion, hosts) = (lab.log("bastion"), lab.log("hosts"));
+    let accepted = format!("Accepted publickey for {}", lab.user);
+    assert_eq!(bastion.matches(&accepted).count(), 1, "{bastion}");
+    assert!(bastion.contains("target 127.10.0.3 port 22"), "{bastion}");
+    for node in ["127.10.0.1", "127.10.0.2"] {
+        assert!(
+            !bastion.contains(&format!("target {node} port 22")),
+            "the bastion reached {node} itself:\n{bastion}"
+        );
+        assert!(hosts.contains(&format!("target {node} port 22")), "{hosts}");
+    }
+    assert_eq!(
+        hosts.matches(&accepted).count(),
+        3,
+        "inner once, each node once:\n{hosts}"
+    );
+
+    // Every hop's key is checked: (known_hosts content, what the refusal names).
+    for (kh, want) in [
+        (ca_kh.clone(), "[127.0.0.1]:2222 is not in"),
+        (bastion_kh.clone(), "127.10.0.3 is not in"),
+    ] {
+        let f = lab.path("known_hosts_partial");
+        std::fs::write(&f, kh).unwrap();
+        lab.ssh_config(&format!(
+            "Host node1\n  HostName 127.10.0.1\n{}",
+            config(f.to_str().unwrap())
+        ));
+        let inv = lab.inventory("", &[("node1", "")]);
+        let r = lab.run(&inv, WHOAMI, &[]);
+        assert_eq!(r.code, 3, "{}", r.all());
+        let why = r.error_of("node1");
+        assert!(why.contains(want), "{want}: {why}");
+    }
+}
+
+#[test]
 fn host_certificates_are_checked_against_the_cert_authority() {
     let lab = Lab::up();
     let vars = format!(

@@ -618,6 +618,66 @@ mod tests {
     }
 
     #[test]
+    fn proxyjump_chains_reach_each_hop_through_the_one_before() {
+        let (dir, c) = cluster_of(
+            "all:\n  vars:\n    ansible_ssh_common_args: -F DIR/ssh.conf\n  hosts:\n    a: {ip: 10.0.0.1}\n    b: {ip: 10.0.0.2}\n    c: {ip: 10.0.0.3}\n    d: {ip: 10.0.0.4}\n    e: {ip: 10.0.0.5}\n  children:\n    kube_node: {hosts: {a: , b: , c: , d: , e: }}\n",
+        );
+        std::fs::write(
+            dir.path().join("ssh.conf"),
+            "Host a\n  ProxyJump u1@j1,j2:2202\nHost b\n  ProxyJump j3,j2\nHost c\n  ProxyJump pc\nHost d\n  ProxyJump l1\nHost e\n  ProxyJump gw\n\
+             Host j1\n  HostName 192.0.2.1\n  IdentityFile /k/j1\n  ProxyJump none\nHost j2\n  User u2\n  ProxyCommand never-used %h\n\
+             Host j3\n  ProxyJump j1\nHost pc\n  ProxyCommand nc %h %p\nHost l1\n  ProxyJump l2\nHost l2\n  ProxyJump l1\n\
+             Host *\n  ProxyJump gw\n",
+        )
+        .unwrap();
+        let opts = ConnectOptions::default();
+        let chain = |n: &str| -> Result<Vec<(String, u16, String)>, String> {
+            let (_, o) = ssh_options(c.host(n).unwrap(), &opts).map_err(|e| e.to_string())?;
+            let mut hops = Vec::new();
+            let mut j = o.jump.map(Box::new);
+            while let Some(h) = j {
+                hops.insert(0, (h.address.clone(), h.port, h.user.clone()));
+                j = h.via;
+            }
+            Ok(hops)
+        };
+        let hop = |a: &str, p: u16, u: &str| (a.to_string(), p, u.to_string());
+        // (host, the hops from first to last, or the refusal)
+        let cases: Vec<(&str, Result<Vec<(String, u16, String)>, &str>)> = vec![
+            // j1 first (its own HostName, the user given in the chain), then j2 through it;
+            // j2's own ProxyCommand is overridden by the chain, as with `ssh -J j1 j2`.
+            (
+                "a",
+                Ok(vec![hop("192.0.2.1", 22, "u1"), hop("j2", 2202, "u2")]),
+            ),
+            // The first hop's own ProxyJump makes the chain longer.
+            (
+                "b",
+                Ok(vec![
+                    hop("192.0.2.1", 22, "root"),
+                    hop("j3", 22, "root"),
+                    hop("j2", 22, "u2"),
+                ]),
+            ),
+            ("c", Err("/ssh.conf:21: the jump host pc (ProxyJump at ")),
+            ("d", Err("the ProxyJump chain is longer than 16 hops")),
+            // `Host *` gives gw a ProxyJump to itself: ignored, as before.
+            ("e", Ok(vec![hop("gw", 22, "root")])),
+        ];
+        for (n, want) in cases {
+            match (chain(n), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{n}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{n}: {got}"),
+                (got, want) => panic!("{n}: got {got:?}, want {want:?}"),
+            }
+        }
+        // The first hop's key file is its own; the others fall back to none given.
+        let (_, o) = ssh_options(c.host("a").unwrap(), &opts).unwrap();
+        let j2 = o.jump.unwrap();
+        assert_eq!(j2.via.unwrap().key_files, [PathBuf::from("/k/j1")]);
+    }
+
+    #[test]
     fn refusals_name_the_file_or_the_variable() {
         let (dir, c) = cluster_of(
             "all:\n  hosts:\n    a: {ip: 10.0.0.1, ansible_ssh_common_args: '-F DIR/missing.conf'}\n    b: {ip: 10.0.0.2, ansible_ssh_extra_args: '-F DIR/bad.conf'}\n    c: {ip: 10.0.0.3, ansible_ssh_common_args: '-o \"ProxyCommand=nc %x\"'}\n    d: {ip: 10.0.0.4, ansible_become_password: \"two\\nlines\"}\n  children:\n    kube_node: {hosts: {a: , b: , c: , d: }}\n",

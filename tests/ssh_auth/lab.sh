@@ -69,7 +69,9 @@ sshd_config() { # DIR NAME LISTEN USER EXTRA...
         echo "UsePAM no"
         echo "PrintMotd no"
         echo "PrintLastLog no"
-        echo "LogLevel VERBOSE"
+        # DEBUG1: sshd logs each direct-tcpip channel's target (jump chains are checked
+        # by it).
+        echo "LogLevel DEBUG1"
         printf '%s\n' "$@"
     } > "$dir/$name.config"
 }
