@@ -536,7 +536,7 @@ fn one_long_lived_shell_per_host_keeps_what_a_command_gets() {
             let t = connect(&addr, &opts, &dialer).await.unwrap();
             let req = |script: &str, secs: u64| ExecRequest {
                 script: script.into(),
-                become_: false,
+                become_: kubeforge::transport::Become::No,
                 timeout: Duration::from_secs(secs),
             };
             let out = t

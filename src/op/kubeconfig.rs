@@ -37,7 +37,7 @@ pub fn run(a: &KubeconfigArgs) -> Result<u8, OpError> {
         let out = conn
             .exec(crate::transport::ExecRequest {
                 script: format!("cat {}/admin.conf", crate::shell::quote(&config_dir)),
-                become_: true,
+                become_: crate::transport::Become::Root,
                 timeout: std::time::Duration::from_secs(30),
             })
             .await;

@@ -55,7 +55,7 @@ pub fn run(
                     let out = conn
                         .exec(crate::transport::ExecRequest {
                             script,
-                            become_,
+                            become_: crate::transport::Become::root_if(become_),
                             timeout: Duration::from_secs(60),
                         })
                         .await

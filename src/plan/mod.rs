@@ -320,6 +320,7 @@ pub fn build(cluster: &Cluster, book: &Playbook, opts: &PlanOptions) -> Result<P
                     let mut h = h.clone();
                     h.vars.extend(r.vars.clone());
                     h.become_ = h.become_.or(r.become_);
+                    h.become_as = h.become_as.or(&r.become_as);
                     handlers.push(h);
                 }
             }

@@ -11,8 +11,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Keys a block may have.
-const BLOCK_KEYS: [&str; 8] = [
-    "name", "block", "rescue", "always", "when", "tags", "become", "vars",
+const BLOCK_KEYS: [&str; 10] = [
+    "name",
+    "block",
+    "rescue",
+    "always",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "vars",
 ];
 
 /// Block ids are unique in a process, so blocks from different files never collide.
@@ -29,6 +38,7 @@ pub(super) fn parse_block(
     let mut tags = Vec::new();
     let mut vars = std::collections::BTreeMap::new();
     let mut become_ = None;
+    let mut become_as = super::BecomeAs::default();
     let (mut body, mut rescue, mut always) = (None, None, None);
     for (k, v) in item.as_map().unwrap_or(&[]) {
         match k.key_string().as_str() {
@@ -47,6 +57,9 @@ pub(super) fn parse_block(
             "tags" => tags = strings_of(file, "tags", v)?,
             "vars" => vars = vars_of(file, v)?,
             "become" => become_ = Some(bool_of(file, "become", v)?),
+            k @ ("become_user" | "become_method") => {
+                become_as.read(file, k, v)?;
+            }
             other => {
                 return Err(PlaybookError::new(
                     loc(file, k),
@@ -83,6 +96,7 @@ pub(super) fn parse_block(
                 t.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
             t.become_ = t.become_.or(become_);
+            t.become_as = t.become_as.or(&become_as);
             t.blocks.insert(0, pos(section));
             out.push(t);
         }

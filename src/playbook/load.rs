@@ -10,7 +10,7 @@ use crate::yaml::{Node, NodeKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const PLAY_KEYS: [&str; 15] = [
+const PLAY_KEYS: [&str; 17] = [
     "name",
     "hosts",
     "roles",
@@ -21,6 +21,8 @@ const PLAY_KEYS: [&str; 15] = [
     "any_errors_fatal",
     "max_fail_percentage",
     "become",
+    "become_user",
+    "become_method",
     "tags",
     "needs",
     "gather_facts",
@@ -28,7 +30,16 @@ const PLAY_KEYS: [&str; 15] = [
     "post_tasks",
 ];
 
-const ROLE_KEYS: [&str; 6] = ["role", "name", "when", "tags", "vars", "become"];
+const ROLE_KEYS: [&str; 8] = [
+    "role",
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+];
 
 /// Reads a YAML file into a node, with errors at file:line.
 pub(crate) fn read_yaml(path: &Path) -> Result<(String, Node), PlaybookError> {
@@ -198,6 +209,7 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
         any_errors_fatal: false,
         max_fail_percentage: None,
         become_: false,
+        become_as: Default::default(),
         tags: Vec::new(),
         needs: None,
         location: loc(file, n),
@@ -244,6 +256,9 @@ fn parse_play(file: &str, n: &Node, base: &Path) -> Result<Play, PlaybookError> 
                 })
             }
             "become" => play.become_ = bool_of(file, &key, v)?,
+            "become_user" | "become_method" => {
+                play.become_as.read(file, &key, v)?;
+            }
             "tags" => play.tags = strings_of(file, "tags", v)?,
             "needs" => play.needs = Some(strings_of(file, "needs", v)?),
             "gather_facts" => {}
@@ -277,6 +292,7 @@ fn role_ref(file: &str, it: &Node) -> Result<RoleRef, PlaybookError> {
         tags: Vec::new(),
         vars: BTreeMap::new(),
         become_: None,
+        become_as: Default::default(),
         location: loc(file, it),
     };
     match &it.kind {
@@ -293,6 +309,9 @@ fn role_ref(file: &str, it: &Node) -> Result<RoleRef, PlaybookError> {
                     "tags" => r.tags = strings_of(file, "tags", v)?,
                     "vars" => r.vars = vars_of(file, v)?,
                     "become" => r.become_ = Some(bool_of(file, "become", v)?),
+                    k @ ("become_user" | "become_method") => {
+                        r.become_as.read(file, k, v)?;
+                    }
                     other => {
                         return Err(PlaybookError::new(
                             loc(file, k),

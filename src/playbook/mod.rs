@@ -56,6 +56,8 @@ pub struct Play {
     pub max_fail_percentage: Option<f64>,
     /// Run tasks with sudo.
     pub become_: bool,
+    /// `become_user` / `become_method` for its tasks.
+    pub become_as: BecomeAs,
     /// Tags applied to every task of the play.
     pub tags: Vec<String>,
     /// Plays (by name) this play waits for. None: the previous play (Ansible order).
@@ -77,6 +79,8 @@ pub struct RoleRef {
     pub vars: BTreeMap<String, Value>,
     /// `become` for tasks that do not set their own.
     pub become_: Option<bool>,
+    /// `become_user` / `become_method` for tasks that do not set their own.
+    pub become_as: BecomeAs,
     /// Where the play names it.
     pub location: Location,
 }
@@ -194,6 +198,8 @@ pub struct Task {
     pub tags: Vec<String>,
     /// sudo for this task (None: the play's setting).
     pub become_: Option<bool>,
+    /// `become_user` / `become_method` (unset: the block's, role's, then play's).
+    pub become_as: BecomeAs,
     /// Run on one host only, for all.
     pub run_once: bool,
     /// Run on this host instead.
@@ -277,6 +283,7 @@ impl Task {
             notify: Vec::new(),
             tags: Vec::new(),
             become_: None,
+            become_as: BecomeAs::default(),
             run_once: false,
             delegate_to: None,
             changed_when: None,
@@ -317,6 +324,43 @@ impl RoleRef {
         if t.become_.is_none() {
             t.become_ = self.become_;
         }
+        t.become_as = t.become_as.or(&self.become_as);
         t
+    }
+}
+
+/// The `become_user` and `become_method` keywords of a task, block, role entry or play
+/// (as written: templates are rendered when the task runs). The inventory's
+/// `ansible_become_user` / `ansible_become_method` win over them, as in Ansible.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BecomeAs {
+    /// `become_user`.
+    pub user: Option<String>,
+    /// `become_method`.
+    pub method: Option<String>,
+}
+
+impl BecomeAs {
+    /// These, with `outer`'s where these are unset.
+    pub fn or(&self, outer: &BecomeAs) -> BecomeAs {
+        BecomeAs {
+            user: self.user.clone().or_else(|| outer.user.clone()),
+            method: self.method.clone().or_else(|| outer.method.clone()),
+        }
+    }
+
+    /// Reads `become_user` / `become_method`; false for any other key.
+    pub(crate) fn read(
+        &mut self,
+        file: &str,
+        key: &str,
+        v: &crate::yaml::Node,
+    ) -> Result<bool, PlaybookError> {
+        match key {
+            "become_user" => self.user = Some(nodes::string_of(file, key, v)?),
+            "become_method" => self.method = Some(nodes::string_of(file, key, v)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }

@@ -8,7 +8,7 @@ use crate::yaml::{Node, NodeKind};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const TASK_KEYS: [&str; 27] = [
+const TASK_KEYS: [&str; 29] = [
     "args",
     "name",
     "when",
@@ -20,6 +20,8 @@ const TASK_KEYS: [&str; 27] = [
     "notify",
     "tags",
     "become",
+    "become_user",
+    "become_method",
     "run_once",
     "delegate_to",
     "changed_when",
@@ -191,6 +193,9 @@ fn parse_task(file: &str, n: &Node, role: Option<&str>) -> Result<Task, Playbook
             "notify" | "listen" => task.notify = strings_of(file, "notify", v)?,
             "tags" => task.tags = strings_of(file, "tags", v)?,
             "become" => task.become_ = Some(bool_of(file, "become", v)?),
+            "become_user" | "become_method" => {
+                task.become_as.read(file, &key, v)?;
+            }
             "run_once" => task.run_once = bool_of(file, "run_once", v)?,
             "delegate_to" => task.delegate_to = Some(string_of(file, "delegate_to", v)?),
             "changed_when" | "failed_when" | "until" => {

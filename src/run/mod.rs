@@ -4,6 +4,7 @@
 //! that fails or cannot be reached leaves the run with its reason stated.
 
 pub mod batch;
+mod become_as;
 mod blocks;
 mod facts;
 mod fetch;
@@ -111,7 +112,7 @@ pub(crate) struct Shared {
     pub interrupted: Arc<AtomicBool>,
     pub started: std::sync::Mutex<HashSet<(usize, usize)>>,
     /// Batches running now: (host the script runs on, nonce, become).
-    pub inflight: std::sync::Mutex<Vec<(String, String, bool)>>,
+    pub inflight: std::sync::Mutex<Vec<(String, String, crate::transport::Become)>>,
     /// `throttle:` semaphores by (play, task).
     pub throttles: std::sync::Mutex<std::collections::HashMap<(usize, usize), Arc<Semaphore>>>,
     /// The variables each task reads, worked out once for all hosts (by location and
@@ -306,7 +307,7 @@ pub async fn run(
             while !sh.interrupted.load(Ordering::SeqCst) {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            let running: Vec<(String, String, bool)> =
+            let running: Vec<(String, String, crate::transport::Become)> =
                 sh.inflight.lock().map(|v| v.clone()).unwrap_or_default();
             for (host, nonce, become_) in running {
                 if let Ok(conn) = sh.connection(&host).await {

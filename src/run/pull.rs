@@ -4,7 +4,7 @@
 //! then renamed (mode 0600: snapshots hold every secret of the cluster).
 
 use crate::modules::Pull;
-use crate::transport::{ExecRequest, Transport};
+use crate::transport::{Become, ExecRequest, Transport};
 use sha2::Digest;
 use std::io::Write;
 use std::sync::Arc;
@@ -47,13 +47,13 @@ pub enum PullError {
 async fn run(
     conn: &Arc<dyn Transport>,
     script: String,
-    become_: bool,
+    become_: &Become,
     remote: &str,
 ) -> Result<Vec<u8>, PullError> {
     let out = conn
         .exec(ExecRequest {
             script,
-            become_,
+            become_: become_.clone(),
             timeout: Duration::from_secs(600),
         })
         .await
@@ -71,7 +71,7 @@ async fn run(
 }
 
 /// Copies `pull.remote` to `pull.local`.
-pub async fn pull(conn: &Arc<dyn Transport>, p: &Pull, become_: bool) -> Result<(), PullError> {
+pub async fn pull(conn: &Arc<dyn Transport>, p: &Pull, become_: &Become) -> Result<(), PullError> {
     let q = crate::shell::quote(&p.remote);
     let head = run(
         conn,

@@ -102,13 +102,13 @@ impl Worker<'_> {
                     self.sh.opts.diff,
                     &self.rt.would.iter().cloned().collect::<Vec<_>>(),
                 ),
-                become_: self.pending_become,
+                become_: self.pending_become.clone(),
                 timeout: Duration::from_secs(deadline),
             };
             let count = steps.len();
             drop(steps);
             if let Ok(mut v) = self.sh.inflight.lock() {
-                v.push((self.via.clone(), nonce.clone(), self.pending_become));
+                v.push((self.via.clone(), nonce.clone(), self.pending_become.clone()));
             }
             let result = conn.exec(req).await;
             if let Ok(mut v) = self.sh.inflight.lock() {
@@ -176,7 +176,7 @@ impl Worker<'_> {
                             (&step.step.pull, check, r.changed, r.failed)
                         {
                             if let Err(e) =
-                                super::pull::pull(&conn, pull, self.pending_become).await
+                                super::pull::pull(&conn, pull, &self.pending_become).await
                             {
                                 r.failed = true;
                                 r.msg = Some(e.to_string());
@@ -232,7 +232,7 @@ impl Worker<'_> {
             fetch::ensure(f).await?;
         }
         for (local, remote, mode) in &step.uploads {
-            conn.upload(local, remote, *mode, self.pending_become)
+            conn.upload(local, remote, *mode, &self.pending_become)
                 .await
                 .map_err(|source| StageError::Upload {
                     local: local.display().to_string(),

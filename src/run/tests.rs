@@ -44,7 +44,7 @@ impl Transport for Counting {
         local: &'a Path,
         remote: &'a str,
         mode: u32,
-        become_: bool,
+        become_: &'a crate::transport::Become,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
         Local.upload(local, remote, mode, become_)
     }

@@ -9,7 +9,7 @@ use crate::modules::{self, Action, Context, LocalResult, Runs};
 use crate::plan::{Placement, PlannedPlay};
 use crate::playbook::Task;
 use crate::report::events::{Event, Status};
-use crate::transport::ExecRequest;
+use crate::transport::{Become, ExecRequest};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
@@ -62,7 +62,7 @@ pub(crate) struct Worker<'a> {
     pub rt: &'a mut HostRt,
     pub(super) pending: Vec<Pending>,
     pub(super) pending_names: HashSet<String>,
-    pub(super) pending_become: bool,
+    pub(super) pending_become: Become,
     /// Set when a batch's steps all reported but its end marker was missing.
     pub(super) broken_after: Option<String>,
     last_blocks: Vec<crate::playbook::BlockPos>,
@@ -84,7 +84,7 @@ impl<'a> Worker<'a> {
             rt,
             pending: Vec::new(),
             pending_names: HashSet::new(),
-            pending_become: false,
+            pending_become: Become::No,
             broken_after: None,
             last_blocks: Vec::new(),
         }
@@ -210,7 +210,10 @@ impl<'a> Worker<'a> {
 
     async fn run_task(&mut self, task: &Arc<Task>) {
         let refs = self.sh.refs(task);
-        let become_ = task.become_.unwrap_or(self.play.play.become_);
+        let become_ = match self.become_for(task) {
+            Ok(b) => b,
+            Err(why) => return self.fail_task(task, Instant::now(), why),
+        };
         let must_flush = !self.pending.is_empty()
             && (refs.iter().any(|r| self.pending_names.contains(r))
                 || modules::find(&task.module).is_none_or(|d| d.runs == Runs::Controller)
@@ -224,7 +227,7 @@ impl<'a> Worker<'a> {
         }
         if !self.rt.gathered && refs.iter().any(|r| facts::FACT_NAMES.contains(&r.as_str())) {
             self.flush().await;
-            if !self.gather_facts(become_).await {
+            if !self.gather_facts(&become_).await {
                 return;
             }
         }
@@ -494,7 +497,7 @@ impl<'a> Worker<'a> {
         }
     }
 
-    async fn gather_facts(&mut self, become_: bool) -> bool {
+    async fn gather_facts(&mut self, become_: &Become) -> bool {
         let conn = match self.sh.connection(&self.via).await {
             Ok(c) => c,
             Err(e) => {
@@ -504,7 +507,7 @@ impl<'a> Worker<'a> {
         };
         let req = ExecRequest {
             script: facts::SCRIPT.to_string(),
-            become_,
+            become_: become_.clone(),
             timeout: Duration::from_secs(60),
         };
         match conn.exec(req).await {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 const FAKE_SUDO: &str = r#"#!/bin/sh
 while [ $# -gt 0 ]; do
-  case $1 in -S|-n) shift ;; -p) printf '%s' "$2" >&2; shift 2 ;; --) shift; break ;; *) break ;; esac
+  case $1 in -S|-n|-H) shift ;; -p) printf '%s' "$2" >&2; shift 2 ;; -u) export KF_AS="$2"; shift 2 ;; --) shift; break ;; *) break ;; esac
 done
 case $FAKE_SUDO in
 nopasswd) exec "$@" ;;
@@ -77,13 +77,13 @@ fn the_password_reaches_sudo_and_nothing_else() {
     // (login user is root, sudo mode, expected stdout)
     for (root, mode) in [(false, "check"), (false, "nopasswd"), (true, "check")] {
         let bin = Bin::new(root);
-        let w = shell_command(true, Some(&pw));
+        let w = shell_command(&Become::Root, Some(&pw));
         assert!(
             !w.command.contains("s3cret"),
             "the password is never in a command line"
         );
         let out = bin.run(&w, script, mode);
-        let out = check_sudo(out, true, Some(&pw)).unwrap();
+        let out = check_sudo(out, &Become::Root, Some(&pw)).unwrap();
         // The password never reached the script (as a command it would fail loudly).
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
@@ -103,9 +103,13 @@ fn the_password_reaches_sudo_and_nothing_else() {
 fn a_wrong_password_is_reported_as_such() {
     let bin = Bin::new(false);
     let wrong = Secret::new("wrong");
-    let out = bin.run(&shell_command(true, Some(&wrong)), b"echo never\n", "check");
+    let out = bin.run(
+        &shell_command(&Become::Root, Some(&wrong)),
+        b"echo never\n",
+        "check",
+    );
     assert!(out.stdout.is_empty());
-    let e = check_sudo(out, true, Some(&wrong)).unwrap_err();
+    let e = check_sudo(out, &Become::Root, Some(&wrong)).unwrap_err();
     assert!(matches!(e, TransportError::BecomePassword(_)), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("ansible_become_password"), "{msg}");
@@ -120,9 +124,9 @@ fn uploads_with_a_password_write_exactly_the_input() {
     let dest = dir.path().join("sub/file");
     let pw = Secret::new("s3cret pass");
     let body = b"first line\n\0binary\xff no newline";
-    let w = upload_command(dest.to_str().unwrap(), 0o600, true, Some(&pw));
+    let w = upload_command(dest.to_str().unwrap(), 0o600, &Become::Root, Some(&pw));
     let out = bin.run(&w, body, "check");
-    let out = check_sudo(out, true, Some(&pw)).unwrap();
+    let out = check_sudo(out, &Become::Root, Some(&pw)).unwrap();
     assert_eq!(
         out.exit_code,
         Some(0),
@@ -134,7 +138,7 @@ fn uploads_with_a_password_write_exactly_the_input() {
 
 #[test]
 fn without_a_password_sudo_never_prompts_and_the_variable_is_named() {
-    let w = shell_command(true, None);
+    let w = shell_command(&Become::Root, None);
     assert!(w.command.contains("sudo -n"), "{}", w.command);
     assert!(w.prefix.is_empty());
     let out = ExecOutput {
@@ -142,8 +146,72 @@ fn without_a_password_sudo_never_prompts_and_the_variable_is_named() {
         stderr: b"sudo: a password is required\n".to_vec(),
         ..Default::default()
     };
-    let e = check_sudo(out, true, None).unwrap_err();
+    let e = check_sudo(out, &Become::Root, None).unwrap_err();
     assert_eq!(e, TransportError::SudoPassword);
     assert!(e.to_string().contains("ansible_become_password"), "{e}");
     assert_eq!(format!("{:?}", Secret::new("hidden")), "********");
+}
+
+#[test]
+fn become_user_runs_through_sudo_u_with_or_without_a_password() {
+    let pw = Secret::new("s3cret pass");
+    let script = &b"echo \"as=${KF_AS:-root} home=${HOME:+set}\"\n"[..];
+    // (who, password, sudo mode, login user is root, stdout)
+    for (who, password, mode, root, want) in [
+        (
+            Become::user("app user"),
+            Some(&pw),
+            "check",
+            false,
+            "as=app user home=set\n",
+        ),
+        (
+            Become::user("app"),
+            Some(&pw),
+            "nopasswd",
+            false,
+            "as=app home=set\n",
+        ),
+        (
+            Become::user("app"),
+            None,
+            "nopasswd",
+            false,
+            "as=app home=set\n",
+        ),
+        // From root too: sudo -u, not root's own shell.
+        (
+            Become::user("app"),
+            None,
+            "nopasswd",
+            true,
+            "as=app home=set\n",
+        ),
+        // become_user root is plain become.
+        (
+            Become::user("root"),
+            None,
+            "nopasswd",
+            true,
+            "as=root home=set\n",
+        ),
+    ] {
+        let bin = Bin::new(root);
+        let w = shell_command(&who, password);
+        if let Become::User(u) = &who {
+            assert!(w.command.contains("-H -u"), "{}", w.command);
+            assert!(w.command.contains(&crate::shell::quote(u)), "{}", w.command);
+        }
+        let out = bin.run(&w, script, mode);
+        let out = check_sudo(out, &who, password).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{who:?} {mode}");
+        assert_eq!(out.exit_code, Some(0));
+    }
+    // A wrong password for sudo -u is reported as for root.
+    let bin = Bin::new(false);
+    let wrong = Secret::new("wrong");
+    let who = Become::user("app");
+    let out = bin.run(&shell_command(&who, Some(&wrong)), b"echo never\n", "check");
+    let e = check_sudo(out, &who, Some(&wrong)).unwrap_err();
+    assert!(matches!(e, TransportError::BecomePassword(_)), "{e:?}");
 }

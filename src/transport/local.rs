@@ -1,7 +1,7 @@
 //! Runs scripts on this machine (tests, `ansible_connection: local`).
 
 use super::{
-    shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Secret, Transport,
+    shell_command, upload_command, Become, BoxFuture, ExecOutput, ExecRequest, Secret, Transport,
     TransportError,
 };
 use std::path::Path;
@@ -73,18 +73,18 @@ async fn run(
 }
 
 async fn exec(req: ExecRequest, password: Option<&Secret>) -> Result<ExecOutput, TransportError> {
-    let w = shell_command(req.become_, password);
+    let w = shell_command(&req.become_, password);
     let mut input = w.prefix;
     input.extend_from_slice(req.script.as_bytes());
     let out = run(w.command, input, req.timeout).await?;
-    super::check_sudo(out, req.become_, password)
+    super::check_sudo(out, &req.become_, password)
 }
 
 async fn upload(
     local: &Path,
     remote: &str,
     mode: u32,
-    become_: bool,
+    become_: &Become,
     password: Option<&Secret>,
 ) -> Result<(), TransportError> {
     let data = tokio::fs::read(local)
@@ -115,7 +115,7 @@ impl Transport for Local {
         local: &'a Path,
         remote: &'a str,
         mode: u32,
-        become_: bool,
+        become_: &'a Become,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(upload(local, remote, mode, become_, None))
     }
@@ -135,7 +135,7 @@ impl Transport for LocalSudo {
         local: &'a Path,
         remote: &'a str,
         mode: u32,
-        become_: bool,
+        become_: &'a Become,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(upload(local, remote, mode, become_, Some(&self.0)))
     }
@@ -153,7 +153,7 @@ mod tests {
     fn req(script: &str, secs: u64) -> ExecRequest {
         ExecRequest {
             script: script.into(),
-            become_: false,
+            become_: Become::No,
             timeout: Duration::from_secs(secs),
         }
     }
@@ -190,7 +190,7 @@ mod tests {
         std::fs::write(&src, b"payload").unwrap();
         let dest = dir.path().join("sub/dest");
         Local
-            .upload(&src, dest.to_str().unwrap(), 0o640, false)
+            .upload(&src, dest.to_str().unwrap(), 0o640, &Become::No)
             .await
             .unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"payload");

@@ -26,11 +26,48 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct ExecRequest {
     /// The script.
     pub script: String,
-    /// Run it as root through sudo: `sudo -n` (a password prompt is an error), or
-    /// `sudo -S` fed the connection's become password on stdin.
-    pub become_: bool,
+    /// Run it as root or another user through sudo: `sudo -n` (a password prompt is an
+    /// error), or `sudo -S` fed the connection's become password on stdin.
+    pub become_: Become,
     /// Deadline for the whole command; past it the process is killed.
     pub timeout: Duration,
+}
+
+/// Who a command runs as (`become`, `become_user`; sudo is the only method).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Become {
+    /// The login user.
+    #[default]
+    No,
+    /// root, through sudo (directly when the login user is root).
+    Root,
+    /// Another user, through `sudo -u USER` (`become_user`).
+    User(String),
+}
+
+impl Become {
+    /// `become: true` as root, or not.
+    pub fn root_if(on: bool) -> Become {
+        if on {
+            Become::Root
+        } else {
+            Become::No
+        }
+    }
+
+    /// `become: true` as `user` (root: `Root`).
+    pub fn user(user: &str) -> Become {
+        if user == "root" {
+            Become::Root
+        } else {
+            Become::User(user.to_string())
+        }
+    }
+
+    /// True unless the login user runs it.
+    pub fn on(&self) -> bool {
+        *self != Become::No
+    }
 }
 
 /// What a command produced.
@@ -115,7 +152,7 @@ pub trait Transport: Send + Sync {
         local: &'a Path,
         remote: &'a str,
         mode: u32,
-        become_: bool,
+        become_: &'a Become,
     ) -> BoxFuture<'a, Result<(), TransportError>>;
     /// Closes the connection.
     fn close(&self) -> BoxFuture<'_, ()>;
@@ -154,24 +191,33 @@ pub struct Wrapped {
     pub prefix: Vec<u8>,
 }
 
-/// Runs `inner` (shell text that reads the rest of stdin) as root. Without a password:
-/// `sudo -n` (never prompts). With one: `sudo -S` reads the password line from stdin;
-/// then a random mark line follows, and the command drops every line up to it, so that
-/// when sudo does not read the password (already root, NOPASSWD, cached credentials)
-/// the password is read and dropped, never run or echoed.
-fn as_root(inner: &str, become_: bool, password: Option<&Secret>) -> Wrapped {
-    if !become_ {
-        return Wrapped {
-            command: inner.to_string(),
-            prefix: Vec::new(),
-        };
-    }
+/// Runs `inner` (shell text that reads the rest of stdin) as root or another user.
+/// Without a password: `sudo -n` (never prompts). With one: `sudo -S` reads the password
+/// line from stdin; then a random mark line follows, and the command drops every line up
+/// to it, so that when sudo does not read the password (already root, NOPASSWD, cached
+/// credentials) the password is read and dropped, never run or echoed. Another user is
+/// `sudo -H -u USER` (as Ansible's sudo: that user's HOME), from root too.
+fn as_root(inner: &str, become_: &Become, password: Option<&Secret>) -> Wrapped {
+    let target = match become_ {
+        Become::No => {
+            return Wrapped {
+                command: inner.to_string(),
+                prefix: Vec::new(),
+            }
+        }
+        Become::Root => None,
+        Become::User(u) => Some(format!("-H -u {}", crate::shell::quote(u))),
+    };
+    let run = |sudo: &str, q: &str| match &target {
+        None => format!(
+            "if [ \"$(id -u)\" = 0 ]; then exec sh -c {q}; else exec {sudo} -- sh -c {q}; fi"
+        ),
+        Some(u) => format!("exec {sudo} {u} -- sh -c {q}"),
+    };
     let Some(pw) = password else {
         let q = crate::shell::quote(inner);
         return Wrapped {
-            command: format!(
-                "if [ \"$(id -u)\" = 0 ]; then exec sh -c {q}; else exec sudo -n -- sh -c {q}; fi"
-            ),
+            command: run("sudo -n", &q),
             prefix: Vec::new(),
         };
     };
@@ -188,15 +234,13 @@ fn as_root(inner: &str, become_: bool, password: Option<&Secret>) -> Wrapped {
     prefix.extend_from_slice(mark.as_bytes());
     prefix.push(b'\n');
     Wrapped {
-        command: format!(
-            "if [ \"$(id -u)\" = 0 ]; then exec sh -c {q}; else exec sudo -S -p {p} -- sh -c {q}; fi"
-        ),
+        command: run(&format!("sudo -S -p {p}"), &q),
         prefix,
     }
 }
 
 /// The remote command that runs a script from stdin.
-pub fn shell_command(become_: bool, password: Option<&Secret>) -> Wrapped {
+pub fn shell_command(become_: &Become, password: Option<&Secret>) -> Wrapped {
     as_root("exec sh -s", become_, password)
 }
 
@@ -204,10 +248,10 @@ pub fn shell_command(become_: bool, password: Option<&Secret>) -> Wrapped {
 /// or the one given refused); sudo's prompt is taken out of stderr.
 pub fn check_sudo(
     mut out: ExecOutput,
-    become_: bool,
+    become_: &Become,
     password: Option<&Secret>,
 ) -> Result<ExecOutput, TransportError> {
-    if !become_ {
+    if !become_.on() {
         return Ok(out);
     }
     if password.is_some() {
@@ -254,7 +298,7 @@ fn sudo_refused_password(stderr: &[u8]) -> bool {
 pub fn upload_command(
     remote: &str,
     mode: u32,
-    become_: bool,
+    become_: &Become,
     password: Option<&Secret>,
 ) -> Wrapped {
     let q = crate::shell::quote(remote);
@@ -262,8 +306,8 @@ pub fn upload_command(
         "set -e; d=$(dirname {q}); mkdir -p \"$d\"; t=$(mktemp \"$d/.kubeforge.XXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; chmod {mode:o} \"$t\"; sync \"$t\" 2>/dev/null || true; mv -f \"$t\" {q}; trap - EXIT"
     );
     let inner = format!("exec sh -c {}", crate::shell::quote(&script));
-    if become_ {
-        as_root(&inner, true, password)
+    if become_.on() {
+        as_root(&inner, become_, password)
     } else {
         Wrapped {
             command: format!("sh -c {}", crate::shell::quote(&script)),

@@ -13,7 +13,7 @@ use super::greeting::Greeting;
 use super::known_hosts::{self, KnownHosts, Verdict};
 use super::proxy::{ProxyStderr, ProxyStream};
 use super::{
-    shell_command, upload_command, BoxFuture, ExecOutput, ExecRequest, Secret, Transport,
+    shell_command, upload_command, Become, BoxFuture, ExecOutput, ExecRequest, Secret, Transport,
     TransportError,
 };
 use russh::client::{self, Handle};
@@ -719,7 +719,7 @@ impl Transport for SshTransport {
     fn exec(&self, req: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let pw = self.become_password.as_ref();
-            let w = shell_command(req.become_, pw);
+            let w = shell_command(&req.become_, pw);
             let input = if w.prefix.is_empty() {
                 Cow::Borrowed(req.script.as_bytes())
             } else {
@@ -730,7 +730,7 @@ impl Transport for SshTransport {
             let out = self
                 .run(&w.command, Input::Bytes(&input), req.timeout)
                 .await?;
-            super::check_sudo(out, req.become_, pw)
+            super::check_sudo(out, &req.become_, pw)
         })
     }
 
@@ -739,7 +739,7 @@ impl Transport for SshTransport {
         local: &'a Path,
         remote: &'a str,
         mode: u32,
-        become_: bool,
+        become_: &'a Become,
     ) -> BoxFuture<'a, Result<(), TransportError>> {
         Box::pin(async move {
             let pw = self.become_password.as_ref();
