@@ -703,3 +703,59 @@ fn password_login_uses_ansible_password_and_names_it_when_missing() {
         r.error_of("node1")
     );
 }
+
+/// Tasks as another user: the keyword, then the variable winning over it.
+const BECOME_USER: &str = r#"
+- name: as others
+  hosts: all
+  become: true
+  become_user: nobody
+  tasks:
+    - {name: who by keyword, command: id -un, register: kw, changed_when: false}
+    - {name: say kw, debug: {msg: "keyword made {{ kw.stdout }}"}}
+    - name: who by variable
+      command: id -un
+      register: var
+      changed_when: false
+      vars: {ansible_become_user: root}
+    - {name: say var, debug: {msg: "variable made {{ var.stdout }}"}}
+"#;
+
+#[test]
+fn become_user_runs_tasks_as_that_user_and_other_methods_are_refused() {
+    let lab = Lab::up();
+    let kh = lab.p("known_hosts_ca");
+    let vars = format!(
+        "    ansible_user: {}\n    ansible_ssh_private_key_file: {}\n    ansible_become_password: '{}'\n",
+        lab.user,
+        lab.p("id_ed25519"),
+        lab.password
+    );
+    let inv = lab.inventory(&vars, &[("node1", "ansible_host: 127.10.0.1")]);
+    let r = lab.run(&inv, BECOME_USER, &["--known-hosts", &kh]);
+    r.ok();
+    assert!(r.stdout.contains("keyword made nobody"), "{}", r.all());
+    assert!(r.stdout.contains("variable made root"), "{}", r.all());
+    assert!(!r.all().contains(&lab.password));
+
+    // (ansible_become_method, what the refusal says)
+    for (method, want) in [
+        (
+            "su",
+            "node1: ansible_become_method is su, which kubeforge does not support",
+        ),
+        (
+            "doas",
+            "node1: ansible_become_method is 'doas', which kubeforge does not support",
+        ),
+    ] {
+        let inv = lab.inventory(
+            &format!("{vars}    ansible_become_method: {method}\n"),
+            &[("node1", "ansible_host: 127.10.0.1")],
+        );
+        let r = lab.run(&inv, BECOME_USER, &["--known-hosts", &kh]);
+        assert_ne!(r.code, 0, "{}", r.all());
+        let why = r.error_of("node1");
+        assert!(why.contains(want), "{method}: {why}");
+    }
+}
