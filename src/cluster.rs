@@ -18,7 +18,7 @@ use render::{failure_diagnostics, render_vars, Deferrals, Failures, Report};
 pub use render::{Deferred, RUNTIME_CODE};
 
 /// Variables that must be real booleans (Kubespray's "booleans must be booleans").
-pub const BOOLEAN_VARS: [&str; 25] = [
+pub const BOOLEAN_VARS: [&str; 26] = [
     "download_always_pull",
     "helm_enabled",
     "openstack_lbaas_enabled",
@@ -44,6 +44,7 @@ pub const BOOLEAN_VARS: [&str; 25] = [
     "metallb_enabled",
     "unsafe_show_logs",
     "remove_anonymous_access",
+    "kubeforge_single_etcd_intended",
 ];
 
 /// The hosts day-2 work starts from: the control plane that bootstrapped the cluster

@@ -50,14 +50,21 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
                 .at(Some(group_loc("etcd")))
                 .help(format!("use {} or {} etcd members: an even count tolerates no more failures than one fewer", etcd.len() - 1, etcd.len() + 1)),
         );
-    } else if etcd.len() == 1 {
+    } else if etcd.len() == 1
+        && !etcd[0]
+            .vars
+            .get("kubeforge_single_etcd_intended")
+            .is_some_and(|(v, _)| v.as_bool() == Some(true))
+    {
+        // One member on purpose (a lab, a demo): `kubeforge_single_etcd_intended: true`
+        // for the etcd host says so, and only this warning goes.
         d.push(
             Diagnostic::warning(
                 "single-etcd",
                 "the etcd group has one member: no fault tolerance",
             )
             .at(Some(group_loc("etcd")))
-            .help("use 3 etcd members for production"),
+            .help("use 3 etcd members for production; for a cluster meant to have one (a lab, a demo), set kubeforge_single_etcd_intended: true"),
         );
     }
     if etcd_type == "kubeadm" {
