@@ -51,10 +51,10 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
                 .help(format!("use {} or {} etcd members: an even count tolerates no more failures than one fewer", etcd.len() - 1, etcd.len() + 1)),
         );
     } else if etcd.len() == 1
-        && !etcd[0]
+        && etcd[0]
             .vars
             .get("kubeforge_single_etcd_intended")
-            .is_some_and(|(v, _)| v.as_bool() == Some(true))
+            .is_none_or(|(v, _)| v.as_bool() != Some(true))
     {
         // One member on purpose (a lab, a demo): `kubeforge_single_etcd_intended: true`
         // for the etcd host says so, and only this warning goes.

@@ -572,9 +572,14 @@ fn one_long_lived_shell_per_host_keeps_what_a_command_gets() {
             });
             assert_eq!(slow.unwrap().stdout, b"slow\n");
             assert_eq!(quick.unwrap().stdout, b"quick\n");
-            t.upload(&big, remote.to_str().unwrap(), 0o640, false)
-                .await
-                .unwrap();
+            t.upload(
+                &big,
+                remote.to_str().unwrap(),
+                0o640,
+                &kubeforge::transport::Become::No,
+            )
+            .await
+            .unwrap();
             let out = t.exec(req(
                 &format!("stat -c %a {0}; cksum < {0}", remote.display()),
                 10,

@@ -641,9 +641,10 @@ mod tests {
             }
             Ok(hops)
         };
+        type Hops = Vec<(String, u16, String)>;
         let hop = |a: &str, p: u16, u: &str| (a.to_string(), p, u.to_string());
         // (host, the hops from first to last, or the refusal)
-        let cases: Vec<(&str, Result<Vec<(String, u16, String)>, &str>)> = vec![
+        let cases: Vec<(&str, Result<Hops, &str>)> = vec![
             // j1 first (its own HostName, the user given in the chain), then j2 through it;
             // j2's own ProxyCommand is overridden by the chain, as with `ssh -J j1 j2`.
             (
