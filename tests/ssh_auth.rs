@@ -704,12 +704,12 @@ fn password_login_uses_ansible_password_and_names_it_when_missing() {
     );
 }
 
-/// Tasks as another user: the keyword, then the variable winning over it.
+/// Tasks as another user: the keyword (a template), then the variable winning over it.
 const BECOME_USER: &str = r#"
 - name: as others
   hosts: all
   become: true
-  become_user: nobody
+  become_user: "{{ other_user }}"
   tasks:
     - {name: who by keyword, command: id -un, register: kw, changed_when: false}
     - {name: say kw, debug: {msg: "keyword made {{ kw.stdout }}"}}
@@ -726,7 +726,7 @@ fn become_user_runs_tasks_as_that_user_and_other_methods_are_refused() {
     let lab = Lab::up();
     let kh = lab.p("known_hosts_ca");
     let vars = format!(
-        "    ansible_user: {}\n    ansible_ssh_private_key_file: {}\n    ansible_become_password: '{}'\n",
+        "    ansible_user: {}\n    ansible_ssh_private_key_file: {}\n    ansible_become_password: '{}'\n    other_user: nobody\n",
         lab.user,
         lab.p("id_ed25519"),
         lab.password

@@ -364,3 +364,7 @@ impl BecomeAs {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+#[path = "become_as_tests.rs"]
+mod become_as_tests;

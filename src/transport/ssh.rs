@@ -3,8 +3,9 @@
 //! cutoff, host keys checked against known_hosts as OpenSSH reads it (see
 //! `known_hosts`: patterns, `@cert-authority`, `@revoked`; unknown keys refused unless
 //! accepted, a changed key always refused with the line to fix), login with key files
-//! (and their certificates), ssh-agent or a password, and an optional jump host whose
-//! connection the hosts behind it share (see `dial`) or a ProxyCommand (see `proxy`).
+//! (and their certificates), ssh-agent or a password, and an optional jump host (or a
+//! ProxyJump chain, each hop reached through the one before) whose connection the hosts
+//! behind it share (see `dial`), or a ProxyCommand (see `proxy`).
 //! Commands run in one long-lived remote shell per host (see `channel`).
 
 use super::channel::{self, Input, Shell};
