@@ -31,6 +31,12 @@ pub struct Artifact {
     pub archive: String,
     /// version -> arch -> sha256.
     pub checksums: BTreeMap<String, BTreeMap<String, String>>,
+    /// Other components a host must have as well (cilium-cli and helm: kubectl).
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// Downloaded only when this holds (which tool installs Cilium).
+    #[serde(default)]
+    pub when: Option<images::Condition>,
 }
 
 #[derive(Deserialize)]
@@ -210,14 +216,24 @@ fn get_artifact(name: &str) -> Result<&'static Artifact, ArtifactError> {
     })
 }
 
-/// The artifacts a host with these components downloads.
-pub fn for_components(components: &[crate::topology::Component]) -> Vec<&'static Artifact> {
+/// The artifacts a host with these components downloads, given its variables.
+pub fn for_host(
+    components: &[crate::topology::Component],
+    get: &dyn Fn(&str) -> Option<serde_json::Value>,
+) -> Vec<&'static Artifact> {
+    let has = |name: &str| components.iter().any(|c| c.as_str() == name);
     all()
         .iter()
-        .filter(|a| components.iter().any(|c| c.as_str() == a.component))
-        .filter(|a| {
-            a.name != "cilium_cli" || components.contains(&crate::topology::Component::Kubectl)
-        })
+        .filter(|a| has(&a.component) && a.requires.iter().all(|r| has(r)))
+        .filter(|a| a.when.as_ref().is_none_or(|c| c.holds(get)))
+        .collect()
+}
+
+/// Every variable that decides which artifacts a host downloads.
+pub fn condition_vars() -> Vec<String> {
+    all()
+        .iter()
+        .filter_map(|a| a.when.as_ref().map(|c| c.var.clone()))
         .collect()
 }
 

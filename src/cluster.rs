@@ -230,6 +230,7 @@ fn kubeforge_reads() -> Vec<String> {
         v.push(a.url_var.clone());
     }
     v.extend(crate::artifacts::images::variables());
+    v.extend(crate::artifacts::condition_vars());
     v.sort();
     v.dedup();
     v

@@ -167,8 +167,9 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
     }
 
     // Settings with supported values.
-    let checks: [(&str, &[&str]); 3] = [
+    let checks: [(&str, &[&str]); 4] = [
         ("container_manager", &topology::SUPPORTED_CONTAINER_MANAGERS),
+        ("cilium_install_method", &["cli", "helm"]),
         ("kube_network_plugin", &topology::SUPPORTED_NETWORK_PLUGINS),
         (
             "etcd_deployment_type",
@@ -231,7 +232,7 @@ pub fn validate(cluster: &Cluster) -> Vec<Diagnostic> {
     let mut reported = Vec::new();
     for h in &cluster.hosts {
         let get = |n: &str| h.vars.get(n).map(|(v, _)| v.clone());
-        for a in crate::artifacts::for_components(&h.components) {
+        for a in crate::artifacts::for_host(&h.components, &get) {
             if let Err(e) = crate::artifacts::resolve(&a.name, &get) {
                 // A version that only follows another (kubectl_version: "{{ kube_version }}")
                 // is reported where that one is set, once.

@@ -356,3 +356,101 @@ fn check_warns_about_the_old_mirror_map_and_dns() {
         "{msg}"
     );
 }
+
+/// Without kube-proxy, Cilium's k8sServiceHost is one endpoint every node reaches
+/// (Kubespray's kube_apiserver_global_endpoint), never the first control plane's own
+/// localhost: without a local load balancer on the workers, the first control plane's
+/// address. Capabilities the hosts cannot grant leave every list of the chart.
+#[test]
+fn cilium_values_name_an_api_endpoint_every_node_reaches() {
+    let c = cluster(
+        "inventory/sample",
+        &[
+            "cilium_kube_proxy_replacement=true".to_string(),
+            "loadbalancer_apiserver_localhost=false".to_string(),
+            r#"{"cilium_capabilities_drop": ["SYS_MODULE", "SYS_RESOURCE"]}"#.to_string(),
+        ],
+    );
+    let text = render(
+        &c,
+        "roles/network_plugin/templates/cilium-values.yaml.j2",
+        "instance-1",
+        BTreeMap::new(),
+    );
+    let v: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(v["k8sServiceHost"], json!("10.213.0.11"), "{text}");
+    assert_eq!(v["k8sServicePort"], json!(6443), "{text}");
+    let caps = &v["securityContext"]["capabilities"];
+    for list in [
+        "ciliumAgent",
+        "cleanCiliumState",
+        "mountCgroup",
+        "applySysctlOverwrites",
+    ] {
+        let names: Vec<&str> = caps[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list}: {text}"))
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert!(
+            !names.contains(&"SYS_MODULE") && !names.contains(&"SYS_RESOURCE"),
+            "{list}: {names:?}"
+        );
+        assert!(!names.is_empty(), "{list}");
+    }
+    assert!(caps["ciliumAgent"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("NET_ADMIN")));
+    // Nothing dropped: the chart's own lists stay.
+    let d = cluster("inventory/sample", &[]);
+    let text = render(
+        &d,
+        "roles/network_plugin/templates/cilium-values.yaml.j2",
+        "instance-1",
+        BTreeMap::new(),
+    );
+    let v: Value = serde_saphyr::from_str(&text).unwrap();
+    assert!(v.get("securityContext").is_none(), "{text}");
+}
+
+/// cilium_install_method picks the tool the first control plane downloads: cilium-cli
+/// (Kubespray's way, the default) or helm; anything else is refused naming the variable.
+#[test]
+fn cilium_install_method_decides_between_cilium_cli_and_helm() {
+    let files = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let (code, out) = offline(&args);
+        assert_eq!(code, 0, "{out}");
+        let list: Value = serde_json::from_str(&out).unwrap();
+        list["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let default = files(&[]);
+    assert!(default.contains(&"cilium_cli".to_string()), "{default:?}");
+    assert!(!default.contains(&"helm".to_string()), "{default:?}");
+    let helm = files(&["-e", "cilium_install_method=helm"]);
+    assert!(helm.contains(&"helm".to_string()), "{helm:?}");
+    assert!(!helm.contains(&"cilium_cli".to_string()), "{helm:?}");
+    let r = kubeforge(&[
+        "inventory",
+        "check",
+        "-i",
+        "inventory/sample",
+        "-e",
+        "cilium_install_method=kubectl",
+    ]);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("cilium_install_method"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}

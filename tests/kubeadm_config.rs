@@ -301,7 +301,20 @@ fn external_load_balancer_is_the_control_plane_endpoint() {
             var(&c, &h.name, "kube_apiserver_endpoint"),
             Some(json!("https://api.cluster.example.net:8443"))
         );
+        assert_eq!(
+            var(&c, &h.name, "kube_apiserver_global_endpoint"),
+            Some(json!("https://api.cluster.example.net:8443"))
+        );
     }
+    // Kubespray's eviction_hard: the kubelet's thresholds, exactly those given.
+    let eviction = r.kubelet.evictionHard.clone().unwrap();
+    assert_eq!(
+        eviction.into_iter().collect::<Vec<_>>(),
+        [
+            ("memory.available".to_string(), "100Mi".to_string()),
+            ("nodefs.available".to_string(), "5%".to_string())
+        ]
+    );
     assert_eq!(r.proxy.unwrap().mode.as_deref(), Some("ipvs"));
     // kubeforge kubeconfig points at the load balancer.
     let cp = c.host("cp1").unwrap();
@@ -346,6 +359,15 @@ fn local_load_balancer_mirror_kubeadm_etcd_and_no_kube_proxy() {
         var(&c, "cp2", "kube_apiserver_endpoint"),
         Some(json!("https://localhost:6443"))
     );
+    // One endpoint for every node (Cilium's k8sServiceHost): localhost is the API server
+    // on control planes and the local load balancer elsewhere.
+    for h in ["cp1", "worker1"] {
+        assert_eq!(
+            var(&c, h, "kube_apiserver_global_endpoint"),
+            Some(json!("https://localhost:6443"))
+        );
+    }
+    assert!(r.kubelet.evictionHard.is_none());
     // The local haproxy on workers only, balancing to every control plane, from the mirror.
     for h in &c.hosts {
         let worker_only = !h.has_role(kubeforge::topology::Role::ControlPlane);

@@ -20,6 +20,17 @@ pub struct Condition {
     pub equals: Option<String>,
 }
 
+impl Condition {
+    /// The condition holds for a host whose variables `get` reads.
+    pub fn holds(&self, get: &dyn Fn(&str) -> Option<Value>) -> bool {
+        let v = get(&self.var).unwrap_or(Value::Null);
+        match &self.equals {
+            Some(want) => text(&v).as_deref() == Some(want.as_str()),
+            None => crate::vars::truthy_setting(&v),
+        }
+    }
+}
+
 /// One image of the table.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -193,16 +204,7 @@ impl Image {
 
     /// The image's condition holds for a host (Kubespray's `enabled`).
     pub fn enabled(&self, get: &dyn Fn(&str) -> Option<Value>) -> bool {
-        match &self.when {
-            None => true,
-            Some(c) => {
-                let v = get(&c.var).unwrap_or(Value::Null);
-                match &c.equals {
-                    Some(want) => text(&v).as_deref() == Some(want.as_str()),
-                    None => crate::vars::truthy_setting(&v),
-                }
-            }
-        }
+        self.when.as_ref().is_none_or(|c| c.holds(get))
     }
 
     fn pinned_tag(&self, get: &dyn Fn(&str) -> Option<Value>) -> Result<String, ImageError> {

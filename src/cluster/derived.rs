@@ -94,7 +94,7 @@ pub(super) fn derived_vars(
             ),
             (
                 "kubeforge_artifacts",
-                serde_json::json!(crate::artifacts::for_components(&h.components)
+                serde_json::json!(crate::artifacts::for_host(&h.components, &getter(h))
                     .iter()
                     .map(|a| a.name.as_str())
                     .collect::<Vec<_>>()),

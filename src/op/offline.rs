@@ -61,7 +61,7 @@ pub fn build(cluster: &crate::cluster::Cluster) -> (OfflineList, Vec<String>) {
     };
     for h in &cluster.hosts {
         let get = |n: &str| h.vars.get(n).map(|(v, _)| v.clone());
-        for a in crate::artifacts::for_components(&h.components) {
+        for a in crate::artifacts::for_host(&h.components, &get) {
             match crate::artifacts::resolve(&a.name, &get) {
                 Ok(r) => {
                     if !out.files.iter().any(|x| {

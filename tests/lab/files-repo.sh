@@ -170,6 +170,8 @@ lab_settings() {
     echo "containerd_restrict_oom_score_adj: true"
     # nf_conntrack_max is this machine's (read-only inside hosts).
     echo "kube_proxy_conntrack_max_per_core: 0"
+    # No CAP_SYS_RESOURCE here, no CAP_SYS_MODULE in the hosts (preinstall checks them).
+    echo "cilium_capabilities_drop: [SYS_MODULE, SYS_RESOURCE]"
 }
 {
     echo "# Written by tests/lab/files-repo.sh. Real: etcd, containerd, runc, cni_plugins (Debian"

@@ -44,6 +44,8 @@ COMPONENTS=(
   nerdctl-2.3.1
   coredns-1.14.2
   crane-0.22.1
+  helm-3.18.4
+  agnhost-2.63.0
   kubernetes-1.35.8
   coredns-1.12.4
   etcd-3.5.36
@@ -203,6 +205,32 @@ recipe_crane() {
   # .goreleaser.yml: CGO_ENABLED=0, -s -w, crane/cmd.Version and transport.Version.
   gobuild 0 "" "-s -w -X $MODULE/cmd/crane/cmd.Version=v$V -X $MODULE/pkg/v1/remote/transport.Version=v$V" \
     $MODULE/cmd/crane
+}
+
+recipe_agnhost() {
+  MODULE=k8s.io/kubernetes
+  # test/images/agnhost/Makefile + image-util.sh bin: a static binary (CGO_ENABLED=0),
+  # -X main.Version from the VERSION file beside it (checked: the component id names it).
+  local kv src
+  kv=$(sed -nE 's/^\s*k8s.io\/kubernetes (v[0-9.]+).*/\1/p' "$MODDIR/go.mod" | head -1)
+  src=$(moddir $MODULE "$kv")/test/images/agnhost
+  [[ $(cat "$src/VERSION") == "$V" ]] || fail "agnhost-$V" "$src/VERSION is not $V"
+  gobuild 0 "" "-s -w -X 'main.Version=$V'" $MODULE/test/images/agnhost
+}
+
+recipe_helm() {
+  MODULE=helm.sh/helm/v3
+  # Makefile: CGO_ENABLED=0, -trimpath, -w -s, internal/version.{version,metadata,
+  # gitCommit,gitTreeState} (metadata empty on a tag; the proxy gives no commit), and
+  # the Kubernetes version chartutil and lint assume: client-go's v0.X.Y -> 1.X.
+  local p=$MODULE/internal/version cg
+  cg=$(sed -nE 's/^\s*k8s.io\/client-go v0\.([0-9]+)\..*/\1/p' "$MODDIR/go.mod")
+  [[ -n $cg ]] || fail "helm-$V" "no k8s.io/client-go in $MODDIR/go.mod"
+  local ld="-w -s -X $p.version=v$V -X $p.metadata= -X $p.gitTreeState=clean"
+  for p in $MODULE/pkg/lint/rules $MODULE/pkg/chartutil; do
+    ld+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$cg"
+  done
+  gobuild 0 "" "$ld" $MODULE/cmd/helm
 }
 
 recipe_cilium() {

@@ -72,7 +72,12 @@ IMAGES=(
   "coreos/etcd:v3.6.14               quay.io         etcd-3.6.14       etcd"
   "cilium/cilium:v1.20.1             quay.io         cilium-1.20.1     cilium"
   "cilium/operator-generic:v1.20.1   quay.io         cilium-1.20.1     cilium-operator"
+  "e2e-test-images/agnhost:2.63.0    registry.k8s.io agnhost-2.63.0    agnhost"
+  "library/nginx:1.30.1-alpine       docker.io       debian            nginx"
 )
+# nginx (kubeforge's local API load balancer) is no Go module: the lab's image is Debian
+# bookworm's nginx 1.22 with its stream module, under the name and tag kubeforge asks for
+# (component "debian": no go-build.sh component; labels say which packages).
 
 # Where each module's source lives (org.opencontainers.image.source).
 source_url() {
@@ -251,6 +256,10 @@ smoke_test() {
         ipset version; conntrack --version; kmod --version; nsenter --version; mount --version;
         test -s /etc/ssl/certs/ca-certificates.crt' > "$r.smoke" 2>&1 ||
         die "the debian-net base does not run its tools (chroot $r): $(cat "$r.smoke")" ;;
+    debian-nginx)
+      chroot "$r" /usr/sbin/nginx -V > "$r.smoke" 2>&1 &&
+        test -s "$r/usr/lib/nginx/modules/ngx_stream_module.so" ||
+        die "the debian-nginx base has no working nginx with its stream module (chroot $r): $(cat "$r.smoke")" ;;
     debian-tools)
       printf 'int f(int x) { return x + 1; }\n' > "$r/tmp/t.c"
       chroot "$r" /bin/sh -ec '/usr/lib/llvm-19/bin/clang --version; bpftool version;
@@ -320,6 +329,21 @@ stage_pause() {
 stage_coredns() {
   install -D -m 0755 "$C/bin/coredns" "$1/coredns"
   BASES=(static); CONF=(--entrypoint /coredns)
+}
+# agnhost (the tests' workload, not one of kubeforge's images): upstream's image has
+# /agnhost as its entrypoint (test/images/agnhost/Dockerfile); `netexec` serves HTTP.
+stage_agnhost() {
+  install -D -m 0755 "$C/bin/agnhost" "$1/agnhost"
+  BASES=(static); CONF=(--entrypoint /agnhost)
+}
+# nginx: Debian's nginx, the stream module loaded by -g (parsed before the configuration
+# file, so kubeforge's nginx.conf, mounted over /etc/nginx, can use `stream`), in the
+# foreground as upstream's CMD; the directories Debian's postinst would make.
+stage_nginx() {
+  mkdir -p "$1/var/lib/nginx/body" "$1/var/lib/nginx/proxy" "$1/var/lib/nginx/fastcgi" \
+    "$1/var/lib/nginx/uwsgi" "$1/var/lib/nginx/scgi" "$1/var/log/nginx" "$1/run"
+  BASES=(debian-nginx)
+  CONF=(--entrypoint "/usr/sbin/nginx,-g,load_module /usr/lib/nginx/modules/ngx_stream_module.so; daemon off;" --env "$PATH_ENV")
 }
 # etcd: upstream's image has etcd, etcdctl, etcdutl in /usr/local/bin, workdir
 # /var/lib/etcd, CMD ["/usr/local/bin/etcd"] (no entrypoint; kubeadm runs `etcd ...`).
@@ -401,12 +425,19 @@ trap stop_build_registry EXIT
 build_image() {
   local ref=$1 upreg=$2 comp=$3 kind=$4
   local path=${ref%:*} tag=${ref##*:}
-  COMP=$comp TAG=$tag C=${COMPDIR[$comp]}
+  COMP=$comp TAG=$tag C=${COMPDIR[$comp]:-}
   local module version recipe commit
-  module=$(sed -n 's/^module=//p' "$C/build-info")
-  version=$(sed -n 's/^version=//p' "$C/build-info")
-  recipe=$(sed -n 's/^recipe_hash=//p' "$C/build-info")
-  commit=$(sed -n 's/.*"Hash":"\([0-9a-f]*\)".*/\1/p' "$GOMODCACHE/cache/download/$module/@v/$version.info" 2>/dev/null || true)
+  if [[ $comp == debian ]]; then
+    # Debian's package of it: the version apt resolved for the layer.
+    module="debian bookworm $kind"
+    version=$(awk -v p="$kind" '$1 == p {print $2}' "${LAYER_OUT[debian-$kind]}.packages")
+    recipe=debian commit=""
+  else
+    module=$(sed -n 's/^module=//p' "$C/build-info")
+    version=$(sed -n 's/^version=//p' "$C/build-info")
+    recipe=$(sed -n 's/^recipe_hash=//p' "$C/build-info")
+    commit=$(sed -n 's/.*"Hash":"\([0-9a-f]*\)".*/\1/p' "$GOMODCACHE/cache/download/$module/@v/$version.info" 2>/dev/null || true)
+  fi
   FROM="$module@$version"
   case $kind in
     kube) BIN=${path%%:*} ;;
@@ -417,7 +448,7 @@ build_image() {
   local -a labels=(
     --label "org.opencontainers.image.title=$upreg/$path"
     --label "org.opencontainers.image.version=$tag"
-    --label "org.opencontainers.image.source=$(source_url "$module")"
+    --label "org.opencontainers.image.source=$( [[ $comp == debian ]] && echo "https://packages.debian.org/bookworm/$kind" || source_url "$module")"
     --label "org.kubeforge.lab.module=$module"
     --label "org.kubeforge.lab.module-version=$version"
     --label "org.kubeforge.lab.build-module=tests/lab/go/$comp"
@@ -508,7 +539,7 @@ main() {
 
   # the components (go-build.sh: cached, or built now)
   local -a comps=(crane-0.22.1)
-  for s in "${want[@]}"; do read -r ref up comp kind <<<"$s"; comps+=("$comp"); [[ $kind == cilium ]] && comps+=(cni-plugins-1.9.1); done
+  for s in "${want[@]}"; do read -r ref up comp kind <<<"$s"; [[ $comp == debian ]] || comps+=("$comp"); [[ $kind == cilium ]] && comps+=(cni-plugins-1.9.1); done
   mapfile -t comps < <(printf '%s\n' "${comps[@]}" | awk '!seen[$0]++')
   declare -gA COMPDIR=()
   local line
@@ -523,11 +554,18 @@ main() {
   local need_static=0 need_net=0 need_tools=0
   for s in "${want[@]}"; do
     read -r ref up comp kind <<<"$s"
-    case $kind in kube|coredns|etcd|cilium-operator) need_static=1 ;; kube-proxy) need_net=1 ;; cilium) need_net=1 need_tools=1 ;; esac
+    case $kind in kube|coredns|etcd|cilium-operator|agnhost) need_static=1 ;; kube-proxy) need_net=1 ;; cilium) need_net=1 need_tools=1 ;; esac
   done
   ((need_static)) && static_layer
   ((need_net)) && debian_layer debian-net "${DEBIAN_NET[@]}"
   ((need_tools)) && debian_layer debian-tools "${CILIUM_TOOLS[@]}"
+  # nginx's base stands alone (not on debian-net): a fresh stack of layers.
+  local need_nginx=0
+  for s in "${want[@]}"; do read -r ref up comp kind <<<"$s"; [[ $kind == nginx ]] && need_nginx=1; done
+  if ((need_nginx)); then
+    BELOW_PKGS=() BELOW_ALL=""
+    debian_layer debian-nginx base-files base-passwd nginx libnginx-mod-stream
+  fi
 
   local -a lines=()
   for s in "${want[@]}"; do

@@ -356,6 +356,10 @@ prepare_upper() {
     printf '%s\n' "$name" | write_if_changed "$upper/etc/hostname"
     { grep -v '^127\.0\.1\.1[[:space:]]' "$ROOTFS/etc/hosts"; printf '127.0.1.1\t%s\n' "$name"; } |
         write_if_changed "$upper/etc/hosts"
+    # A nameserver as every real host has one (CoreDNS forwards to it and refuses to start
+    # without): the bridge address, where nothing answers DNS, so lookups fail fast.
+    printf '# kubeforge lab: the bridge; nothing answers DNS there\nnameserver 10.213.0.1\noptions timeout:1 attempts:1\n' |
+        write_if_changed "$upper/etc/resolv.conf"
     if [ ! -s "$upper/etc/machine-id" ]; then
         od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$upper/etc/machine-id"
         echo >>"$upper/etc/machine-id"

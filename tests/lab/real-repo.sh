@@ -6,8 +6,12 @@
 #   (bin/containerd, ctr, containerd-shim-runc-v2), runc.amd64, cni-plugins-linux-amd64-vV.tgz,
 #   dl.k8s.io/release/vV/bin/linux/amd64/{kubeadm,kubelet,kubectl},
 #   crictl-vV-linux-amd64.tar.gz, nerdctl-V-linux-amd64.tar.gz.
-# Not cilium-cli: it cannot be built from the module proxy this machine reaches
-# (tests/lab/go/cilium-cli-0.19.5/go.mod says why).
+#   get.helm.sh/helm-vV-linux-amd64.tar.gz (linux-amd64/helm), and Cilium's Helm chart from
+#   its module (install/kubernetes/cilium) as helm.cilium.io/cilium-V.tgz with an index.yaml
+#   of relative URLs (the hosts fetch the chart from this mirror).
+# Not cilium-cli: it cannot be built from the module proxy this machine reaches (its
+# module needs a pseudo-version of github.com/cilium/cilium the proxy refuses), so the lab
+# installs Cilium with cilium_install_method: helm.
 # Default OUTDIR /var/cache/kubeforge-lab/files/real (served by files-server.sh as
 # http://10.213.0.1:8080/real). Writes OUTDIR/lab-vars.yml: files_repo, the versions, the
 # checksums of these files, and artifacts_built_locally (these are our own builds of the
@@ -31,7 +35,7 @@ old)
     KUBE=1.35.8 ETCD=3.5.36 CONTAINERD=2.1.9 VARS=lab-vars-old.yml ;;
 *) die "KF_LAB_SET is default or old, not '$SET'" ;;
 esac
-RUNC=1.4.3 CNI=1.9.1 CRICTL=1.36.0 NERDCTL=2.3.1
+RUNC=1.4.3 CNI=1.9.1 CRICTL=1.36.0 NERDCTL=2.3.1 HELM=3.18.4 CILIUM=1.20.1
 
 mkdir -p "$OUT"
 exec 8>"$OUT/.real-repo.lock"
@@ -40,7 +44,7 @@ flock 8
 # Build (or find cached) each component; go-build.sh prints "<id>\t<dir>".
 declare -A DIR
 want=(kubernetes-$KUBE etcd-$ETCD containerd-$CONTAINERD runc-$RUNC cni-plugins-$CNI
-      crictl-$CRICTL nerdctl-$NERDCTL)
+      crictl-$CRICTL nerdctl-$NERDCTL helm-$HELM)
 while IFS=$'\t' read -r id dir; do DIR[$id]=$dir; done < <("$HERE/go-build.sh" "${want[@]}")
 for c in "${want[@]}"; do
     [ -n "${DIR[$c]:-}" ] && [ -d "${DIR[$c]}/bin" ] || die "go-build.sh gave no binaries for $c"
@@ -97,6 +101,24 @@ stage nerdctl "$(bin nerdctl-$NERDCTL nerdctl)"
 NERDCTL_F=github.com/containerd/nerdctl/releases/download/v$NERDCTL/nerdctl-$NERDCTL-linux-$ARCH.tar.gz
 pack "$OUT/$NERDCTL_F" "$WORK/nerdctl" nerdctl
 
+stage helm/linux-$ARCH "$(bin helm-$HELM helm)"
+HELM_F=get.helm.sh/helm-v$HELM-linux-$ARCH.tar.gz
+pack "$OUT/$HELM_F" "$WORK/helm" linux-$ARCH
+
+# The chart as upstream packs it: cilium/ at the top of the archive.
+CHART_SRC=${KF_LAB_CACHE:-/var/cache/kubeforge-lab}/go/mod/github.com/cilium/cilium@v$CILIUM/install/kubernetes/cilium
+[ -f "$CHART_SRC/Chart.yaml" ] || "$HERE/go-build.sh" cilium-$CILIUM > /dev/null
+[ -f "$CHART_SRC/Chart.yaml" ] || die "no Cilium chart at $CHART_SRC"
+grep -qx "version: $CILIUM" "$CHART_SRC/Chart.yaml" || die "$CHART_SRC/Chart.yaml is not version $CILIUM"
+mkdir -p "$WORK/chart"
+cp -r "$CHART_SRC" "$WORK/chart/cilium"
+chmod -R u+w,go-w,a+rX "$WORK/chart"
+find "$WORK/chart" -exec touch -h -d @0 {} +
+mkdir -p "$OUT/helm.cilium.io"
+pack "$OUT/helm.cilium.io/cilium-$CILIUM.tgz" "$WORK/chart" cilium
+# index.yaml with relative URLs: helm resolves them against the repository URL it was given.
+"$(bin helm-$HELM helm)" repo index "$OUT/helm.cilium.io" >&2
+
 sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
 {
     echo "# Written by tests/lab/real-repo.sh ($SET set): REAL programs built from their Go"
@@ -107,6 +129,12 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     echo "kubelet_fail_cgroup_v1: false"
     # Nothing here has CAP_SYS_RESOURCE: pod sandboxes cannot get a negative OOM score.
     echo "containerd_restrict_oom_score_adj: true"
+    # ... nor CAP_SYS_MODULE (the lab's nspawn drops it): Cilium's pods run without both.
+    echo "cilium_capabilities_drop: [SYS_MODULE, SYS_RESOURCE]"
+    # The lab hosts share this machine's disk, often more than 90 % full (other builds'
+    # caches): the kubelet's default nodefs/imagefs thresholds (10 %, 15 %) would taint
+    # every node with disk-pressure and evict its pods.
+    echo "eviction_hard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}"
     # nf_conntrack_max is this machine's (read-only inside hosts).
     echo "kube_proxy_conntrack_max_per_core: 0"
     echo "kube_version: \"$KUBE\""
@@ -116,7 +144,11 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     echo "cni_version: \"$CNI\""
     echo "crictl_version: \"$CRICTL\""
     echo "nerdctl_version: \"$NERDCTL\""
-    echo "artifacts_built_locally: [etcd, containerd, runc, cni_plugins, kubeadm, kubelet, kubectl, crictl, nerdctl]"
+    echo "helm_version: \"$HELM\""
+    echo "cilium_version: \"$CILIUM\""
+    echo "# cilium-cli cannot be built here (see tests/lab/real-repo.sh): helm installs the chart."
+    echo "cilium_install_method: helm"
+    echo "artifacts_built_locally: [etcd, containerd, runc, cni_plugins, kubeadm, kubelet, kubectl, crictl, nerdctl, helm]"
     echo "artifact_checksums:"
     echo "  etcd: {\"$ETCD\": {amd64: $(sha "$ETCD_F")}}"
     echo "  containerd: {\"$CONTAINERD\": {amd64: $(sha "$CONTAINERD_F")}}"
@@ -127,7 +159,8 @@ sha() { sha256sum "$OUT/$1" | cut -d' ' -f1; }
     done
     echo "  crictl: {\"$CRICTL\": {amd64: $(sha "$CRICTL_F")}}"
     echo "  nerdctl: {\"$NERDCTL\": {amd64: $(sha "$NERDCTL_F")}}"
+    echo "  helm: {\"$HELM\": {amd64: $(sha "$HELM_F")}}"
 } > "$OUT/$VARS.tmp.$$"
 mv -f "$OUT/$VARS.tmp.$$" "$OUT/$VARS"
-log "kubernetes $KUBE, etcd $ETCD, containerd $CONTAINERD, runc $RUNC, cni $CNI, crictl $CRICTL, nerdctl $NERDCTL: $OUT/$VARS"
+log "kubernetes $KUBE, etcd $ETCD, containerd $CONTAINERD, runc $RUNC, cni $CNI, crictl $CRICTL, nerdctl $NERDCTL, helm $HELM, Cilium chart $CILIUM: $OUT/$VARS"
 printf '%s\n' "$OUT/$VARS"

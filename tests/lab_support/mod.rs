@@ -275,6 +275,60 @@ pub fn real_repo(set: &str) -> PathBuf {
     vars
 }
 
+/// Inventory variables for a REAL cluster on the lab, besides the real repository's own
+/// (lab-vars.yml): every image from the lab registry (upstream paths below it, as a site's
+/// mirror keeps them), Cilium without Envoy (a C++ program: not built here) and in place of
+/// kube-proxy.
+pub const REAL_LAB_VARS: &str = r#"install_os_packages: false
+local_release_dir: /var/cache/kubeforge/releases
+etcd_member_name: "{{ inventory_hostname }}"
+cilium_enable_l7_proxy: false
+cilium_kube_proxy_replacement: true
+download_container: true
+registry_host: "10.213.0.1:5000"
+kube_image_repo: "{{ registry_host }}"
+gcr_image_repo: "{{ registry_host }}"
+docker_image_repo: "{{ registry_host }}"
+quay_image_repo: "{{ registry_host }}"
+github_image_repo: "{{ registry_host }}"
+containerd_registries_mirrors:
+  - prefix: "{{ registry_host }}"
+    server: "http://{{ registry_host }}"
+    mirrors:
+      - host: "http://{{ registry_host }}"
+        capabilities: ["pull", "resolve"]
+        skip_verify: true"#;
+
+/// `kubectl ARGS -o json` on instance-K (a control plane), parsed.
+pub fn kubectl_json(k: usize, args: &str) -> serde_json::Value {
+    let (ok, out) = ssh(
+        k,
+        &format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {args} -o json"),
+    );
+    assert!(ok, "kubectl {args}: {out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// `kubectl ARGS` on instance-K (a control plane): (success, stdout and stderr).
+pub fn kubectl(k: usize, args: &str) -> (bool, String) {
+    ssh(
+        k,
+        &format!("kubectl --kubeconfig /etc/kubernetes/admin.conf {args} 2>&1"),
+    )
+}
+
+/// Polls `cmd` on instance-K until it succeeds, for up to `secs` seconds.
+pub fn eventually(k: usize, cmd: &str, secs: u64) -> (bool, String) {
+    let start = std::time::Instant::now();
+    loop {
+        let (ok, out) = ssh(k, cmd);
+        if ok || start.elapsed().as_secs() >= secs {
+            return (ok, out);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+}
+
 /// The lab registry holding the REAL images (tests/lab/images.sh: built from the same
 /// binaries, cached); stopped when dropped.
 pub struct RealRegistry;
