@@ -333,7 +333,9 @@ fn ha_layout_real_cluster_answers_through_the_local_load_balancer_with_a_control
         10,
         "the API did not answer through the load balancer with instance-1 stopped:\n{codes}"
     );
-    let (ok, out) = kubectl(2, "get nodes");
+    // admin.conf names the controlPlaneEndpoint (instance-1, as kubeadm writes it): ask
+    // instance-2's own API server.
+    let (ok, out) = kubectl(2, "--server https://localhost:6443 get nodes");
     assert!(ok, "the API on instance-2 with instance-1 stopped: {out}");
     host_action("start", "instance-1");
 }

@@ -21,8 +21,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const NEEDS_REAL_K8S: &str = "kubeadm,cilium_install,crictl,apiserver,nodes,cilium";
-const HEALTH_NEEDS_REAL_K8S: &str = "crictl,apiserver,nodes,cilium";
+const NEEDS_REAL_K8S: &str = "kubeadm,cilium_install,crictl,apiserver,nodes,cilium,kubelet";
+const HEALTH_NEEDS_REAL_K8S: &str = "crictl,apiserver,nodes,cilium,kubelet";
 const LAB_VARS: &str = "install_os_packages: false\ncontainerd_snapshotter: native\nlocal_release_dir: /var/cache/kubeforge/releases\n";
 
 /// Builds and serves the lab's offline files repository; returns its vars file.
