@@ -231,8 +231,7 @@ pub fn is_nspawn(pid: u32, machine: &str) -> bool {
     };
     let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
     let want = format!("--machine={machine}");
-    args.iter().any(|a| a.ends_with(b"systemd-nspawn"))
-        && args.iter().any(|a| *a == want.as_bytes())
+    args.iter().any(|a| a.ends_with(b"systemd-nspawn")) && args.contains(&want.as_bytes())
 }
 
 /// The pids whose parent is `pid`.

@@ -144,7 +144,7 @@ mod tests {
     }
 
     fn members(inv: &Inventory, group: &str) -> Vec<String> {
-        let mut v: Vec<String> = inv.groups[group].hosts.iter().cloned().collect();
+        let mut v: Vec<String> = inv.groups[group].hosts.to_vec();
         v.sort();
         v
     }

@@ -362,6 +362,9 @@ fn write_known_hosts(rec: &LabRecord, paths: &Paths) -> Result<bool, LabError> {
     write_if_changed(&paths.known_hosts(), text.as_bytes(), 0o644)
 }
 
+/// Hosts booted now with their time to answer SSH, and hosts already running.
+type BroughtUp = (Vec<(String, Duration)>, Vec<String>);
+
 /// Makes sure hosts `ks` run: network, overlay, boot, wait for SSH. Returns (booted now
 /// with their times, already running).
 fn bring_up(
@@ -371,7 +374,7 @@ fn bring_up(
     paths: &Paths,
     ks: &[usize],
     boot_timeout: Duration,
-) -> Result<(Vec<(String, Duration)>, Vec<String>), LabError> {
+) -> Result<BroughtUp, LabError> {
     let lab = spec.lab;
     let bridge = lab.bridge();
     let mut to_boot = Vec::new();

@@ -246,7 +246,13 @@ pub fn remove_netns(netns: &str) -> Result<(), LabError> {
 pub fn ensure_kernel() -> Vec<String> {
     let mut said = Vec::new();
     for m in ["overlay", "br_netfilter"] {
-        let loaded = Path::new("/sys/module").join(m).exists();
+        // built in (no module to load) or loaded already
+        let loaded = Path::new("/sys/module").join(m).exists()
+            || (m == "br_netfilter" && Path::new("/proc/sys/net/bridge").exists())
+            || (m == "overlay"
+                && std::fs::read_to_string("/proc/filesystems")
+                    .map(|f| f.contains("\toverlay"))
+                    .unwrap_or(false));
         if !loaded
             && !exec::run("modprobe", &[m], QUICK)
                 .map(|o| o.ok())

@@ -37,6 +37,9 @@ pub fn ensure_key(key: &Path) -> Result<String, LabError> {
     std::fs::read_to_string(&public).map_err(LabError::io("reading", public))
 }
 
+/// A host's name and its time to answer SSH, or why it did not.
+pub type Readiness = (String, Result<Duration, String>);
+
 /// Where and how to reach one host.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -73,7 +76,7 @@ pub fn wait_ready(
     known_hosts: &Path,
     timeout: Duration,
     alive: &(dyn Fn(&str) -> bool + Sync),
-) -> Result<Vec<(String, Result<Duration, String>)>, LabError> {
+) -> Result<Vec<Readiness>, LabError> {
     let rt = runtime()?;
     let dialer = Dialer::new(16, 1);
     let opts = options(key, known_hosts, Duration::from_secs(3));
