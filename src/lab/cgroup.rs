@@ -91,17 +91,23 @@ pub fn make(name: &str) -> (Vec<PathBuf>, bool) {
     (made, all_v1)
 }
 
-/// Removes cgroup directories (children first; only empty ones can go). Returns those
-/// that are still there.
+/// Removes cgroup directories (children first; only empty ones can go, so it tries for up
+/// to 5 s while the host's last processes exit). Returns those that are still there.
 pub fn remove(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut left = Vec::new();
-    for d in dirs {
-        remove_tree(d);
-        if d.exists() {
-            left.push(d.clone());
+    let start = std::time::Instant::now();
+    loop {
+        let mut left = Vec::new();
+        for d in dirs {
+            remove_tree(d);
+            if d.exists() {
+                left.push(d.clone());
+            }
         }
+        if left.is_empty() || start.elapsed() >= std::time::Duration::from_secs(5) {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    left
 }
 
 fn remove_tree(d: &Path) {
