@@ -239,6 +239,18 @@ fn lab_up_ssh_idempotent_two_labs_and_down_leaves_nothing() {
     eprintln!("lab up -n 3 ({:.1} s):\n{err}", t.elapsed().as_secs_f64());
     let inv = PathBuf::from(out.trim());
     let hosts_yaml = std::fs::read_to_string(inv.join("hosts.yaml")).unwrap();
+    // kubeforge reads it without a warning
+    let check = Command::new(bin())
+        .args(["inventory", "check", "-i"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(
+        check.status.success() && said.contains("0 warning(s)"),
+        "{said}"
+    );
     for want in [
         "t1-node1:",
         "kube_control_plane:",
@@ -252,7 +264,8 @@ fn lab_up_ssh_idempotent_two_labs_and_down_leaves_nothing() {
             "{want} not in hosts.yaml:\n{hosts_yaml}"
         );
     }
-    let known = std::fs::read_to_string(inv.join("known_hosts")).unwrap();
+    let lab_dir = PathBuf::from(labs.record("t1")["dir"].as_str().unwrap());
+    let known = std::fs::read_to_string(lab_dir.join("known_hosts")).unwrap();
     assert_eq!(known.lines().count(), 6, "{known}");
     let rec = labs.record("t1");
     let key = rec["dir"]
@@ -278,7 +291,7 @@ fn lab_up_ssh_idempotent_two_labs_and_down_leaves_nothing() {
                 .arg("-o")
                 .arg(format!(
                     "UserKnownHostsFile={}",
-                    inv.join("known_hosts").display()
+                    lab_dir.join("known_hosts").display()
                 ))
                 .args([
                     "-o",
@@ -376,7 +389,7 @@ fn lab_up_ssh_idempotent_two_labs_and_down_leaves_nothing() {
     assert!(status_pids(&labs, "t2").is_empty());
     labs.ok(&["lab", "start", "--name", "t2", "node1"]);
     labs.ok(&["lab", "ssh", "--name", "t2", "node1", "--", "true"]);
-    let kh2 = PathBuf::from(rec2["dir"].as_str().unwrap()).join("inventory/known_hosts");
+    let kh2 = PathBuf::from(rec2["dir"].as_str().unwrap()).join("known_hosts");
     let before = std::fs::read_to_string(&kh2).unwrap();
     labs.ok(&["lab", "wipe", "--name", "t2", "node1"]);
     labs.ok(&["lab", "start", "--name", "t2", "node1"]);

@@ -125,7 +125,7 @@ mod tests {
     fn write(dir: &Path, layout: Layout, n: usize) -> Inventory {
         let name = LabName::parse("t1").unwrap();
         let key = dir.join("id_ed25519");
-        let kh = dir.join("inventory/known_hosts");
+        let kh = dir.join("known_hosts");
         let spec = InventorySpec {
             name: &name,
             subnet: Subnet(4),

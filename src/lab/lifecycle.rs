@@ -68,8 +68,10 @@ impl Paths {
     fn inventory(&self) -> PathBuf {
         self.dir.join("inventory")
     }
+    /// Beside the key, not in the inventory directory (an inventory loader would read it
+    /// as an inventory source).
     fn known_hosts(&self) -> PathBuf {
-        self.inventory().join("known_hosts")
+        self.dir.join("known_hosts")
     }
     fn marker(&self) -> PathBuf {
         self.dir.join(".kubeforge-lab")
