@@ -48,6 +48,9 @@ pub enum Command {
     Etcd(EtcdCmd),
     /// Bring etcd back: rebuild broken members, or restore a snapshot when quorum is lost.
     Recover(Box<RecoverArgs>),
+    /// Throwaway Debian hosts on this machine (systemd-nspawn) with an inventory for them.
+    #[command(subcommand)]
+    Lab(LabCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -578,4 +581,82 @@ pub fn man(dir: Option<&std::path::Path>) -> Result<u8, crate::op::OpError> {
             .map_err(io("cannot write the man page".into()))?,
     }
     Ok(0)
+}
+
+/// `kubeforge lab ...`.
+#[derive(Subcommand)]
+pub enum LabCmd {
+    /// Boot N hosts (missing ones only) and write their inventory; prints its directory.
+    Up(LabUpArgs),
+    /// Every lab (or one) and its hosts: running or stopped, pid, addresses.
+    Status {
+        /// Only this lab.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Run a command on a host as root (kubeforge's SSH, the lab's key and known_hosts).
+    Ssh {
+        /// The lab.
+        #[arg(long, default_value = crate::lab::names::DEFAULT_NAME)]
+        name: String,
+        /// Deadline for the command, in seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// The host: NAME-nodeK, nodeK or K.
+        host: String,
+        /// The command (after --).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Orderly poweroff of one host (SIGKILL by pid after 10 s); its disk is kept.
+    Stop(LabHostArgs),
+    /// Boot a stopped host again on its disk and wait for SSH.
+    Start(LabHostArgs),
+    /// Stop a host and drop its disk: the next start is a clean OS with a new host key.
+    Wipe(LabHostArgs),
+    /// Remove everything the lab made (by its record and pids) but the rootfs cache.
+    Down {
+        /// The lab.
+        #[arg(default_value = crate::lab::names::DEFAULT_NAME)]
+        name: String,
+    },
+}
+
+/// `kubeforge lab up`.
+#[derive(Args)]
+pub struct LabUpArgs {
+    /// Number of hosts.
+    #[arg(short = 'n', long = "hosts", default_value_t = 3)]
+    pub hosts: usize,
+    /// Inventory layout (Kubespray's CI modes).
+    #[arg(long, value_enum, default_value_t = crate::lab::Layout::Separate)]
+    pub layout: crate::lab::Layout,
+    /// The lab's name (1-8 of a-z0-9): several labs run side by side by name.
+    #[arg(long, default_value = crate::lab::names::DEFAULT_NAME)]
+    pub name: String,
+    /// The lab's directory (key, inventory, hosts' disks); default /var/lib/kubeforge/labs/NAME.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Give the hosts this machine's outbound network (NAT); default: they reach only this machine.
+    #[arg(long)]
+    pub nat: bool,
+    /// Serve DIR over HTTP on the lab bridge (port 8080) as the inventory's files_repo.
+    #[arg(long, value_name = "DIR")]
+    pub files_repo: Option<PathBuf>,
+    /// Give each host a directory of its own at /var/lib/containerd (overlayfs snapshotter).
+    #[arg(long)]
+    pub bind_containerd: bool,
+    /// Seconds each host may take to answer SSH.
+    #[arg(long, default_value_t = 90)]
+    pub boot_timeout: u64,
+}
+
+/// `kubeforge lab stop|start|wipe`.
+#[derive(Args)]
+pub struct LabHostArgs {
+    /// The lab.
+    #[arg(long, default_value = crate::lab::names::DEFAULT_NAME)]
+    pub name: String,
+    /// The host: NAME-nodeK, nodeK or K.
+    pub host: String,
 }

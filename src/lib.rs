@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod diagnostic;
 pub mod inventory;
 pub mod kubeconfig;
+pub mod lab;
 pub mod modules;
 pub mod network;
 pub mod op;

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Etcd(EtcdCmd::Backup(a)) => op::etcd::backup(&a),
         Command::Etcd(EtcdCmd::Restore(a)) => op::etcd::restore(&a),
         Command::Recover(a) => op::etcd::recover(&a),
+        Command::Lab(cmd) => op::lab::run(cmd),
         Command::Completions { shell } => Ok(kubeforge::cli::completions(shell)),
         Command::Man { dir } => kubeforge::cli::man(dir.as_deref()),
     };
@@ -80,7 +81,9 @@ fn render(e: OpError) {
             eprintln!("{summary}");
         }
         OpError::Usage(m) => eprintln!("error: {m}"),
-        e @ (OpError::Host { .. } | OpError::Io { .. }) => eprintln!("error: {e}"),
+        e @ (OpError::Host { .. } | OpError::Io { .. } | OpError::Lab(_)) => {
+            eprintln!("error: {e}")
+        }
         OpError::Inventory(e) | OpError::InventoryCheck(e) => {
             eprintln!("{:?}", miette::Report::new(e))
         }

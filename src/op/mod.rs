@@ -10,6 +10,7 @@ pub mod init;
 pub mod inventory;
 pub mod jump;
 pub mod kubeconfig;
+pub mod lab;
 pub mod offline;
 mod output;
 pub mod plan;
@@ -128,6 +129,9 @@ pub enum OpError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A `kubeforge lab` command failed.
+    #[error(transparent)]
+    Lab(#[from] crate::lab::LabError),
     /// A host-side failure outside a playbook run (kubeconfig).
     #[error("{host}: {message}")]
     Host {
@@ -146,6 +150,12 @@ impl OpError {
         match self {
             OpError::InventoryCheck(_) => exit::CHECK_FAILED,
             OpError::Refused { exit, .. } => *exit,
+            OpError::Lab(e) => match e {
+                crate::lab::LabError::Usage(_)
+                | crate::lab::LabError::NoSuchLab { .. }
+                | crate::lab::LabError::NotRoot(_) => exit::INVALID,
+                _ => exit::FAILED,
+            },
             OpError::Host { unreachable, .. } => {
                 if *unreachable {
                     exit::UNREACHABLE
