@@ -21,13 +21,14 @@ KF=$PWD/target/release/kubeforge
 exec 9>/tmp/kf-lab.lock
 flock 9
 VARS=$(tests/lab/real-repo.sh)
-tests/lab/files-server.sh start >&2
 now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 : > "$WORK/cold"; : > "$WORK/warm"; : > "$WORK/cpu"
 for ((r = 1; r <= ROUNDS; r++)); do
-    KF_LAB_FRESH=1 KF_LAB_BIND_CONTAINERD=1 tests/lab/up.sh 3 > /dev/null
-    tests/lab/registry.sh start >&2
+    # 9>&-: the hosts and servers outlive this script and must not hold the lab lock.
+    KF_LAB_FRESH=1 KF_LAB_BIND_CONTAINERD=1 tests/lab/up.sh 3 > /dev/null 9>&-
+    tests/lab/files-server.sh start >&2 9>&-
+    tests/lab/registry.sh start >&2 9>&-
     tests/lab/images.sh push > /dev/null
     cat > "$WORK/hosts.yaml" <<EOF
 all:

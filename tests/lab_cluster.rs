@@ -65,10 +65,10 @@ const RUNTIME_FILES: &[&str] = &[
 /// Boots N fresh hosts (containerd on a real filesystem), the real repository and the
 /// registry with the real images; returns the vars file and the registry guard.
 fn real_lab(n: usize) -> (PathBuf, RealRegistry) {
-    let vars = real_repo("default");
     // containerd's overlayfs snapshotter needs a real filesystem under /var/lib/containerd.
+    // The hosts first: the repository is served on their bridge.
     up_with(n, true, &[("KF_LAB_BIND_CONTAINERD", "1")]);
-    (vars, RealRegistry::start())
+    (real_repo("default"), RealRegistry::start())
 }
 
 #[test]
@@ -602,8 +602,8 @@ fn check_mode_on_wiped_hosts_predicts_the_real_run() {
     let _g = LAB.lock().unwrap_or_else(|e| e.into_inner());
     // The real repository; kubeadm and Cilium (and the image pulls, which need the
     // registry) left out: this test is about the prediction of what they do not touch.
-    let vars = real_repo("default");
     up(3, true);
+    let vars = real_repo("default");
     let tmp = tempfile::tempdir().unwrap();
     let inv = inventory(
         tmp.path(),
